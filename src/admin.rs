@@ -1,0 +1,65 @@
+//! The admin listener: `/metrics`, `/healthz` and `/readyz`.
+//!
+//! Kept off the proxy listener so Prometheus and the kubelet never share a
+//! port with citizens' traffic, and so nothing here is reachable through a route.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use http::{Response, StatusCode};
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+
+use crate::gateway::Gateway;
+
+/// Serves the admin endpoints for the current gateway snapshot.
+pub struct AdminApp {
+    current: Arc<ArcSwap<Gateway>>,
+}
+
+impl AdminApp {
+    /// Wraps the shared gateway state.
+    pub fn new(current: Arc<ArcSwap<Gateway>>) -> AdminApp {
+        AdminApp { current }
+    }
+}
+
+#[async_trait]
+impl ServeHttp for AdminApp {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let gw = self.current.load();
+        let path = session.req_header().uri.path().to_string();
+        match path.as_str() {
+            "/metrics" => {
+                let (sessions, pending) = gw.store.sizes();
+                gw.metrics.set_store_sizes(sessions, pending);
+                text(StatusCode::OK, "text/plain; version=0.0.4", gw.metrics.render())
+            }
+            "/healthz" => text(StatusCode::OK, "text/plain", "ok\n".into()),
+            "/readyz" => {
+                if gw.oidc.provider().is_ready() {
+                    text(StatusCode::OK, "text/plain", "ready\n".into())
+                } else {
+                    text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "text/plain",
+                        "not ready: identity provider metadata not loaded\n".into(),
+                    )
+                }
+            }
+            _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
+        }
+    }
+}
+
+fn text(status: StatusCode, content_type: &str, body: String) -> Response<Vec<u8>> {
+    let body = body.into_bytes();
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .header("content-length", body.len())
+        .header("cache-control", "no-store")
+        .body(body)
+        .unwrap_or_default()
+}

@@ -1,0 +1,258 @@
+//! The validated configuration: plain types the rest of the gateway runs on.
+//!
+//! Everything here has already passed validation (`config::load`), so runtime
+//! code never re-checks a URL, a duration or a cross-reference. Defaults live in
+//! `config::raw` as named constants.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::secret::Secret;
+
+/// The whole gateway configuration, as loaded from `gateway.yaml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listeners, public URL and the reserved prefix.
+    pub server: ServerSettings,
+    /// How the gateway talks to e-Signet (or any OpenID provider).
+    pub esignet: EsignetSettings,
+    /// OpenG2P's claim-mapping semantics.
+    pub mapping: MappingSettings,
+    /// Session cookie and server-side session store.
+    pub session: SessionSettings,
+    /// The signed identity sent upstream.
+    pub identity: IdentitySettings,
+    /// Named upstreams, by name.
+    pub upstreams: BTreeMap<String, Upstream>,
+    /// Routes in file order; the route table orders them by specificity.
+    pub routes: Vec<Route>,
+    /// Log format and filter.
+    pub logging: LoggingSettings,
+    /// Path of the file this came from (for reload and messages).
+    pub source: PathBuf,
+}
+
+/// Listener and process settings.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Proxy listener. Port 0 picks a free port (printed at startup).
+    pub listen: SocketAddr,
+    /// Admin listener for `/metrics`, `/healthz`, `/readyz`. Port 0 picks a free port.
+    pub admin_listen: SocketAddr,
+    /// The origin browsers use to reach the gateway (scheme, host, port, no path).
+    /// The redirect URI and the same-origin check for return URLs derive from it.
+    pub public_url: Url,
+    /// Reserved path prefix for the gateway's own endpoints, e.g. `/_gateway`
+    /// (starts with `/`, no trailing `/`).
+    pub prefix: String,
+    /// pingora worker threads for the proxy service.
+    pub threads: usize,
+    /// How long in-flight requests may take to finish on SIGTERM.
+    pub grace_period: Duration,
+    /// Trust `X-Forwarded-*` headers sent by the client (only behind a trusted ingress).
+    pub trust_forwarded_headers: bool,
+}
+
+/// e-Signet client settings, in the vocabulary of OpenG2P's e-Signet guide.
+#[derive(Debug, Clone)]
+pub struct EsignetSettings {
+    /// The registered OIDC client id.
+    pub client_id: String,
+    /// Where the provider's endpoints come from.
+    pub endpoints: ProviderEndpoints,
+    /// Accepted `iss` values for ID tokens. Empty means "the discovery issuer".
+    pub issuers: Vec<String>,
+    /// Client-assertion `aud` override. `None` means the token endpoint URL.
+    pub assertion_aud: Option<String>,
+    /// The client's RSA private key (PEM, PKCS#1 or PKCS#8).
+    pub private_key: Secret<Vec<u8>>,
+    /// `kid` to put in the client-assertion header; only set it when the
+    /// registered JWK has a `kid`.
+    pub private_key_kid: Option<String>,
+    /// Space-separated `acr_values` sent at authorize.
+    pub acr_values: Vec<String>,
+    /// User claims requested in the `claims` parameter (userinfo member).
+    pub user_claims: Vec<String>,
+    /// Claims among `user_claims` marked `essential: true`.
+    pub essential_claims: Vec<String>,
+    /// `scope`, e.g. `openid profile`.
+    pub scope: Vec<String>,
+    /// `claims_locales`, in preference order.
+    pub claims_locales: Vec<String>,
+    /// `ui_locales`, in preference order.
+    pub ui_locales: Vec<String>,
+    /// Optional `prompt` (e-Signet accepts exactly one value).
+    pub prompt: Option<String>,
+    /// Optional `display` (`page`, `popup`, `touch`, `wap`).
+    pub display: Option<String>,
+    /// Accept userinfo as plain JSON (unsigned). Weakens security; warns at startup.
+    pub insecure_allow_unsigned_userinfo: bool,
+    /// Allowed clock skew for `exp`/`iat`.
+    pub clock_skew: Duration,
+    /// Lifetime of the client assertion (`exp - iat`).
+    pub assertion_lifetime: Duration,
+    /// How long a fetched JWKS is trusted before a background refresh.
+    pub jwks_cache_ttl: Duration,
+    /// Minimum interval between JWKS refetches triggered by unknown `kid`s.
+    pub jwks_min_refresh_interval: Duration,
+    /// Timeout for each call to the provider.
+    pub http_timeout: Duration,
+    /// How long a started login (state, nonce, PKCE verifier) stays valid.
+    pub login_timeout: Duration,
+}
+
+/// Where the provider's endpoints come from.
+#[derive(Debug, Clone)]
+pub enum ProviderEndpoints {
+    /// Fetch the discovery document; explicit URLs override its values.
+    Discovery {
+        /// The discovery document URL.
+        url: Url,
+        /// Overrides applied on top of discovery.
+        overrides: EndpointOverrides,
+    },
+    /// No discovery: every endpoint is given.
+    Explicit {
+        /// `authorization_endpoint`.
+        authorize: Url,
+        /// `token_endpoint`.
+        token: Url,
+        /// `userinfo_endpoint`.
+        userinfo: Url,
+        /// `jwks_uri`.
+        jwks: Url,
+        /// `end_session_endpoint`, if the provider has one.
+        end_session: Option<Url>,
+        /// The provider's issuer (required without discovery).
+        issuer: String,
+    },
+}
+
+/// Explicit endpoint URLs that win over discovery.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointOverrides {
+    /// Overrides `authorization_endpoint`.
+    pub authorize: Option<Url>,
+    /// Overrides `token_endpoint`.
+    pub token: Option<Url>,
+    /// Overrides `userinfo_endpoint`.
+    pub userinfo: Option<Url>,
+    /// Overrides `jwks_uri`.
+    pub jwks: Option<Url>,
+}
+
+/// OpenG2P's mapping settings (Odoo `auth_oauth_provider` semantics).
+#[derive(Debug, Clone)]
+pub struct MappingSettings {
+    /// Token map: ID-token claim → mapped key, default `sub:user_id`.
+    pub token_map: Vec<(String, String)>,
+    /// "Partner Creation Validate Response" mapping: userinfo claim → mapped key.
+    pub userinfo_map: Vec<(String, String)>,
+    /// The registrant ID type for the user_id, default `MOSIP PSUT`.
+    pub registrant_id_type: String,
+    /// Group given to every user, default `portal`.
+    pub default_group: String,
+    /// Mapped key used as the login, default `email`, falling back to user_id.
+    pub login_attribute: String,
+}
+
+/// Session cookie and store settings.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// Cookie name; `__Host-` prefixed by default when the cookie is Secure.
+    pub cookie_name: String,
+    /// Cookie keys, newest first; at least 64 bytes each. The first seals
+    /// new cookies, all are tried when reading.
+    pub cookie_keys: Vec<Secret<Vec<u8>>>,
+    /// Drop the `Secure` attribute (local http only). Warns at startup.
+    pub insecure_cookie_without_secure: bool,
+    /// A session ends after this long without a request.
+    pub idle_timeout: Duration,
+    /// A session ends this long after login, whatever the activity.
+    pub absolute_timeout: Duration,
+    /// Bound on sessions held in memory.
+    pub max_sessions: u64,
+    /// Bound on pending (started, not finished) logins held in memory.
+    pub max_pending_logins: u64,
+}
+
+/// The gateway-signed identity assertion and plain headers.
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    /// Header carrying the signed JWT, default `X-G2P-Identity`.
+    pub header: String,
+    /// `iss` of the assertion; defaults to the public URL.
+    pub issuer: String,
+    /// Default `aud`; a route may override it.
+    pub audience: String,
+    /// Assertion lifetime; it is re-minted (cached per session) before expiry.
+    pub lifetime: Duration,
+    /// Signing keys (RSA PEM), newest first. The first signs; all are published.
+    pub signing_keys: Vec<Secret<Vec<u8>>>,
+    /// Header-name prefix that is always stripped from client requests, e.g. `X-G2P-`.
+    pub strip_prefix: String,
+    /// Plain headers: header name → mapped key (`user_id`, `registrant_id`,
+    /// `registrant_id_type`, `login`, `groups`, `acr` or a mapped claim).
+    pub headers: BTreeMap<String, String>,
+}
+
+/// A named upstream.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// `host:port` to connect to.
+    pub address: String,
+    /// Connect with TLS.
+    pub tls: bool,
+    /// SNI / Host for TLS, from the URL host.
+    pub sni: String,
+}
+
+/// Whether a route needs a login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone may pass; no identity is sent.
+    Public,
+    /// A valid session is required.
+    Login,
+}
+
+/// One route.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Index in the file, for messages and metrics labels.
+    pub index: usize,
+    /// Optional name for metrics; defaults to `route<index>`.
+    pub name: String,
+    /// Optional `Host` to match (lower-case, no port).
+    pub host: Option<String>,
+    /// Path prefix matched on whole segments, starting with `/`.
+    pub path_prefix: String,
+    /// Name of the upstream (validated to exist).
+    pub upstream: String,
+    /// Public or login.
+    pub access: Access,
+    /// `aud` of the identity assertion for this route; `None` uses the default.
+    pub audience: Option<String>,
+}
+
+/// Log output settings.
+#[derive(Debug, Clone)]
+pub struct LoggingSettings {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// An `EnvFilter` directive, e.g. `info,pingora=warn`.
+    pub filter: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}

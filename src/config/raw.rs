@@ -1,0 +1,552 @@
+//! The serde mirror of `gateway.yaml`: what the operator wrote, before any check.
+//!
+//! Every struct denies unknown keys and every optional key has a named
+//! `DEFAULT_*` constant. Required keys are `Option`s so that their absence is
+//! reported by validation with a YAML path, together with every other problem.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+// === Defaults ===
+
+/// Default proxy listener.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default admin listener (`/metrics`, `/healthz`, `/readyz`).
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
+/// Default reserved prefix for the gateway's own endpoints.
+pub const DEFAULT_PREFIX: &str = "/_gateway";
+/// Default number of pingora worker threads.
+pub const DEFAULT_THREADS: u32 = 2;
+/// Default graceful-shutdown period.
+pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
+/// Default ACRs: e-Signet's OTP and biometric factors.
+pub const DEFAULT_ACR_VALUES: &str = "mosip:idp:acr:generated-code mosip:idp:acr:biometrics";
+/// Default user claims requested through the `claims` parameter.
+pub const DEFAULT_USER_CLAIMS: &str =
+    "birthdate address gender name phone_number email picture";
+/// Default `scope`.
+pub const DEFAULT_SCOPE: &str = "openid profile";
+/// Default `claims_locales`.
+pub const DEFAULT_CLAIMS_LOCALES: &str = "en";
+/// Default `ui_locales`.
+pub const DEFAULT_UI_LOCALES: &str = "en";
+/// Default allowed clock skew for token times.
+pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(60);
+/// Default client-assertion lifetime.
+pub const DEFAULT_ASSERTION_LIFETIME: Duration = Duration::from_secs(120);
+/// Default JWKS cache lifetime.
+pub const DEFAULT_JWKS_CACHE_TTL: Duration = Duration::from_secs(3600);
+/// Default minimum interval between unknown-`kid` JWKS refetches.
+pub const DEFAULT_JWKS_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+/// Default timeout for each provider call.
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default lifetime of a started login.
+pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(600);
+/// Default Odoo token map: the PSUT (`sub`) becomes the registrant ID.
+pub const DEFAULT_TOKEN_MAP: &str = "sub:user_id";
+/// Default Odoo "Partner Creation Validate Response" mapping.
+pub const DEFAULT_USERINFO_MAP: &str =
+    "name:name email:email phone_number:phone birthdate:birthdate gender:gender address:address";
+/// Default registrant ID type for the mapped `user_id`.
+pub const DEFAULT_REGISTRANT_ID_TYPE: &str = "MOSIP PSUT";
+/// Default group given to every user.
+pub const DEFAULT_GROUP: &str = "portal";
+/// Default mapped key used as the login.
+pub const DEFAULT_LOGIN_ATTRIBUTE: &str = "email";
+/// Default cookie name when the cookie is `Secure`.
+pub const DEFAULT_SECURE_COOKIE_NAME: &str = "__Host-g2p-session";
+/// Default cookie name with `insecure_cookie_without_secure`.
+pub const DEFAULT_INSECURE_COOKIE_NAME: &str = "g2p-session";
+/// Default session idle timeout.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Default session absolute timeout.
+pub const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(8 * 3600);
+/// Default bound on sessions in memory.
+pub const DEFAULT_MAX_SESSIONS: u64 = 100_000;
+/// Default bound on pending logins in memory.
+pub const DEFAULT_MAX_PENDING_LOGINS: u64 = 10_000;
+/// Default header carrying the signed identity.
+pub const DEFAULT_IDENTITY_HEADER: &str = "X-G2P-Identity";
+/// Default identity-assertion audience.
+pub const DEFAULT_IDENTITY_AUDIENCE: &str = "g2p-portal";
+/// Default identity-assertion lifetime.
+pub const DEFAULT_IDENTITY_LIFETIME: Duration = Duration::from_secs(60);
+/// Default header prefix stripped from client requests.
+pub const DEFAULT_STRIP_PREFIX: &str = "X-G2P-";
+/// Default plain identity headers: header name → mapped key.
+pub const DEFAULT_IDENTITY_HEADERS: &[(&str, &str)] = &[
+    ("X-G2P-User-Id", "user_id"),
+    ("X-G2P-Reg-Id", "registrant_id"),
+    ("X-G2P-Reg-Id-Type", "registrant_id_type"),
+];
+/// Default log filter.
+pub const DEFAULT_LOG_LEVEL: &str = "info";
+
+// === Document ===
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawConfig {
+    pub server: RawServer,
+    pub esignet: RawEsignet,
+    pub mapping: RawMapping,
+    pub session: RawSession,
+    pub identity: RawIdentity,
+    pub upstreams: Option<OrderedMap<RawUpstream>>,
+    pub routes: Option<Vec<RawRoute>>,
+    pub logging: RawLogging,
+}
+
+/// `server:`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: String,
+    pub admin_listen: String,
+    pub public_url: Option<String>,
+    pub prefix: String,
+    pub threads: u32,
+    #[serde(with = "humantime_serde")]
+    pub grace_period: Duration,
+    pub trust_forwarded_headers: bool,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: DEFAULT_LISTEN.into(),
+            admin_listen: DEFAULT_ADMIN_LISTEN.into(),
+            public_url: None,
+            prefix: DEFAULT_PREFIX.into(),
+            threads: DEFAULT_THREADS,
+            grace_period: DEFAULT_GRACE_PERIOD,
+            trust_forwarded_headers: false,
+        }
+    }
+}
+
+/// `esignet:`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawEsignet {
+    pub client_id: Option<String>,
+    pub discovery_url: Option<String>,
+    pub authorize_url: Option<String>,
+    pub token_url: Option<String>,
+    pub userinfo_url: Option<String>,
+    pub jwks_url: Option<String>,
+    pub end_session_url: Option<String>,
+    pub issuer: Option<OneOrMany>,
+    pub assertion_aud: Option<String>,
+    pub private_key: Option<SecretRef>,
+    pub private_key_kid: Option<String>,
+    pub acr_values: Words,
+    pub user_claims: Words,
+    pub essential_claims: Words,
+    pub scope: Words,
+    pub claims_locales: Words,
+    pub ui_locales: Words,
+    pub prompt: Option<String>,
+    pub display: Option<String>,
+    pub insecure_allow_unsigned_userinfo: bool,
+    #[serde(with = "humantime_serde")]
+    pub clock_skew: Duration,
+    #[serde(with = "humantime_serde")]
+    pub assertion_lifetime: Duration,
+    #[serde(with = "humantime_serde")]
+    pub jwks_cache_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub jwks_min_refresh_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub http_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub login_timeout: Duration,
+}
+
+impl Default for RawEsignet {
+    fn default() -> Self {
+        RawEsignet {
+            client_id: None,
+            discovery_url: None,
+            authorize_url: None,
+            token_url: None,
+            userinfo_url: None,
+            jwks_url: None,
+            end_session_url: None,
+            issuer: None,
+            assertion_aud: None,
+            private_key: None,
+            private_key_kid: None,
+            acr_values: Words::text(DEFAULT_ACR_VALUES),
+            user_claims: Words::text(DEFAULT_USER_CLAIMS),
+            essential_claims: Words::default(),
+            scope: Words::text(DEFAULT_SCOPE),
+            claims_locales: Words::text(DEFAULT_CLAIMS_LOCALES),
+            ui_locales: Words::text(DEFAULT_UI_LOCALES),
+            prompt: None,
+            display: None,
+            insecure_allow_unsigned_userinfo: false,
+            clock_skew: DEFAULT_CLOCK_SKEW,
+            assertion_lifetime: DEFAULT_ASSERTION_LIFETIME,
+            jwks_cache_ttl: DEFAULT_JWKS_CACHE_TTL,
+            jwks_min_refresh_interval: DEFAULT_JWKS_MIN_REFRESH_INTERVAL,
+            http_timeout: DEFAULT_HTTP_TIMEOUT,
+            login_timeout: DEFAULT_LOGIN_TIMEOUT,
+        }
+    }
+}
+
+/// `mapping:`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawMapping {
+    pub token_map: PairList,
+    pub userinfo_map: PairList,
+    pub registrant_id_type: String,
+    pub default_group: String,
+    pub login_attribute: String,
+}
+
+impl Default for RawMapping {
+    fn default() -> Self {
+        RawMapping {
+            token_map: PairList::Text(DEFAULT_TOKEN_MAP.into()),
+            userinfo_map: PairList::Text(DEFAULT_USERINFO_MAP.into()),
+            registrant_id_type: DEFAULT_REGISTRANT_ID_TYPE.into(),
+            default_group: DEFAULT_GROUP.into(),
+            login_attribute: DEFAULT_LOGIN_ATTRIBUTE.into(),
+        }
+    }
+}
+
+/// `session:`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSession {
+    pub cookie_name: Option<String>,
+    pub cookie_keys: Option<Vec<SecretRef>>,
+    pub insecure_cookie_without_secure: bool,
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub absolute_timeout: Duration,
+    pub max_sessions: u64,
+    pub max_pending_logins: u64,
+}
+
+impl Default for RawSession {
+    fn default() -> Self {
+        RawSession {
+            cookie_name: None,
+            cookie_keys: None,
+            insecure_cookie_without_secure: false,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            absolute_timeout: DEFAULT_ABSOLUTE_TIMEOUT,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            max_pending_logins: DEFAULT_MAX_PENDING_LOGINS,
+        }
+    }
+}
+
+/// `identity:`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawIdentity {
+    pub header: String,
+    pub issuer: Option<String>,
+    pub audience: String,
+    #[serde(with = "humantime_serde")]
+    pub lifetime: Duration,
+    pub signing_keys: Option<Vec<SecretRef>>,
+    pub strip_prefix: String,
+    pub headers: OrderedMap<String>,
+}
+
+impl Default for RawIdentity {
+    fn default() -> Self {
+        let headers = DEFAULT_IDENTITY_HEADERS
+            .iter()
+            .map(|(h, k)| (h.to_string(), k.to_string()))
+            .collect();
+        RawIdentity {
+            header: DEFAULT_IDENTITY_HEADER.into(),
+            issuer: None,
+            audience: DEFAULT_IDENTITY_AUDIENCE.into(),
+            lifetime: DEFAULT_IDENTITY_LIFETIME,
+            signing_keys: None,
+            strip_prefix: DEFAULT_STRIP_PREFIX.into(),
+            headers: OrderedMap(headers),
+        }
+    }
+}
+
+/// One entry of `upstreams:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawUpstream {
+    pub url: Option<String>,
+}
+
+/// One entry of `routes:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawRoute {
+    pub name: Option<String>,
+    pub host: Option<String>,
+    pub path: Option<String>,
+    pub upstream: Option<String>,
+    pub auth: Option<RawAccess>,
+    pub audience: Option<String>,
+}
+
+/// A route's `auth:` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawAccess {
+    Public,
+    Login,
+}
+
+/// `logging:`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawLogging {
+    pub format: RawLogFormat,
+    pub level: String,
+}
+
+impl Default for RawLogging {
+    fn default() -> Self {
+        RawLogging {
+            format: RawLogFormat::Text,
+            level: DEFAULT_LOG_LEVEL.into(),
+        }
+    }
+}
+
+/// `logging.format:` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawLogFormat {
+    Text,
+    Json,
+}
+
+// === Secret references ===
+
+/// Where a secret comes from: `{file: path}` or `{env: VAR_NAME}`, never inline.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretFields {
+    pub file: Option<PathBuf>,
+    pub env: Option<String>,
+}
+
+/// A secret reference; a plain string is refused so that keys never sit in the YAML.
+#[derive(Debug, Clone)]
+pub struct SecretRef(pub SecretFields);
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SecretVisitor)
+    }
+}
+
+struct SecretVisitor;
+
+impl<'de> Visitor<'de> for SecretVisitor {
+    type Value = SecretRef;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{file: PATH} or {env: VAR_NAME}")
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<SecretRef, E> {
+        Err(E::custom(
+            "secrets are never written inline; use {file: PATH} or {env: VAR_NAME}",
+        ))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SecretRef, A::Error> {
+        SecretFields::deserialize(de::value::MapAccessDeserializer::new(map)).map(SecretRef)
+    }
+}
+
+// === Flexible lists ===
+
+/// A list written as one space-separated string or as a YAML list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Words {
+    /// The items, in order.
+    pub items: Vec<String>,
+    /// True when written as a YAML list (items then have `[i]` paths).
+    pub listed: bool,
+}
+
+impl Words {
+    /// Words from a space-separated string.
+    pub fn text(s: &str) -> Self {
+        Words {
+            items: s.split_whitespace().map(str::to_owned).collect(),
+            listed: false,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Words {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ListVisitor {
+            expecting: "a space-separated string or a list of strings",
+            split: true,
+        })
+    }
+}
+
+/// A list written as one string (one item) or as a YAML list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OneOrMany {
+    /// The items, in order.
+    pub items: Vec<String>,
+    /// True when written as a YAML list.
+    pub listed: bool,
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let words = deserializer.deserialize_any(ListVisitor {
+            expecting: "a string or a list of strings",
+            split: false,
+        })?;
+        Ok(OneOrMany {
+            items: words.items,
+            listed: words.listed,
+        })
+    }
+}
+
+struct ListVisitor {
+    expecting: &'static str,
+    split: bool,
+}
+
+impl<'de> Visitor<'de> for ListVisitor {
+    type Value = Words;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Words, E> {
+        if self.split {
+            return Ok(Words::text(v));
+        }
+        Ok(Words {
+            items: vec![v.to_owned()],
+            listed: false,
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Words, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<String>()? {
+            items.push(item);
+        }
+        Ok(Words {
+            items,
+            listed: true,
+        })
+    }
+}
+
+/// An Odoo-style `from:to` mapping as written: a string, a YAML map or a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairList {
+    /// `"sub:user_id name:name"` (the Odoo provider form).
+    Text(String),
+    /// `{sub: user_id}`, in file order.
+    Map(Vec<(String, String)>),
+    /// `["sub:user_id", "name:name"]`.
+    List(Vec<String>),
+}
+
+impl Default for PairList {
+    fn default() -> Self {
+        PairList::Text(String::new())
+    }
+}
+
+impl<'de> Deserialize<'de> for PairList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(PairListVisitor)
+    }
+}
+
+struct PairListVisitor;
+
+impl<'de> Visitor<'de> for PairListVisitor {
+    type Value = PairList;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("space-separated \"from:to\" pairs, a map {from: to} or a list of \"from:to\"")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<PairList, E> {
+        Ok(PairList::Text(v.to_owned()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PairList, A::Error> {
+        let mut pairs = Vec::new();
+        while let Some(pair) = map.next_entry::<String, String>()? {
+            pairs.push(pair);
+        }
+        Ok(PairList::Map(pairs))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PairList, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<String>()? {
+            items.push(item);
+        }
+        Ok(PairList::List(items))
+    }
+}
+
+/// A YAML map kept in file order (names of upstreams, header names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderedMap<V>(pub Vec<(String, V)>);
+
+impl<V> Default for OrderedMap<V> {
+    fn default() -> Self {
+        OrderedMap(Vec::new())
+    }
+}
+
+impl<'de, V: DeserializeOwned> Deserialize<'de> for OrderedMap<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(OrderedMapVisitor(PhantomData))
+    }
+}
+
+struct OrderedMapVisitor<V>(PhantomData<V>);
+
+impl<'de, V: DeserializeOwned> Visitor<'de> for OrderedMapVisitor<V> {
+    type Value = OrderedMap<V>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedMap<V>, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry::<String, V>()? {
+            entries.push(entry);
+        }
+        Ok(OrderedMap(entries))
+    }
+}

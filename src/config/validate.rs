@@ -1,0 +1,238 @@
+//! Semantic validation: [`RawConfig`] → [`Config`], collecting every problem.
+//!
+//! Runs after parsing, once per load. Each section is checked independently
+//! and every error is recorded with its YAML path, so an operator sees all the
+//! problems of a file at once. Secrets are read here (files and environment).
+
+mod esignet;
+mod identity;
+mod mapping;
+mod routing;
+mod secrets;
+mod server;
+mod session;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+use super::model::Config;
+use super::path::YamlPath;
+use super::raw::{RawConfig, Words};
+
+/// Looks up an environment variable; injected so tests never touch the process env.
+pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Validates a parsed file. `None` means at least one error was recorded.
+pub(crate) fn validate(raw: &RawConfig, source: &Path, cx: &mut Checker<'_>) -> Option<Config> {
+    let server = server::check(cx, &raw.server);
+    let esignet = esignet::check(cx, &raw.esignet);
+    let mapping = mapping::check(cx, &raw.mapping);
+    let public_url = server.public_url.as_ref();
+    let session = session::check(cx, &raw.session, public_url);
+    let identity = identity::check(cx, &raw.identity, public_url, &mapping);
+    let upstreams = routing::upstreams(cx, raw.upstreams.as_ref());
+    let routes = routing::routes(
+        cx,
+        raw.routes.as_deref(),
+        &upstreams.names,
+        server.prefix.as_deref(),
+    );
+    let logging = server::logging(cx, &raw.logging);
+    if cx.has_errors() {
+        return None;
+    }
+    Some(Config {
+        server: server.settings?,
+        esignet: esignet?,
+        mapping: mapping.settings?,
+        session: session?,
+        identity: identity?,
+        upstreams: upstreams.upstreams?,
+        routes: routes?,
+        logging,
+        source: source.to_path_buf(),
+    })
+}
+
+/// Collects errors and gives section checks access to secrets' sources.
+pub(crate) struct Checker<'a> {
+    errors: Vec<(YamlPath, String)>,
+    base_dir: PathBuf,
+    env: EnvLookup<'a>,
+}
+
+impl<'a> Checker<'a> {
+    /// A checker resolving relative secret files against `base_dir`.
+    pub(crate) fn new(base_dir: &Path, env: EnvLookup<'a>) -> Self {
+        Checker {
+            errors: Vec::new(),
+            base_dir: base_dir.to_path_buf(),
+            env,
+        }
+    }
+
+    /// The errors recorded, in the order found.
+    pub(crate) fn into_errors(self) -> Vec<(YamlPath, String)> {
+        self.errors
+    }
+
+    /// Records a problem at `path`.
+    pub(crate) fn error(&mut self, path: &YamlPath, message: impl Into<String>) {
+        self.errors.push((path.clone(), message.into()));
+    }
+
+    fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    /// The value of a required key, or an error saying it is missing.
+    fn required<'v, T: ?Sized>(&mut self, path: &YamlPath, value: Option<&'v T>) -> Option<&'v T> {
+        if value.is_none() {
+            self.error(path, "required key is missing");
+        }
+        value
+    }
+
+    /// A single word: not empty, no whitespace (ids, audiences, kids).
+    fn word(&mut self, path: &YamlPath, value: &str) -> Option<String> {
+        if value.trim().is_empty() {
+            self.error(path, "must not be empty");
+            return None;
+        }
+        if value.chars().any(char::is_whitespace) {
+            self.error(path, format!("must not contain whitespace: {value:?}"));
+            return None;
+        }
+        Some(value.to_owned())
+    }
+
+    /// Free text that must not be blank (group names, ID types).
+    fn text(&mut self, path: &YamlPath, value: &str) -> Option<String> {
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            self.error(path, "must not be empty");
+            return None;
+        }
+        Some(trimmed.to_owned())
+    }
+
+    /// Like [`Checker::word`] for an optional key.
+    fn opt_word(&mut self, path: &YamlPath, value: Option<&String>) -> Option<Option<String>> {
+        match value {
+            None => Some(None),
+            Some(value) => self.word(path, value).map(Some),
+        }
+    }
+
+    /// Checks the items of a space-separated list: single words, no duplicates.
+    fn words(&mut self, path: &YamlPath, words: &Words) -> Vec<String> {
+        self.list(path, &words.items, words.listed)
+    }
+
+    /// Checks list items (YAML list when `listed`): single words, no duplicates.
+    fn list(&mut self, path: &YamlPath, list: &[String], listed: bool) -> Vec<String> {
+        let mut seen = HashSet::new();
+        let mut items = Vec::new();
+        for (index, item) in list.iter().enumerate() {
+            let item_path = item_path(path, listed, index);
+            let Some(item) = self.word(&item_path, item) else {
+                continue;
+            };
+            if !seen.insert(item.clone()) {
+                self.error(&item_path, format!("duplicate value {item:?}"));
+                continue;
+            }
+            items.push(item);
+        }
+        items
+    }
+
+    /// A duration within `min..=max`.
+    fn duration_in(
+        &mut self,
+        path: &YamlPath,
+        value: Duration,
+        min: Duration,
+        max: Duration,
+    ) -> Option<Duration> {
+        if value < min || value > max {
+            let (value, min, max) = (human(value), human(min), human(max));
+            self.error(path, format!("{value} is out of range; allowed: {min} to {max}"));
+            return None;
+        }
+        Some(value)
+    }
+
+    /// A duration that is not zero.
+    fn positive(&mut self, path: &YamlPath, value: Duration) -> Option<Duration> {
+        if value.is_zero() {
+            self.error(path, "must be longer than 0s");
+            return None;
+        }
+        Some(value)
+    }
+
+    /// An absolute `http`/`https` URL with a host.
+    fn http_url(&mut self, path: &YamlPath, value: &str) -> Option<Url> {
+        let url = match Url::parse(value.trim()) {
+            Ok(url) => url,
+            Err(e) => {
+                self.error(path, format!("invalid URL {value:?}: {e}"));
+                return None;
+            }
+        };
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            self.error(path, format!("must be an http:// or https:// URL, got {value:?}"));
+            return None;
+        }
+        Some(url)
+    }
+
+    /// Like [`Checker::http_url`] for an optional key.
+    fn opt_http_url(&mut self, path: &YamlPath, value: Option<&String>) -> Option<Option<Url>> {
+        match value {
+            None => Some(None),
+            Some(value) => self.http_url(path, value).map(Some),
+        }
+    }
+
+    /// One of a fixed set of values, with a "did you mean" hint.
+    fn one_of(&mut self, path: &YamlPath, value: &str, allowed: &[&str]) -> Option<String> {
+        if allowed.contains(&value) {
+            return Some(value.to_owned());
+        }
+        let message = format!(
+            "unknown value {value:?} (allowed: {})",
+            super::suggest::known_list(allowed.iter().copied())
+        );
+        let message = super::suggest::with_hint(message, value, allowed.iter().copied());
+        self.error(path, message);
+        None
+    }
+}
+
+/// The path of item `index` of a list written as a YAML list or as one string.
+fn item_path(path: &YamlPath, listed: bool, index: usize) -> YamlPath {
+    if listed {
+        path.index(index)
+    } else {
+        path.clone()
+    }
+}
+
+/// A duration as an operator writes it (`10m`, `1h`).
+fn human(value: Duration) -> String {
+    humantime::format_duration(value).to_string()
+}
+
+/// True for an HTTP token (RFC 9110 `tchar`), used for header names.
+fn is_token(value: &str) -> bool {
+    !value.is_empty() && value.bytes().all(is_tchar)
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}

@@ -1,0 +1,144 @@
+//! Secret sources (`{file: PATH}` or `{env: VAR_NAME}`), read and checked at load.
+//!
+//! Reading them during validation means a missing key file or an unset
+//! variable stops the gateway before it listens, with the YAML path at fault.
+
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::traits::PublicKeyParts;
+use rsa::RsaPrivateKey;
+
+use super::Checker;
+use crate::config::path::YamlPath;
+use crate::config::raw::SecretRef;
+use crate::secret::Secret;
+
+/// Shortest accepted cookie key, in bytes after base64 decoding.
+pub(super) const MIN_COOKIE_KEY_BYTES: usize = 64;
+/// Smallest accepted RSA modulus, in bits.
+pub(super) const MIN_RSA_BITS: usize = 2048;
+
+const PADDING_OPTIONAL: GeneralPurposeConfig =
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+/// Cookie keys may be written in standard or URL-safe base64, padded or not.
+const BASE64_ENGINES: [GeneralPurpose; 2] = [
+    GeneralPurpose::new(&alphabet::STANDARD, PADDING_OPTIONAL),
+    GeneralPurpose::new(&alphabet::URL_SAFE, PADDING_OPTIONAL),
+];
+
+/// An RSA private key in PEM (PKCS#1 or PKCS#8); the PEM bytes are kept.
+pub(super) fn rsa_key(cx: &mut Checker<'_>, path: &YamlPath, source: &SecretRef) -> Option<Secret<Vec<u8>>> {
+    let (bytes, origin) = read(cx, path, source)?;
+    match parse_rsa(&bytes) {
+        Ok(()) => Some(Secret::new(bytes)),
+        Err(problem) => {
+            cx.error(path, format!("{origin}: {problem}"));
+            None
+        }
+    }
+}
+
+fn parse_rsa(bytes: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "is not PEM text".to_owned())?;
+    if text.contains("ENCRYPTED") {
+        return Err("is an encrypted key; decrypt it first (openssl pkey -in KEY -out PLAIN)".into());
+    }
+    let key = RsaPrivateKey::from_pkcs8_pem(text)
+        .or_else(|_| RsaPrivateKey::from_pkcs1_pem(text))
+        .map_err(|_| "is not an RSA private key in PEM (PKCS#1 or PKCS#8)".to_owned())?;
+    let bits = key.size() * 8;
+    if bits < MIN_RSA_BITS {
+        return Err(format!("RSA key is {bits} bits; at least {MIN_RSA_BITS} are required"));
+    }
+    Ok(())
+}
+
+/// A cookie key: base64 text (surrounding whitespace ignored), ≥ 64 bytes decoded.
+pub(super) fn cookie_key(cx: &mut Checker<'_>, path: &YamlPath, source: &SecretRef) -> Option<Secret<Vec<u8>>> {
+    let (bytes, origin) = read(cx, path, source)?;
+    match decode_cookie_key(&bytes) {
+        Ok(key) => Some(Secret::new(key)),
+        Err(problem) => {
+            cx.error(path, format!("{origin}: {problem}"));
+            None
+        }
+    }
+}
+
+fn decode_cookie_key(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "is not base64 text".to_owned())?;
+    let text = text.trim();
+    let key = BASE64_ENGINES
+        .iter()
+        .find_map(|engine| engine.decode(text).ok())
+        .ok_or_else(|| "is not base64 (standard or URL-safe)".to_owned())?;
+    if key.len() < MIN_COOKIE_KEY_BYTES {
+        return Err(format!(
+            "cookie key is {} bytes after base64 decoding; at least {MIN_COOKIE_KEY_BYTES} are \
+             required (generate one with `openssl rand -base64 64`)",
+            key.len()
+        ));
+    }
+    Ok(key)
+}
+
+/// The secret's bytes and a description of where they came from (never the value).
+fn read(cx: &mut Checker<'_>, path: &YamlPath, source: &SecretRef) -> Option<(Vec<u8>, String)> {
+    match (&source.0.file, &source.0.env) {
+        (Some(file), None) => {
+            let resolved = cx.base_dir.join(file);
+            match std::fs::read(&resolved) {
+                Ok(bytes) => Some((bytes, format!("file {}", resolved.display()))),
+                Err(e) => {
+                    cx.error(&path.key("file"), format!("cannot read {}: {e}", resolved.display()));
+                    None
+                }
+            }
+        }
+        (None, Some(name)) => {
+            let name = cx.word(&path.key("env"), name)?;
+            match (cx.env)(&name) {
+                Some(value) => Some((value.into_bytes(), format!("environment variable {name}"))),
+                None => {
+                    cx.error(&path.key("env"), format!("environment variable {name} is not set"));
+                    None
+                }
+            }
+        }
+        (Some(_), Some(_)) => {
+            cx.error(path, "set either file or env, not both");
+            None
+        }
+        (None, None) => {
+            cx.error(path, "set {file: PATH} or {env: VAR_NAME}");
+            None
+        }
+    }
+}
+
+/// A secret key read from its source, or `None` after recording why not.
+pub(super) type KeyReader = fn(&mut Checker<'_>, &YamlPath, &SecretRef) -> Option<Secret<Vec<u8>>>;
+
+/// Reads a newest-first key list; at least one key is required.
+pub(super) fn key_list(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    raw: Option<&Vec<SecretRef>>,
+    read_key: KeyReader,
+) -> Option<Vec<Secret<Vec<u8>>>> {
+    let sources = cx.required(path, raw)?;
+    if sources.is_empty() {
+        cx.error(path, "at least one key is required (newest first)");
+        return None;
+    }
+    let keys: Vec<_> = sources
+        .iter()
+        .enumerate()
+        .map(|(index, source)| read_key(cx, &path.index(index), source))
+        .collect();
+    keys.into_iter().collect()
+}

@@ -1,0 +1,150 @@
+//! `server:` and `logging:` checks: listeners, the public origin, the prefix.
+
+use std::net::SocketAddr;
+
+use url::Url;
+
+use super::Checker;
+use crate::config::model::{LogFormat, LoggingSettings, ServerSettings};
+use crate::config::path::YamlPath;
+use crate::config::raw::{RawLogFormat, RawLogging, RawServer};
+
+/// Checked `server:` parts; the public URL and prefix are also used by other sections.
+pub(super) struct ServerCheck {
+    /// `server.public_url`, when valid.
+    pub public_url: Option<Url>,
+    /// `server.prefix`, when valid.
+    pub prefix: Option<String>,
+    /// The whole section, when every key is valid.
+    pub settings: Option<ServerSettings>,
+}
+
+/// Checks `server:`.
+pub(super) fn check(cx: &mut Checker<'_>, raw: &RawServer) -> ServerCheck {
+    let path = YamlPath::root().key("server");
+    let listen = socket_addr(cx, &path.key("listen"), &raw.listen);
+    let admin_listen = socket_addr(cx, &path.key("admin_listen"), &raw.admin_listen);
+    if let (Some(listen), Some(admin)) = (listen, admin_listen) {
+        listeners_differ(cx, &path.key("admin_listen"), listen, admin);
+    }
+    let public_url_path = path.key("public_url");
+    let public_url = cx
+        .required(&public_url_path, raw.public_url.as_ref())
+        .and_then(|url| public_url(cx, &public_url_path, url));
+    let prefix = prefix(cx, &path.key("prefix"), &raw.prefix);
+    let threads = threads(cx, &path.key("threads"), raw.threads);
+    let parts = (listen, admin_listen, public_url.clone(), prefix.clone(), threads);
+    let settings = match parts {
+        (Some(listen), Some(admin_listen), Some(public_url), Some(prefix), Some(threads)) => {
+            Some(ServerSettings {
+                listen,
+                admin_listen,
+                public_url,
+                prefix,
+                threads,
+                grace_period: raw.grace_period,
+                trust_forwarded_headers: raw.trust_forwarded_headers,
+            })
+        }
+        _ => None,
+    };
+    ServerCheck {
+        public_url,
+        prefix,
+        settings,
+    }
+}
+
+fn socket_addr(cx: &mut Checker<'_>, path: &YamlPath, value: &str) -> Option<SocketAddr> {
+    match value.trim().parse() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            cx.error(
+                path,
+                format!("invalid listen address {value:?}: expected IP:PORT, e.g. 127.0.0.1:8080"),
+            );
+            None
+        }
+    }
+}
+
+/// The admin listener must not collide with the proxy listener (port 0 is
+/// always free, since the kernel picks a different port for each).
+fn listeners_differ(cx: &mut Checker<'_>, path: &YamlPath, listen: SocketAddr, admin: SocketAddr) {
+    let same_port = listen.port() == admin.port() && listen.port() != 0;
+    let overlapping_ip =
+        listen.ip() == admin.ip() || listen.ip().is_unspecified() || admin.ip().is_unspecified();
+    if same_port && overlapping_ip {
+        cx.error(
+            path,
+            format!("{admin} collides with server.listen ({listen}); use another port"),
+        );
+    }
+}
+
+/// The browser-facing origin: scheme, host and port only.
+fn public_url(cx: &mut Checker<'_>, path: &YamlPath, value: &str) -> Option<Url> {
+    let url = cx.http_url(path, value)?;
+    let problem = if !url.username().is_empty() || url.password().is_some() {
+        Some("must not contain a user name or password")
+    } else if url.path() != "/" {
+        Some("must be an origin without a path, e.g. https://portal.example.org")
+    } else if url.query().is_some() || url.fragment().is_some() {
+        Some("must not have a query or fragment")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => {
+            cx.error(path, format!("{problem} (got {value:?})"));
+            None
+        }
+        None => Some(url),
+    }
+}
+
+/// The reserved prefix: `/seg[/seg…]` with unreserved URL characters only.
+fn prefix(cx: &mut Checker<'_>, path: &YamlPath, value: &str) -> Option<String> {
+    let problem = if !value.starts_with('/') {
+        Some("must start with \"/\"")
+    } else if value == "/" {
+        Some("must not be \"/\": the gateway's endpoints would hide every route")
+    } else if value.ends_with('/') {
+        Some("must not end with \"/\"")
+    } else if !value[1..].split('/').all(is_prefix_segment) {
+        Some("each segment must be non-empty and use only A-Z a-z 0-9 . _ ~ -")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => {
+            cx.error(path, format!("{problem} (got {value:?})"));
+            None
+        }
+        None => Some(value.to_owned()),
+    }
+}
+
+fn is_prefix_segment(segment: &str) -> bool {
+    let unreserved = |c: char| c.is_ascii_alphanumeric() || "._~-".contains(c);
+    !segment.is_empty() && segment != "." && segment != ".." && segment.chars().all(unreserved)
+}
+
+fn threads(cx: &mut Checker<'_>, path: &YamlPath, value: u32) -> Option<usize> {
+    if !(1..=256).contains(&value) {
+        cx.error(path, format!("{value} is out of range; allowed: 1 to 256"));
+        return None;
+    }
+    usize::try_from(value).ok()
+}
+
+/// Checks `logging:`; the format is already an enum, the filter must not be blank.
+pub(super) fn logging(cx: &mut Checker<'_>, raw: &RawLogging) -> LoggingSettings {
+    let path = YamlPath::root().key("logging");
+    let filter = cx.text(&path.key("level"), &raw.level).unwrap_or_default();
+    let format = match raw.format {
+        RawLogFormat::Text => LogFormat::Text,
+        RawLogFormat::Json => LogFormat::Json,
+    };
+    LoggingSettings { format, filter }
+}

@@ -1,0 +1,284 @@
+//! The gateway's own endpoints, under the reserved prefix (default `/_gateway`).
+//!
+//! `login` starts a login, `callback` finishes it, `logout` ends the session,
+//! `session` tells a portal front end who is logged in, and `jwks.json`
+//! publishes the keys that verify the identity assertion. Each handler turns
+//! a request into a [`Reply`]; `proxy` writes it.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use pingora::http::RequestHeader;
+use rand::RngCore;
+
+use crate::error::{GatewayError, LoginFailure};
+use crate::gateway::Gateway;
+use crate::mapping;
+use crate::oidc::verify::now_secs;
+use crate::respond::{ClientKind, Reply};
+use crate::return_to::{request_target_is_safe, safe_return_path};
+use crate::secret::constant_time_eq;
+use crate::session::cookie::binding_hash;
+use crate::session::{Session, SessionId};
+
+/// Answers a request under the reserved prefix. `rest` is the path after it.
+pub async fn handle(gw: &Gateway, req: &RequestHeader, rest: &str, correlation_id: &str) -> Reply {
+    let kind = ClientKind::of(&req.method, &req.headers);
+    let query = req.uri.query().unwrap_or("");
+    let result = match (req.method.as_str(), rest) {
+        ("GET", "/callback") => callback(gw, req, query).await,
+        ("GET", "/login") => {
+            let target = query_param(query, "return_to")
+                .and_then(|t| safe_return_path(&t, &gw.config.server.public_url))
+                .unwrap_or_else(|| "/".into());
+            start_login(gw, req, target).await
+        }
+        ("GET" | "POST", "/logout") => logout(gw, req, query).await,
+        ("GET", "/session") => session_info(gw, req).await,
+        ("GET", "/jwks.json") => Ok(Reply::json(http::StatusCode::OK, &gw.minter.jwks())
+            .with_header("cache-control", "public, max-age=300")),
+        _ => Err(GatewayError::NoRoute),
+    };
+    result.unwrap_or_else(|e| gw.reject(&e, kind, correlation_id, None))
+}
+
+/// What to do when a protected route is hit without a valid session.
+///
+/// Browsers navigating at top level are sent to the provider; everything else
+/// (XHR, fetch, preflights, non-HTML clients) gets a 401 with a login URL.
+pub async fn login_required(gw: &Gateway, req: &RequestHeader, correlation_id: &str) -> Reply {
+    let kind = ClientKind::of(&req.method, &req.headers);
+    let target = req
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .filter(|t| request_target_is_safe(t))
+        .unwrap_or("/")
+        .to_string();
+    match kind {
+        ClientKind::Browser => match start_login(gw, req, target).await {
+            Ok(reply) => reply,
+            Err(e) => gw.reject(&e, kind, correlation_id, None),
+        },
+        ClientKind::Api => {
+            let login_url = format!(
+                "{}?return_to={}",
+                gw.endpoint_path("login"),
+                url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>()
+            );
+            gw.reject(
+                &GatewayError::LoginRequired,
+                kind,
+                correlation_id,
+                Some(&login_url),
+            )
+        }
+    }
+}
+
+/// Starts a login and redirects the browser to the provider.
+async fn start_login(
+    gw: &Gateway,
+    req: &RequestHeader,
+    return_to: String,
+) -> Result<Reply, GatewayError> {
+    let existing = gw.cookies.binding(cookie_headers(req));
+    let binding = existing.unwrap_or_else(random_token);
+    let start = gw
+        .oidc
+        .start_login(return_to, binding_hash(&binding), None)
+        .await?;
+    let stored = gw
+        .store
+        .insert_pending(&start.state, start.pending)
+        .await
+        .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    if !stored {
+        return Err(GatewayError::Overloaded);
+    }
+    gw.metrics.login_started();
+    Ok(Reply::redirect(&start.authorize_url).with_header("set-cookie", gw.cookies.set_binding(&binding)))
+}
+
+/// Finishes a login on the provider's redirect back.
+async fn callback(gw: &Gateway, req: &RequestHeader, query: &str) -> Result<Reply, GatewayError> {
+    let state = query_param(query, "state");
+    if let Some(error) = query_param(query, "error") {
+        if let Some(state) = &state {
+            // Consume the state: the same callback cannot be retried.
+            let _ = gw.store.take_pending(state).await;
+        }
+        return Err(GatewayError::login(
+            LoginFailure::ProviderRefused,
+            format!("provider returned error {:?}", sanitize(&error)),
+        ));
+    }
+    let (Some(state), Some(code)) = (state, query_param(query, "code")) else {
+        return Err(GatewayError::login(
+            LoginFailure::MalformedCallback,
+            "callback without state or code",
+        ));
+    };
+    let pending = gw
+        .store
+        .take_pending(&state)
+        .await
+        .map_err(|e| GatewayError::Internal(e.to_string()))?
+        .ok_or_else(|| GatewayError::login(LoginFailure::UnknownState, "unknown or used state"))?;
+    let binding = gw.cookies.binding(cookie_headers(req)).map(|b| binding_hash(&b));
+    let same_browser = binding.is_some_and(|b| {
+        constant_time_eq(b.as_bytes(), pending.browser_binding.as_bytes())
+    });
+    if !same_browser {
+        return Err(GatewayError::login(
+            LoginFailure::BrowserMismatch,
+            "login-binding cookie missing or different",
+        ));
+    }
+    let iss = query_param(query, "iss");
+    let login = gw.oidc.finish_login(&pending, &code, iss.as_deref()).await?;
+    let mapped = mapping::map_identity_with_warnings(
+        &gw.config.mapping,
+        &login.id_token,
+        &login.userinfo,
+        &gw.config.esignet.claims_locales,
+    )
+    .map_err(|e| GatewayError::login(LoginFailure::Mapping, e.to_string()))?;
+    for warning in &mapped.warnings {
+        // Warnings name claims, never their values.
+        tracing::warn!(%warning, "claim mapping");
+    }
+    let identity = mapped.identity;
+
+    // A fresh session id at every login; an older session of this browser ends.
+    if let Some(old) = gw.cookies.session_id(cookie_headers(req)) {
+        let _ = gw.store.remove_session(&old).await;
+        gw.minter.forget(&old);
+    }
+    let now = now_secs();
+    let claim_str = |k: &str| login.id_token.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    let session = Session {
+        sub: claim_str("sub").unwrap_or_default(),
+        acr: claim_str("acr").unwrap_or_default(),
+        auth_time: login
+            .id_token
+            .get("auth_time")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(now),
+        sid: claim_str("sid"),
+        created_at: now,
+        expires_at: now + gw.config.session.absolute_timeout.as_secs(),
+        id_token: Some(login.raw_id_token),
+        identity,
+    };
+    let id = SessionId::random();
+    gw.store
+        .insert_session(&id, session)
+        .await
+        .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    gw.metrics.login_completed();
+    tracing::info!("login completed");
+    Ok(Reply::redirect(&pending.return_to)
+        .with_header("set-cookie", gw.cookies.set_session(&id))
+        .with_header("set-cookie", gw.cookies.clear_binding()))
+}
+
+/// Ends the session and sends the browser back (through the provider's
+/// end-session endpoint when it has one; e-Signet does not).
+async fn logout(gw: &Gateway, req: &RequestHeader, query: &str) -> Result<Reply, GatewayError> {
+    let target = query_param(query, "return_to")
+        .and_then(|t| safe_return_path(&t, &gw.config.server.public_url))
+        .unwrap_or_else(|| "/".into());
+    let mut id_token = None;
+    if let Some(id) = gw.cookies.session_id(cookie_headers(req)) {
+        if let Ok(Some(session)) = gw.store.session(&id).await {
+            id_token = session.id_token.clone();
+        }
+        gw.store
+            .remove_session(&id)
+            .await
+            .map_err(|e| GatewayError::Internal(e.to_string()))?;
+        gw.minter.forget(&id);
+        tracing::info!("logout");
+    }
+    let end_session = match gw.oidc.provider().metadata().await {
+        Ok(m) => m.end_session_endpoint.clone(),
+        Err(_) => None,
+    };
+    let location = match end_session {
+        Some(mut url) => {
+            let post_logout = format!(
+                "{}{}",
+                gw.config.server.public_url.as_str().trim_end_matches('/'),
+                target
+            );
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("client_id", &gw.config.esignet.client_id);
+                q.append_pair("post_logout_redirect_uri", &post_logout);
+                if let Some(hint) = &id_token {
+                    q.append_pair("id_token_hint", hint);
+                }
+            }
+            url.to_string()
+        }
+        None => target,
+    };
+    Ok(Reply::redirect(&location).with_header("set-cookie", gw.cookies.clear_session()))
+}
+
+/// The logged-in user's mapped identity, for portal front ends.
+async fn session_info(gw: &Gateway, req: &RequestHeader) -> Result<Reply, GatewayError> {
+    let id = gw
+        .cookies
+        .session_id(cookie_headers(req))
+        .ok_or(GatewayError::LoginRequired)?;
+    let session = gw
+        .store
+        .session(&id)
+        .await
+        .map_err(|e| GatewayError::Internal(e.to_string()))?
+        .ok_or(GatewayError::LoginRequired)?;
+    let identity = &session.identity;
+    let body = serde_json::json!({
+        "user_id": identity.user_id,
+        "registrant_id": { "id_type": identity.registrant_id.id_type, "value": identity.registrant_id.value },
+        "login": identity.login,
+        "groups": identity.groups,
+        "claims": identity.claims,
+        "acr": session.acr,
+        "auth_time": session.auth_time,
+        "expires_at": session.expires_at,
+    });
+    Ok(Reply::json(http::StatusCode::OK, &body))
+}
+
+/// Every `Cookie` header value of the request.
+pub fn cookie_headers(req: &RequestHeader) -> impl Iterator<Item = &str> {
+    req.headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+}
+
+/// The first value of a query parameter, decoded.
+fn query_param(query: &str, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A short, log-safe version of a value echoed by the provider.
+fn sanitize(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect()
+}
+
+/// 256 random bits, base64url (43 characters).
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}

@@ -1,0 +1,111 @@
+//! The gateway's runtime state, built once from a validated config.
+//!
+//! Everything a request needs (route table, OIDC client, session store,
+//! cookie codec, assertion minter) hangs off one [`Gateway`] snapshot. The
+//! proxy holds it behind an `ArcSwap`, so a config reload swaps the whole
+//! snapshot atomically while in-flight requests finish on the old one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::config::{Config, Upstream};
+use crate::error::GatewayError;
+use crate::identity::{AssertionMinter, HeaderStripper};
+use crate::metrics::Metrics;
+use crate::oidc::OidcClient;
+use crate::respond::{ClientKind, Reply};
+use crate::routing::RouteTable;
+use crate::session::cookie::CookieCodec;
+use crate::session::SessionStore;
+
+/// One consistent view of the gateway for the requests that start under it.
+pub struct Gateway {
+    /// The validated config.
+    pub config: Arc<Config>,
+    /// Route matching.
+    pub routes: RouteTable,
+    /// The OpenID Connect relying party.
+    pub oidc: OidcClient,
+    /// Sessions and pending logins.
+    pub store: Arc<dyn SessionStore>,
+    /// Cookie sealing and parsing.
+    pub cookies: CookieCodec,
+    /// Identity assertions for the upstream.
+    pub minter: AssertionMinter,
+    /// Which client headers to strip.
+    pub stripper: HeaderStripper,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Upstreams by name.
+    pub upstreams: HashMap<String, Upstream>,
+    /// The callback URL registered with the provider.
+    pub redirect_uri: String,
+}
+
+impl Gateway {
+    /// Builds the runtime state. `store` is shared across reloads.
+    pub fn build(
+        config: Arc<Config>,
+        store: Arc<dyn SessionStore>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Gateway, String> {
+        let redirect_uri = format!(
+            "{}{}/callback",
+            config.server.public_url.as_str().trim_end_matches('/'),
+            config.server.prefix
+        );
+        let oidc = OidcClient::new(
+            Arc::new(config.esignet.clone()),
+            redirect_uri.clone(),
+            metrics.clone(),
+        )?;
+        let cookies = CookieCodec::new(&config.session, config.esignet.login_timeout.as_secs())?;
+        let minter = AssertionMinter::new(&config.identity, config.session.max_sessions)?;
+        Ok(Gateway {
+            routes: RouteTable::new(&config.routes),
+            stripper: HeaderStripper::new(&config.identity),
+            upstreams: config
+                .upstreams
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            oidc,
+            store,
+            cookies,
+            minter,
+            metrics,
+            redirect_uri,
+            config,
+        })
+    }
+
+    /// The gateway's own path for `endpoint` (e.g. `login`), under the prefix.
+    pub fn endpoint_path(&self, endpoint: &str) -> String {
+        format!("{}/{endpoint}", self.config.server.prefix)
+    }
+
+    /// The error reply for `error`, logged once with its details.
+    ///
+    /// The single place where failures are logged and counted, so every
+    /// refusal leaves the same trace: correlation id, public code, detail.
+    pub fn reject(
+        &self,
+        error: &GatewayError,
+        kind: ClientKind,
+        correlation_id: &str,
+        login_url: Option<&str>,
+    ) -> Reply {
+        if let GatewayError::LoginFailed { reason, .. } = error {
+            self.metrics.login_failed(*reason);
+        }
+        let status = error.status().as_u16();
+        match status {
+            500.. => tracing::error!(correlation_id, code = error.public_code(), error = %error, "request failed"),
+            401 if matches!(error, GatewayError::LoginRequired) => {
+                tracing::debug!(correlation_id, "login required")
+            }
+            _ => tracing::warn!(correlation_id, code = error.public_code(), error = %error, "request refused"),
+        }
+        Reply::error(error, kind, correlation_id, login_url)
+    }
+}

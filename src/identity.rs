@@ -1,0 +1,256 @@
+//! The identity the gateway sends upstream: a signed assertion and plain headers.
+//!
+//! Every request forwarded on a protected route carries a short-lived JWT,
+//! signed by the gateway, that the portal verifies against the gateway's JWKS.
+//! Signing with RSA on every request would cost more than the whole proxying,
+//! so an assertion is minted once per (session, audience) and reused until
+//! half its lifetime has passed; its `jti` identifies the assertion, not the
+//! request. Identity headers sent by clients are stripped on every route.
+
+pub mod keys;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, Header};
+use serde_json::{Map, Value};
+
+use self::keys::SigningKey;
+use crate::config::IdentitySettings;
+use crate::mapping::MappedIdentity;
+use crate::oidc::verify::now_secs;
+use crate::session::{Session, SessionId};
+
+/// Mapped claims longer than this never go into the assertion (a header).
+const MAX_CLAIM_BYTES: usize = 1024;
+
+/// Claim names the gateway sets itself; mapped claims cannot override them.
+const RESERVED: &[&str] = &[
+    "iss", "aud", "sub", "iat", "exp", "nbf", "jti", "acr", "auth_time", "groups", "login",
+    "user_id", "registrant_id",
+];
+
+/// Mints and caches identity assertions.
+pub struct AssertionMinter {
+    keys: Vec<SigningKey>,
+    issuer: String,
+    lifetime: Duration,
+    cache: moka::sync::Cache<(SessionId, Arc<str>), Arc<str>>,
+}
+
+impl AssertionMinter {
+    /// Builds the minter from the configured keys (newest first).
+    pub fn new(settings: &IdentitySettings, max_sessions: u64) -> Result<AssertionMinter, String> {
+        let keys = settings
+            .signing_keys
+            .iter()
+            .map(|k| SigningKey::from_pem(k.expose()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err("no identity signing key".into());
+        }
+        Ok(AssertionMinter {
+            keys,
+            issuer: settings.issuer.clone(),
+            lifetime: settings.lifetime,
+            cache: moka::sync::Cache::builder()
+                .max_capacity(max_sessions)
+                .time_to_live(settings.lifetime / 2)
+                .build(),
+        })
+    }
+
+    /// The assertion for this session and audience: cached, or newly signed.
+    ///
+    /// Runs on every request forwarded on a protected route. The boolean says
+    /// whether a new one was signed (for metrics).
+    pub fn assertion(
+        &self,
+        session_id: &SessionId,
+        session: &Session,
+        audience: &str,
+    ) -> Result<(Arc<str>, bool), String> {
+        let key = (session_id.clone(), Arc::<str>::from(audience));
+        if let Some(found) = self.cache.get(&key) {
+            return Ok((found, false));
+        }
+        let token: Arc<str> = self.mint(session, audience)?.into();
+        self.cache.insert(key, token.clone());
+        Ok((token, true))
+    }
+
+    /// Drops cached assertions of a session (at logout).
+    pub fn forget(&self, session_id: &SessionId) {
+        let id = session_id.clone();
+        let _ = self.cache.invalidate_entries_if(move |(sid, _), _| *sid == id);
+    }
+
+    /// Signs a fresh assertion with the newest key.
+    pub fn mint(&self, session: &Session, audience: &str) -> Result<String, String> {
+        let now = now_secs();
+        let claims = assertion_claims(
+            &session.identity,
+            session,
+            &self.issuer,
+            audience,
+            now,
+            now + self.lifetime.as_secs(),
+        );
+        let signer = &self.keys[0];
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(signer.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &signer.encoding).map_err(|e| e.to_string())
+    }
+
+    /// The JWKS the portal verifies assertions with: every configured key.
+    pub fn jwks(&self) -> Value {
+        serde_json::json!({ "keys": self.keys.iter().map(|k| k.public_jwk.clone()).collect::<Vec<_>>() })
+    }
+}
+
+/// The claims of an identity assertion.
+pub fn assertion_claims(
+    identity: &MappedIdentity,
+    session: &Session,
+    issuer: &str,
+    audience: &str,
+    iat: u64,
+    exp: u64,
+) -> Map<String, Value> {
+    let mut claims = Map::new();
+    for (k, v) in &identity.claims {
+        let too_big = v.to_string().len() > MAX_CLAIM_BYTES;
+        if k != "picture" && !too_big && !RESERVED.contains(&k.as_str()) {
+            claims.insert(k.clone(), v.clone());
+        }
+    }
+    let fixed = serde_json::json!({
+        "iss": issuer,
+        "aud": audience,
+        "sub": identity.user_id,
+        "iat": iat,
+        "exp": exp,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "user_id": identity.user_id,
+        "registrant_id": {
+            "id_type": identity.registrant_id.id_type,
+            "value": identity.registrant_id.value,
+        },
+        "login": identity.login,
+        "groups": identity.groups,
+        "acr": session.acr,
+        "auth_time": session.auth_time,
+    });
+    if let Value::Object(fixed) = fixed {
+        claims.extend(fixed);
+    }
+    claims
+}
+
+/// The value of a plain identity header for `key`, made safe for a header.
+///
+/// `acr` and `auth_time` come from the session; everything else from the
+/// mapped identity. Bytes outside visible ASCII (non-Latin names, control
+/// characters) are percent-encoded as UTF-8, so a claim can never break the
+/// header framing; portals decode with any URL decoder.
+pub fn plain_header_value(session: &Session, key: &str) -> Option<String> {
+    let raw = match key {
+        "acr" => Some(session.acr.clone()),
+        "auth_time" => Some(session.auth_time.to_string()),
+        _ => session.identity.value_for(key),
+    }?;
+    Some(header_safe(&raw))
+}
+
+fn header_safe(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if (0x20..0x7f).contains(&b) && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decides which client-sent headers are identity headers, to strip them.
+///
+/// Names are compared case-insensitively and with `_` read as `-`, because
+/// WSGI servers (Odoo) fold `X_G2P_Reg_Id` and `X-G2P-Reg-Id` into the same
+/// variable: a client must not smuggle an identity through either spelling.
+pub struct HeaderStripper {
+    prefix: String,
+    exact: Vec<String>,
+}
+
+impl HeaderStripper {
+    /// Builds the stripper from the identity settings.
+    pub fn new(settings: &IdentitySettings) -> HeaderStripper {
+        let mut exact: Vec<String> = settings.headers.keys().map(|h| normalize(h)).collect();
+        exact.push(normalize(&settings.header));
+        HeaderStripper {
+            prefix: normalize(&settings.strip_prefix),
+            exact,
+        }
+    }
+
+    /// Whether a request header with this name must be removed.
+    pub fn is_identity_header(&self, name: &str) -> bool {
+        let n = normalize(name);
+        (!self.prefix.is_empty() && n.starts_with(&self.prefix)) || self.exact.contains(&n)
+    }
+}
+
+fn normalize(name: &str) -> String {
+    name.trim()
+        .chars()
+        .map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::secret::Secret;
+
+    fn settings() -> IdentitySettings {
+        IdentitySettings {
+            header: "X-G2P-Identity".into(),
+            issuer: "http://localhost:8080".into(),
+            audience: "g2p-portal".into(),
+            lifetime: Duration::from_secs(60),
+            signing_keys: vec![Secret::new(Vec::new())],
+            strip_prefix: "X-G2P-".into(),
+            headers: BTreeMap::from([("X-Portal-User".to_string(), "user_id".to_string())]),
+        }
+    }
+
+    #[test]
+    fn header_values_are_visible_ascii() {
+        assert_eq!(header_safe("Kénitra"), "K%C3%A9nitra");
+        assert_eq!(header_safe("a\r\nX-Evil: 1"), "a%0D%0AX-Evil: 1");
+        assert_eq!(header_safe("100%"), "100%25");
+    }
+
+    #[test]
+    fn strips_every_spelling_of_identity_headers() {
+        let s = HeaderStripper::new(&settings());
+        for name in [
+            "X-G2P-Identity",
+            "x-g2p-identity",
+            "X_G2P_Identity",
+            "x-g2p-reg-id",
+            "X_g2p-Anything",
+            "X-Portal-User",
+            "x_portal_user",
+        ] {
+            assert!(s.is_identity_header(name), "{name}");
+        }
+        for name in ["x-g2p", "accept", "x-portal-users", "cookie"] {
+            assert!(!s.is_identity_header(name), "{name}");
+        }
+    }
+}

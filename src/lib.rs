@@ -1,0 +1,33 @@
+//! g2p-gateway: a reverse-proxy authentication gateway for OpenG2P portals.
+//!
+//! It logs citizens in through MOSIP e-Signet (OpenID Connect with PKCE and
+//! `private_key_jwt`), keeps their sessions, maps their claims the way OpenG2P
+//! does, and forwards requests upstream with a gateway-signed identity.
+//!
+//! Module map: `config` (YAML → validated types), `routing`, `oidc` (the
+//! relying party), `mapping` (OpenG2P claim semantics), `session` (store and
+//! cookies), `identity` (the upstream assertion), `endpoints` and `proxy`
+//! (HTTP glue), `error` and `respond` (the one error-to-HTTP mapping),
+//! `metrics`, `admin`, `server`.
+
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+#![warn(missing_docs)]
+
+pub mod admin;
+pub mod config;
+pub mod endpoints;
+pub mod error;
+pub mod gateway;
+pub mod identity;
+pub mod mapping;
+pub mod metrics;
+pub mod oidc;
+pub mod proxy;
+pub mod respond;
+pub mod return_to;
+pub mod routing;
+pub mod secret;
+pub mod server;
+pub mod session;
+pub mod telemetry;

@@ -1,0 +1,76 @@
+//! `g2p-gateway`: the command line.
+//!
+//! `run` starts the gateway; `check-config` validates a config file and lists
+//! every problem with its YAML path. Exit codes: 0 success, 64 bad config
+//! (EX_USAGE), 1 anything else.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Authentication gateway for OpenG2P portals, logging people in through MOSIP e-Signet.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Run {
+        /// The configuration file.
+        #[arg(long, short, default_value = "gateway.yaml", env = "G2P_GATEWAY_CONFIG")]
+        config: PathBuf,
+    },
+    /// Validate a configuration file and print every problem.
+    CheckConfig {
+        /// The configuration file.
+        #[arg(long, short, default_value = "gateway.yaml")]
+        config: PathBuf,
+    },
+}
+
+/// Exit code for an invalid configuration (sysexits EX_USAGE).
+const EXIT_BAD_CONFIG: u8 = 64;
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::CheckConfig { config } => match g2p_gateway::config::load(&config) {
+            Ok(loaded) => {
+                for switch in g2p_gateway::config::insecure_settings(&loaded) {
+                    println!("warning: {switch} is on (weakens security)");
+                }
+                println!("{}: configuration is valid", config.display());
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                eprintln!("{}: configuration is invalid:\n{errors}", config.display());
+                ExitCode::from(EXIT_BAD_CONFIG)
+            }
+        },
+        Command::Run { config } => {
+            let loaded = match g2p_gateway::config::load(&config) {
+                Ok(c) => c,
+                Err(errors) => {
+                    eprintln!("{}: configuration is invalid:\n{errors}", config.display());
+                    return ExitCode::from(EXIT_BAD_CONFIG);
+                }
+            };
+            g2p_gateway::telemetry::init(&loaded.logging);
+            for switch in g2p_gateway::config::insecure_settings(&loaded) {
+                tracing::warn!(setting = switch, "insecure setting is on; do not use in production");
+            }
+            match g2p_gateway::server::run(loaded) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "gateway failed to start");
+                    eprintln!("g2p-gateway: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,735 @@
+//! OpenG2P claim mapping: verified e-Signet claims → the identity the gateway
+//! asserts upstream.
+//!
+//! Runs once per login, in the callback, after the ID token has been verified
+//! and userinfo fetched (and its `sub` compared with the ID token's). The
+//! result is stored in the session and feeds the signed identity assertion
+//! and the plain identity headers.
+//!
+//! Semantics follow OpenG2P's Odoo `auth_oauth_provider` mapping (protocol
+//! notes §7), with these deliberate differences:
+//!
+//! * **Missing claims are absent, not `""`.** Odoo's
+//!   `res[to] = userinfo.get(from, "")` inserts an empty string for a claim
+//!   the provider did not release. An empty string in a signed assertion is
+//!   worse than absence: it looks like a released, empty value. A claim whose
+//!   value is `null` or `""` is treated as missing too, so it neither appears
+//!   nor overwrites a value mapped from the ID token.
+//! * **Locale suffixes are resolved** (`name#en`, `name#fra`), which Odoo does
+//!   not do: see [`map_identity`].
+//! * **`birthdate` is normalised to ISO `YYYY-MM-DD`** and `gender` is
+//!   capitalised here, once, instead of in each consumer.
+//! * **`user_id` only ever comes from the verified ID token.** A userinfo map
+//!   target of `user_id` (or another reserved key) is ignored with a warning,
+//!   because userinfo is less trusted (it may be unsigned, pitfall 11).
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::config::MappingSettings;
+
+/// The mapped key holding the user id (Odoo's `oauth_uid`).
+pub const USER_ID_KEY: &str = "user_id";
+
+/// Keys that are fields of [`MappedIdentity`] and so can't be claim targets.
+pub const RESERVED_KEYS: [&str; 5] = [
+    USER_ID_KEY,
+    "registrant_id",
+    "registrant_id_type",
+    "login",
+    "groups",
+];
+
+/// Longest user id accepted (a PSUT is 43 characters, an IDA PSUT ~36 digits).
+const MAX_USER_ID_LEN: usize = 1024;
+
+/// An OpenG2P registrant ID: the value looked up in `g2p_reg_id`.
+///
+/// `Debug` prints the type only; the value identifies a person.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrantId {
+    /// The ID type, e.g. `MOSIP PSUT` (from `registrant_id_type`).
+    pub id_type: String,
+    /// The ID value: the user id.
+    pub value: String,
+}
+
+impl fmt::Debug for RegistrantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistrantId")
+            .field("id_type", &self.id_type)
+            .field("value", &Redacted)
+            .finish()
+    }
+}
+
+/// The identity of a logged-in user, in OpenG2P's vocabulary.
+///
+/// Built by [`map_identity`] at login, stored in the session (serde), and
+/// read on every proxied request to build the assertion and headers.
+/// `Debug` prints claim *keys* only, never values: they are personal data.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct MappedIdentity {
+    /// The user id (Odoo `oauth_uid`): the token-map `user_id` target,
+    /// falling back to the ID token's `sub`.
+    pub user_id: String,
+    /// The registrant ID OpenG2P looks the person up by.
+    pub registrant_id: RegistrantId,
+    /// The login: the claim named by `login_attribute`, else the user id.
+    pub login: String,
+    /// Groups granted (OpenG2P's default group).
+    pub groups: Vec<String>,
+    /// Mapped key → value, from the userinfo map and the token map (except
+    /// `user_id`). Missing claims are absent.
+    pub claims: Map<String, Value>,
+}
+
+impl fmt::Debug for MappedIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MappedIdentity")
+            .field("user_id", &Redacted)
+            .field("registrant_id", &self.registrant_id)
+            .field("login", &Redacted)
+            .field("groups", &self.groups)
+            .field("claims", &ClaimKeys(&self.claims))
+            .finish()
+    }
+}
+
+/// Prints `[redacted]` in `Debug`.
+struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Prints only the keys of a claim map in `Debug`.
+struct ClaimKeys<'a>(&'a Map<String, Value>);
+
+impl fmt::Debug for ClaimKeys<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl MappedIdentity {
+    /// The value for a plain identity header configured as `key`.
+    ///
+    /// Runs on every proxied request that sends plain headers. Keys:
+    /// `user_id`, `registrant_id`, `registrant_id_type`, `login`, `groups`
+    /// (comma-joined), or a mapped claim: strings as is, numbers and booleans
+    /// as JSON text, objects and arrays as compact JSON. `None` for an absent
+    /// or `null` claim, for `picture`, and for any `data:` URI value (images
+    /// don't belong in headers). The caller must still check the value is a
+    /// valid header value (claims may hold non-ASCII text).
+    pub fn value_for(&self, key: &str) -> Option<String> {
+        match key {
+            USER_ID_KEY => Some(self.user_id.clone()),
+            "registrant_id" => Some(self.registrant_id.value.clone()),
+            "registrant_id_type" => Some(self.registrant_id.id_type.clone()),
+            "login" => Some(self.login.clone()),
+            "groups" => (!self.groups.is_empty()).then(|| self.groups.join(",")),
+            "picture" => None,
+            _ => self.claims.get(key).and_then(render_for_header),
+        }
+    }
+}
+
+/// A claim value as header text; `None` for `null` and `data:` URIs.
+fn render_for_header(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) if is_data_uri(s) => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_) => {
+            serde_json::to_string(value).ok()
+        }
+    }
+}
+
+/// Starts with `data:`, in any case.
+fn is_data_uri(s: &str) -> bool {
+    s.as_bytes()
+        .get(..5)
+        .is_some_and(|head| head.eq_ignore_ascii_case(b"data:"))
+}
+
+/// Why a login could not be mapped to an identity. Messages carry no
+/// personal data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MappingError {
+    /// Neither the token-map `user_id` source nor `sub` holds a value.
+    #[error("the ID token has no user id (token-map `user_id` source or `sub`)")]
+    MissingUserId,
+    /// The user id claim exists but can't be used as an id.
+    #[error("the ID token's user id claim is unusable: {reason}")]
+    InvalidUserId {
+        /// What is wrong with it (shape or content, never the value).
+        reason: &'static str,
+    },
+    /// Userinfo names a different subject than the ID token: its claims
+    /// belong to someone else (pitfall 11: compare `sub`).
+    #[error("the userinfo `sub` differs from the ID token `sub`")]
+    SubjectMismatch,
+}
+
+/// Something dropped or ignored while mapping; the login still succeeds.
+/// Meant for logging: names claims and config keys, never values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MappingWarning {
+    /// A birthdate that isn't a valid `YYYY/MM/DD` or `YYYY-MM-DD` date.
+    #[error("claim `{claim}` dropped: not a valid YYYY/MM/DD or YYYY-MM-DD calendar date")]
+    InvalidDate {
+        /// The source claim name.
+        claim: String,
+    },
+    /// A claim whose JSON type doesn't fit its normalisation.
+    #[error("claim `{claim}` dropped: expected {expected}, got {found}")]
+    UnexpectedShape {
+        /// The source claim name.
+        claim: String,
+        /// The JSON type wanted.
+        expected: &'static str,
+        /// The JSON type received.
+        found: &'static str,
+    },
+    /// A map entry targets a key reserved for identity fields.
+    #[error("mapping target `{target}` is reserved for the identity itself and was ignored")]
+    ReservedTarget {
+        /// The configured target key.
+        target: String,
+    },
+}
+
+/// A mapped identity plus what was dropped on the way.
+#[derive(Debug, Clone)]
+pub struct MappingOutcome {
+    /// The identity to store in the session.
+    pub identity: MappedIdentity,
+    /// Claims dropped or map entries ignored; log them at `warn`.
+    pub warnings: Vec<MappingWarning>,
+}
+
+/// Maps verified claims to an OpenG2P identity, discarding warnings.
+///
+/// Same as [`map_identity_with_warnings`]; prefer that one in the login
+/// callback so dropped claims get logged.
+pub fn map_identity(
+    settings: &MappingSettings,
+    id_token: &Map<String, Value>,
+    userinfo: &Map<String, Value>,
+    preferred_locales: &[String],
+) -> Result<MappedIdentity, MappingError> {
+    map_identity_with_warnings(settings, id_token, userinfo, preferred_locales).map(|o| o.identity)
+}
+
+/// Maps verified claims to an OpenG2P identity.
+///
+/// Runs once per login, in the callback. `id_token` holds the verified ID
+/// token claims, `userinfo` the userinfo claims, `preferred_locales` the
+/// configured `claims_locales` in preference order (`en`, `fra`, `fr-FR`…).
+///
+/// * Fails with [`MappingError::SubjectMismatch`] when userinfo carries a
+///   `sub` different from the ID token's (defence in depth; the OIDC layer
+///   should already have checked).
+/// * `user_id`: the first `token_map` entry targeting `user_id` whose source
+///   ID-token claim is present, else `sub`. It must be a non-empty string
+///   or an integer (converted to text), without control characters, at most
+///   1024 bytes; otherwise the login fails with [`MappingError`].
+/// * `registrant_id`: `{ registrant_id_type, user_id }`.
+/// * `claims`: other `token_map` targets from the ID token (first entry per
+///   target wins, as in Odoo), then `userinfo_map` targets from userinfo
+///   (overwriting, as Odoo merges userinfo last). Reserved targets are
+///   ignored with a warning.
+/// * Locales: for a wanted claim `X`, the first present of `X`, then for each
+///   preferred locale `X#<2-letter>` and `X#<3-letter>`, then the first `X#*`
+///   in sorted order. Object values (address) get the same treatment for
+///   their inner keys (`locality#eng` → `locality`).
+/// * Normalisation by source claim: `birthdate` to `YYYY-MM-DD` (dropped
+///   with a warning if invalid), `gender` capitalised like Python's
+///   `str.capitalize()`. Other values are kept as they are (`picture` stays
+///   a data URI, `address` an object or string).
+/// * `login`: the `login_attribute` claim if a non-empty string, else the
+///   user id. `groups`: `[default_group]` (empty if that is empty).
+///
+/// Never panics, whatever the JSON shapes.
+pub fn map_identity_with_warnings(
+    settings: &MappingSettings,
+    id_token: &Map<String, Value>,
+    userinfo: &Map<String, Value>,
+    preferred_locales: &[String],
+) -> Result<MappingOutcome, MappingError> {
+    check_same_subject(id_token, userinfo)?;
+    let locales = locale_codes(preferred_locales);
+    let user_id = resolve_user_id(settings, id_token, &locales)?;
+    let mut warnings = Vec::new();
+    let mut claims = Map::new();
+    apply_token_map(settings, id_token, &locales, &mut claims, &mut warnings);
+    apply_userinfo_map(settings, userinfo, &locales, &mut claims, &mut warnings);
+    let login = login_for(&claims, &settings.login_attribute, &user_id);
+    let groups = if settings.default_group.is_empty() {
+        Vec::new()
+    } else {
+        vec![settings.default_group.clone()]
+    };
+    let identity = MappedIdentity {
+        registrant_id: RegistrantId {
+            id_type: settings.registrant_id_type.clone(),
+            value: user_id.clone(),
+        },
+        user_id,
+        login,
+        groups,
+        claims,
+    };
+    Ok(MappingOutcome { identity, warnings })
+}
+
+/// Refuses userinfo whose `sub` differs from the ID token's. A userinfo
+/// without `sub` passes (the caller's userinfo check decides about that).
+fn check_same_subject(
+    id_token: &Map<String, Value>,
+    userinfo: &Map<String, Value>,
+) -> Result<(), MappingError> {
+    match (id_token.get("sub"), userinfo.get("sub")) {
+        (Some(a), Some(b)) if a != b => Err(MappingError::SubjectMismatch),
+        _ => Ok(()),
+    }
+}
+
+/// The user id: first present token-map `user_id` source, else `sub`.
+fn resolve_user_id(
+    settings: &MappingSettings,
+    id_token: &Map<String, Value>,
+    locales: &[String],
+) -> Result<String, MappingError> {
+    let mapped = settings
+        .token_map
+        .iter()
+        .filter(|(_, to)| to == USER_ID_KEY)
+        .find_map(|(from, _)| resolve_claim(id_token, from, locales));
+    let value = mapped.or_else(|| id_token.get("sub").filter(|v| is_present(v)));
+    match value {
+        Some(value) => user_id_text(value),
+        None => Err(MappingError::MissingUserId),
+    }
+}
+
+/// A user id value as text, or why it can't be one.
+fn user_id_text(value: &Value) -> Result<String, MappingError> {
+    let invalid = |reason| Err(MappingError::InvalidUserId { reason });
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
+        Value::Number(_) => return invalid("a non-integer number"),
+        Value::Null => return Err(MappingError::MissingUserId),
+        Value::Bool(_) => return invalid("a boolean"),
+        Value::Array(_) => return invalid("an array"),
+        Value::Object(_) => return invalid("an object"),
+    };
+    if text.trim().is_empty() {
+        return Err(MappingError::MissingUserId);
+    }
+    if text.len() > MAX_USER_ID_LEN {
+        return invalid("longer than 1024 bytes");
+    }
+    if text.chars().any(char::is_control) {
+        return invalid("contains control characters");
+    }
+    Ok(text)
+}
+
+/// Token-map targets other than `user_id`, from the ID token; the first
+/// entry per target wins (Odoo's `_map_token_values` sets only missing keys).
+fn apply_token_map(
+    settings: &MappingSettings,
+    id_token: &Map<String, Value>,
+    locales: &[String],
+    claims: &mut Map<String, Value>,
+    warnings: &mut Vec<MappingWarning>,
+) {
+    for (from, to) in &settings.token_map {
+        if to == USER_ID_KEY || to.is_empty() || claims.contains_key(to.as_str()) {
+            continue;
+        }
+        if is_reserved(to) {
+            warnings.push(MappingWarning::ReservedTarget { target: to.clone() });
+            continue;
+        }
+        if let Some(value) = mapped_value(id_token, from, locales, warnings) {
+            claims.insert(to.clone(), value);
+        }
+    }
+}
+
+/// Userinfo-map targets, from userinfo; a present value overwrites one from
+/// the token map (Odoo merges userinfo last).
+fn apply_userinfo_map(
+    settings: &MappingSettings,
+    userinfo: &Map<String, Value>,
+    locales: &[String],
+    claims: &mut Map<String, Value>,
+    warnings: &mut Vec<MappingWarning>,
+) {
+    for (from, to) in &settings.userinfo_map {
+        if to.is_empty() {
+            continue;
+        }
+        if is_reserved(to) {
+            warnings.push(MappingWarning::ReservedTarget { target: to.clone() });
+            continue;
+        }
+        if let Some(value) = mapped_value(userinfo, from, locales, warnings) {
+            claims.insert(to.clone(), value);
+        }
+    }
+}
+
+/// Whether a target key is one of the identity's own fields.
+fn is_reserved(key: &str) -> bool {
+    RESERVED_KEYS.contains(&key)
+}
+
+/// Resolves, de-localises and normalises one wanted claim.
+fn mapped_value(
+    source: &Map<String, Value>,
+    claim: &str,
+    locales: &[String],
+    warnings: &mut Vec<MappingWarning>,
+) -> Option<Value> {
+    let value = match resolve_claim(source, claim, locales)? {
+        Value::Object(inner) => Value::Object(resolve_inner_keys(inner, locales)),
+        other => other.clone(),
+    };
+    match normalise(claim, value) {
+        Ok(value) => Some(value),
+        Err(warning) => {
+            warnings.push(warning);
+            None
+        }
+    }
+}
+
+/// The login: a non-empty string claim named `attribute`, else the user id.
+fn login_for(claims: &Map<String, Value>, attribute: &str, user_id: &str) -> String {
+    match claims.get(attribute) {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        _ => user_id.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Locales
+// ---------------------------------------------------------------------------
+
+/// ISO 639-1 ↔ ISO 639-2/T codes for the languages MOSIP deployments use
+/// (and other common ones). IDA suffixes claims with the 2-letter code, the
+/// mock identity system with the 3-letter one.
+const LANGUAGE_CODES: &[(&str, &str)] = &[
+    ("af", "afr"),
+    ("am", "amh"),
+    ("ar", "ara"),
+    ("as", "asm"),
+    ("bn", "ben"),
+    ("de", "deu"),
+    ("en", "eng"),
+    ("es", "spa"),
+    ("fa", "fas"),
+    ("fr", "fra"),
+    ("gu", "guj"),
+    ("ha", "hau"),
+    ("hi", "hin"),
+    ("id", "ind"),
+    ("ig", "ibo"),
+    ("it", "ita"),
+    ("ja", "jpn"),
+    ("km", "khm"),
+    ("kn", "kan"),
+    ("ko", "kor"),
+    ("lo", "lao"),
+    ("mg", "mlg"),
+    ("ml", "mal"),
+    ("mr", "mar"),
+    ("ms", "msa"),
+    ("my", "mya"),
+    ("ne", "nep"),
+    ("nl", "nld"),
+    ("om", "orm"),
+    ("or", "ori"),
+    ("pa", "pan"),
+    ("pl", "pol"),
+    ("ps", "pus"),
+    ("pt", "por"),
+    ("ru", "rus"),
+    ("rw", "kin"),
+    ("si", "sin"),
+    ("so", "som"),
+    ("sw", "swa"),
+    ("ta", "tam"),
+    ("te", "tel"),
+    ("th", "tha"),
+    ("ti", "tir"),
+    ("tl", "tgl"),
+    ("tr", "tur"),
+    ("uk", "ukr"),
+    ("ur", "urd"),
+    ("uz", "uzb"),
+    ("vi", "vie"),
+    ("xh", "xho"),
+    ("yo", "yor"),
+    ("zh", "zho"),
+    ("zu", "zul"),
+];
+
+/// ISO 639-2/B codes that differ from /T, mapped to the 2-letter code.
+const BIBLIOGRAPHIC_CODES: &[(&str, &str)] = &[
+    ("bur", "my"),
+    ("chi", "zh"),
+    ("dut", "nl"),
+    ("fre", "fr"),
+    ("ger", "de"),
+    ("may", "ms"),
+    ("per", "fa"),
+];
+
+/// The suffixes to try, in order: for each preferred locale its 2-letter
+/// then its 3-letter code (lower-case, without duplicates).
+///
+/// `fr-FR`, `fr_FR`, `FR`, `fra` and `fre` all yield `fr`, `fra`. A locale
+/// whose primary subtag isn't 2–3 ASCII letters is skipped.
+fn locale_codes(preferred: &[String]) -> Vec<String> {
+    let mut codes: Vec<String> = Vec::new();
+    for locale in preferred {
+        let primary = locale.split(['-', '_']).next().unwrap_or_default();
+        if !(2..=3).contains(&primary.len()) || !primary.bytes().all(|b| b.is_ascii_alphabetic()) {
+            continue;
+        }
+        let primary = primary.to_ascii_lowercase();
+        for code in two_and_three_letter(&primary).into_iter().flatten() {
+            if !codes.iter().any(|c| c == code) {
+                codes.push(code.to_string());
+            }
+        }
+        if !codes.contains(&primary) {
+            codes.push(primary);
+        }
+    }
+    codes
+}
+
+/// The (2-letter, 3-letter) pair for a lower-case language code, as far as
+/// the tables know it.
+fn two_and_three_letter(code: &str) -> [Option<&'static str>; 2] {
+    let two = match code.len() {
+        2 => LANGUAGE_CODES
+            .iter()
+            .find(|(t, _)| *t == code)
+            .map(|(t, _)| *t),
+        _ => LANGUAGE_CODES
+            .iter()
+            .find(|(_, three)| *three == code)
+            .map(|(t, _)| *t)
+            .or_else(|| {
+                BIBLIOGRAPHIC_CODES
+                    .iter()
+                    .find(|(b, _)| *b == code)
+                    .map(|(_, t)| *t)
+            }),
+    };
+    let three = two.and_then(|t| {
+        LANGUAGE_CODES
+            .iter()
+            .find(|(x, _)| *x == t)
+            .map(|(_, h)| *h)
+    });
+    [two, three]
+}
+
+/// A value counts as released unless it is `null` or the empty string.
+fn is_present(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        _ => true,
+    }
+}
+
+/// Finds wanted claim `name` in `source`, resolving locale suffixes:
+/// `name`, then `name#<code>` for each code in order (ASCII
+/// case-insensitive), then the first `name#*` by sorted key.
+fn resolve_claim<'a>(
+    source: &'a Map<String, Value>,
+    name: &str,
+    locales: &[String],
+) -> Option<&'a Value> {
+    if let Some(value) = source.get(name).filter(|v| is_present(v)) {
+        return Some(value);
+    }
+    let mut variants: Vec<(&str, &Value)> = source
+        .iter()
+        .filter(|(_, v)| is_present(v))
+        .filter_map(|(k, v)| locale_suffix(k, name).map(|suffix| (suffix, v)))
+        .collect();
+    if variants.is_empty() {
+        return None;
+    }
+    for code in locales {
+        if let Some((_, v)) = variants.iter().find(|(s, _)| s.eq_ignore_ascii_case(code)) {
+            return Some(v);
+        }
+    }
+    variants.sort_by(|a, b| a.0.cmp(b.0));
+    variants.first().map(|(_, v)| *v)
+}
+
+/// The suffix of `key` if it is `name#<suffix>`.
+fn locale_suffix<'k>(key: &'k str, name: &str) -> Option<&'k str> {
+    key.strip_prefix(name)?.strip_prefix('#')
+}
+
+/// An object with every inner key de-localised: `locality#eng` and
+/// `locality#fra` become one `locality`, chosen like a top-level claim.
+/// Keys with an empty base (`#en`) and absent values are dropped.
+fn resolve_inner_keys(inner: &Map<String, Value>, locales: &[String]) -> Map<String, Value> {
+    let mut bases: Vec<&str> = inner
+        .keys()
+        .map(|k| k.split('#').next().unwrap_or_default())
+        .filter(|base| !base.is_empty())
+        .collect();
+    bases.sort_unstable();
+    bases.dedup();
+    bases
+        .into_iter()
+        .filter_map(|base| {
+            resolve_claim(inner, base, locales).map(|v| (base.to_string(), v.clone()))
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Normalisation
+// ---------------------------------------------------------------------------
+
+/// Normalises a value by the name of its source claim (locale suffix
+/// ignored). Only `birthdate` and `gender` change.
+fn normalise(claim: &str, value: Value) -> Result<Value, MappingWarning> {
+    match claim.split('#').next().unwrap_or_default() {
+        "birthdate" => match value {
+            Value::String(s) => {
+                iso_date(&s)
+                    .map(Value::String)
+                    .ok_or_else(|| MappingWarning::InvalidDate {
+                        claim: claim.to_string(),
+                    })
+            }
+            other => Err(shape_warning(claim, "a string", &other)),
+        },
+        "gender" => match value {
+            Value::String(s) => Ok(Value::String(capitalize(&s))),
+            other => Err(shape_warning(claim, "a string", &other)),
+        },
+        _ => Ok(value),
+    }
+}
+
+/// A shape warning naming the JSON type received.
+fn shape_warning(claim: &str, expected: &'static str, value: &Value) -> MappingWarning {
+    MappingWarning::UnexpectedShape {
+        claim: claim.to_string(),
+        expected,
+        found: json_type(value),
+    }
+}
+
+/// The JSON type of a value, for messages.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `YYYY/MM/DD`, `YYYY-MM-DD`, `YYYY/M/D` (one separator kind throughout,
+/// surrounding whitespace ignored) → ISO `YYYY-MM-DD`, if a real calendar
+/// date in years 0001–9999.
+fn iso_date(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    let separator = if raw.contains('/') { '/' } else { '-' };
+    let mut parts = raw.split(separator);
+    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let year = digits(year, 4..=4)?;
+    let month = digits(month, 1..=2)?;
+    let day = digits(day, 1..=2)?;
+    if year == 0 || !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    Some(format!("{year:04}-{month:02}-{day:02}"))
+}
+
+/// An all-ASCII-digit field of an allowed length, as a number.
+fn digits(field: &str, len: std::ops::RangeInclusive<usize>) -> Option<u32> {
+    if !len.contains(&field.len()) || !field.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    field.parse().ok()
+}
+
+/// Days in a month of the proleptic Gregorian calendar (`month` in 1..=12).
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap_year(year) => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+/// Gregorian leap year.
+fn is_leap_year(year: u32) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+/// Python's `str.capitalize()`: the first character in title case, the rest
+/// lower-case (`male`, `MALE` → `Male`; `mâle` → `Mâle`).
+///
+/// Title case is upper case except for the few characters that differ
+/// (the Latin digraphs `ǆ ǉ ǌ ǳ` and `ß`, handled here). The rest is
+/// lowered as a whole so a final sigma becomes `ς`, as in Python.
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    let Some(first) = chars.next() else {
+        return String::new();
+    };
+    let mut out = String::with_capacity(s.len());
+    push_titlecase(first, &mut out);
+    let lower = s.to_lowercase();
+    let first_lower_len: usize = first.to_lowercase().map(char::len_utf8).sum();
+    out.push_str(lower.get(first_lower_len..).unwrap_or_default());
+    out
+}
+
+/// Appends the title-case form of `c`.
+fn push_titlecase(c: char, out: &mut String) {
+    match c {
+        'Ǆ' | 'ǅ' | 'ǆ' => out.push('ǅ'),
+        'Ǉ' | 'ǈ' | 'ǉ' => out.push('ǈ'),
+        'Ǌ' | 'ǋ' | 'ǌ' => out.push('ǋ'),
+        'Ǳ' | 'ǲ' | 'ǳ' => out.push('ǲ'),
+        'ß' => out.push_str("Ss"),
+        _ => out.extend(c.to_uppercase()),
+    }
+}

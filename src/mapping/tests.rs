@@ -1,0 +1,766 @@
+//! Unit tests for the OpenG2P claim mapping.
+
+use serde_json::json;
+
+use super::*;
+
+/// Parses `from:to from:to` pairs like the config does.
+fn pairs(spec: &str) -> Vec<(String, String)> {
+    spec.split_whitespace()
+        .filter_map(|p| p.split_once(':'))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// OpenG2P's defaults.
+fn defaults() -> MappingSettings {
+    MappingSettings {
+        token_map: pairs("sub:user_id"),
+        userinfo_map: pairs(
+            "name:name email:email phone_number:phone birthdate:birthdate gender:gender address:address",
+        ),
+        registrant_id_type: "MOSIP PSUT".to_string(),
+        default_group: "portal".to_string(),
+        login_attribute: "email".to_string(),
+    }
+}
+
+/// A JSON object literal as a claim map.
+fn obj(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => panic!("test input must be an object"),
+    }
+}
+
+/// Locale list from string literals.
+fn locales(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// The §8.6 ID token.
+fn sample_id_token() -> Map<String, Value> {
+    obj(json!({
+        "iss": "https://esignet.example.org",
+        "sub": "mH3x0Yw2pQ-PSUT",
+        "aud": "openg2p-portal-1",
+        "iat": 1718000005, "exp": 1718003605, "auth_time": 1718000001,
+        "nonce": "Qe8t1o2Vv0cJb7xZ",
+        "acr": "mosip:idp:acr:generated-code",
+        "at_hash": "3fQ9wq2Zx1V7kYc0L8mN4A",
+        "individual_id": "8267411571"
+    }))
+}
+
+/// The §8.6 userinfo payload.
+fn sample_userinfo() -> Map<String, Value> {
+    obj(json!({
+        "sub": "mH3x0Yw2pQ-PSUT",
+        "iss": "https://esignet.example.org/v1/esignet",
+        "aud": "openg2p-portal-1",
+        "name": "Siddharth K Mansour",
+        "gender": "Male",
+        "birthdate": "1987/11/25",
+        "email": "siddharth@example.org",
+        "phone_number": "+919427357934",
+        "individual_id": "8267411571",
+        "address": {
+            "street_address": "#991, 5th Main",
+            "locality": "Cmattey",
+            "region": "Kénitra",
+            "postal_code": "45009",
+            "country": "Morocco"
+        },
+        "picture": "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQAAAQABAAD"
+    }))
+}
+
+/// Maps with defaults and the given userinfo, no locale preference.
+fn map_userinfo(userinfo: Value, prefs: &[&str]) -> MappingOutcome {
+    map_identity_with_warnings(
+        &defaults(),
+        &sample_id_token(),
+        &obj(userinfo),
+        &locales(prefs),
+    )
+    .expect("maps")
+}
+
+#[test]
+fn default_maps_on_the_sample() {
+    let outcome = map_identity_with_warnings(
+        &defaults(),
+        &sample_id_token(),
+        &sample_userinfo(),
+        &locales(&["en"]),
+    )
+    .expect("maps");
+    assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
+    let id = outcome.identity;
+    assert_eq!(id.user_id, "mH3x0Yw2pQ-PSUT");
+    assert_eq!(
+        id.registrant_id,
+        RegistrantId {
+            id_type: "MOSIP PSUT".into(),
+            value: "mH3x0Yw2pQ-PSUT".into()
+        }
+    );
+    assert_eq!(id.login, "siddharth@example.org");
+    assert_eq!(id.groups, vec!["portal".to_string()]);
+    assert_eq!(
+        Value::Object(id.claims),
+        json!({
+            "name": "Siddharth K Mansour",
+            "email": "siddharth@example.org",
+            "phone": "+919427357934",
+            "birthdate": "1987-11-25",
+            "gender": "Male",
+            "address": {
+                "street_address": "#991, 5th Main",
+                "locality": "Cmattey",
+                "region": "Kénitra",
+                "postal_code": "45009",
+                "country": "Morocco"
+            }
+        })
+    );
+}
+
+#[test]
+fn map_identity_equals_the_identity_of_the_outcome() {
+    let plain = map_identity(
+        &defaults(),
+        &sample_id_token(),
+        &sample_userinfo(),
+        &locales(&["en"]),
+    )
+    .expect("maps");
+    let full = map_identity_with_warnings(
+        &defaults(),
+        &sample_id_token(),
+        &sample_userinfo(),
+        &locales(&["en"]),
+    )
+    .expect("maps");
+    assert_eq!(plain, full.identity);
+}
+
+#[test]
+fn missing_claims_are_absent_not_empty() {
+    let id = map_userinfo(json!({"name": "A", "email": "", "gender": null}), &[]).identity;
+    assert_eq!(Value::Object(id.claims), json!({"name": "A"}));
+}
+
+#[test]
+fn two_letter_suffixes_follow_preference_order() {
+    let userinfo = json!({"name#en": "John Doe", "name#fr": "Jean Doe"});
+    let fr_first = map_userinfo(userinfo.clone(), &["fr", "en"]).identity;
+    assert_eq!(fr_first.claims["name"], "Jean Doe");
+    let en_first = map_userinfo(userinfo, &["en", "fr"]).identity;
+    assert_eq!(en_first.claims["name"], "John Doe");
+}
+
+#[test]
+fn three_letter_suffixes_mock_style() {
+    let userinfo = json!({
+        "name#eng": "John Doe", "name#fra": "Jean Doe",
+        "gender#eng": "male", "gender#fra": "mâle"
+    });
+    let id = map_userinfo(userinfo.clone(), &["fr", "en"]).identity;
+    assert_eq!(id.claims["name"], "Jean Doe");
+    assert_eq!(id.claims["gender"], "Mâle");
+    let id = map_userinfo(userinfo.clone(), &["eng"]).identity;
+    assert_eq!(id.claims["name"], "John Doe");
+    let id = map_userinfo(userinfo, &["fr-FR"]).identity;
+    assert_eq!(id.claims["name"], "Jean Doe");
+}
+
+#[test]
+fn two_letter_preferred_over_three_letter_of_same_locale_then_next_locale() {
+    let userinfo = json!({"name#fra": "Jean", "name#fr": "Jean2", "name#en": "John"});
+    assert_eq!(
+        map_userinfo(userinfo, &["fr", "en"]).identity.claims["name"],
+        "Jean2"
+    );
+    // Preference order beats code length: `fra` (first locale) beats `en`.
+    let userinfo = json!({"name#fra": "Jean", "name#en": "John"});
+    assert_eq!(
+        map_userinfo(userinfo, &["fr", "en"]).identity.claims["name"],
+        "Jean"
+    );
+}
+
+#[test]
+fn plain_key_beats_suffixed_keys() {
+    let userinfo = json!({"name": "Plain", "name#fr": "Jean"});
+    assert_eq!(
+        map_userinfo(userinfo, &["fr"]).identity.claims["name"],
+        "Plain"
+    );
+}
+
+#[test]
+fn suffix_match_ignores_case() {
+    let userinfo = json!({"name#FR": "Jean", "name#en": "John"});
+    assert_eq!(
+        map_userinfo(userinfo, &["FR"]).identity.claims["name"],
+        "Jean"
+    );
+}
+
+#[test]
+fn no_preference_match_takes_first_sorted() {
+    let userinfo = json!({"name#km": "K", "name#ara": "A", "name#fr": "F"});
+    assert_eq!(
+        map_userinfo(userinfo.clone(), &["en"]).identity.claims["name"],
+        "A"
+    );
+    assert_eq!(map_userinfo(userinfo, &[]).identity.claims["name"], "A");
+}
+
+#[test]
+fn suffixed_null_or_empty_values_are_skipped() {
+    let userinfo = json!({"name#fr": "", "name#en": null, "name#km": "K"});
+    assert_eq!(
+        map_userinfo(userinfo, &["fr", "en"]).identity.claims["name"],
+        "K"
+    );
+}
+
+#[test]
+fn address_outer_and_inner_suffixes() {
+    let userinfo = json!({
+        "address#en": {"formatted#en": "1 Main St", "formatted#fr": "1 rue Principale"},
+        "address#fr": {"formatted#fr": "1 rue Principale"}
+    });
+    let id = map_userinfo(userinfo, &["en", "fr"]).identity;
+    assert_eq!(id.claims["address"], json!({"formatted": "1 Main St"}));
+
+    let userinfo = json!({"address": {
+        "locality#eng": "Rabat", "locality#ara": "الرباط",
+        "country": "Morocco", "postal_code#eng": "10000",
+        "region#fra": "Rabat-Salé", "#eng": "no base", "zoneinfo": null
+    }});
+    let id = map_userinfo(userinfo, &["ar", "en"]).identity;
+    assert_eq!(
+        id.claims["address"],
+        json!({
+            "locality": "الرباط",
+            "country": "Morocco",
+            "postal_code": "10000",
+            "region": "Rabat-Salé"
+        })
+    );
+}
+
+#[test]
+fn string_address_stays_a_string_and_picture_is_kept() {
+    let mut settings = defaults();
+    settings
+        .userinfo_map
+        .push(("picture".into(), "picture".into()));
+    let id = map_identity(
+        &settings,
+        &sample_id_token(),
+        &obj(json!({"address": "1 Main St", "picture": "data:image/png;base64,AAAA"})),
+        &[],
+    )
+    .expect("maps");
+    assert_eq!(id.claims["address"], "1 Main St");
+    assert_eq!(id.claims["picture"], "data:image/png;base64,AAAA");
+}
+
+#[test]
+fn birthdate_conversions() {
+    for (input, want) in [
+        ("1987/11/25", "1987-11-25"),
+        ("1987-11-25", "1987-11-25"),
+        ("1987/1/5", "1987-01-05"),
+        ("1987-1-05", "1987-01-05"),
+        (" 2000/02/29 ", "2000-02-29"),
+        ("2024/02/29", "2024-02-29"),
+        ("0001/01/01", "0001-01-01"),
+    ] {
+        let id = map_userinfo(json!({ "birthdate": input }), &[]).identity;
+        assert_eq!(id.claims["birthdate"], want, "{input}");
+    }
+}
+
+#[test]
+fn invalid_birthdates_are_dropped_with_a_warning() {
+    for input in [
+        "1987/13/01",
+        "1987/02/29",
+        "1900/02/29",
+        "1987/04/31",
+        "1987/00/10",
+        "1987/10/00",
+        "0000/01/01",
+        "87/11/25",
+        "1987/11-25",
+        "1987/11/25/1",
+        "1987/11",
+        "25/11/1987",
+        "1987/११/25",
+        "+1987/11/25",
+        "1987/011/25",
+        "1987-11-25T00:00:00Z",
+        "1987/ 1/25",
+        "garbage",
+    ] {
+        let outcome = map_userinfo(json!({ "birthdate": input }), &[]);
+        assert!(
+            !outcome.identity.claims.contains_key("birthdate"),
+            "{input}"
+        );
+        assert_eq!(
+            outcome.warnings,
+            vec![MappingWarning::InvalidDate {
+                claim: "birthdate".into()
+            }],
+            "{input}"
+        );
+        assert!(!outcome.warnings[0].to_string().contains(input));
+    }
+    let outcome = map_userinfo(json!({ "birthdate": 19871125 }), &[]);
+    assert!(!outcome.identity.claims.contains_key("birthdate"));
+    assert_eq!(
+        outcome.warnings,
+        vec![MappingWarning::UnexpectedShape {
+            claim: "birthdate".into(),
+            expected: "a string",
+            found: "a number"
+        }]
+    );
+}
+
+#[test]
+fn gender_is_capitalised_like_python() {
+    for (input, want) in [
+        ("male", "Male"),
+        ("MALE", "Male"),
+        ("Male", "Male"),
+        ("mâle", "Mâle"),
+        ("FÉMININ", "Féminin"),
+        ("non-binary", "Non-binary"),
+        ("x", "X"),
+        ("ßa", "Ssa"),
+        ("ǆX", "ǅx"),
+        ("ΑΣ", "Ας"),
+        ("İSTANBUL", "İstanbul"),
+        (" male", " male"),
+        ("1ST", "1st"),
+    ] {
+        let id = map_userinfo(json!({ "gender": input }), &[]).identity;
+        assert_eq!(id.claims["gender"], want, "{input}");
+    }
+    let outcome = map_userinfo(json!({ "gender": ["male"] }), &[]);
+    assert!(!outcome.identity.claims.contains_key("gender"));
+    assert_eq!(outcome.warnings.len(), 1);
+}
+
+#[test]
+fn missing_sub_fails() {
+    for token in [
+        json!({}),
+        json!({"sub": null}),
+        json!({"sub": ""}),
+        json!({"sub": "   "}),
+    ] {
+        assert_eq!(
+            map_identity(&defaults(), &obj(token), &Map::new(), &[]),
+            Err(MappingError::MissingUserId)
+        );
+    }
+}
+
+#[test]
+fn unusable_sub_fails() {
+    for token in [
+        json!({"sub": true}),
+        json!({"sub": [1]}),
+        json!({"sub": {"a": 1}}),
+        json!({"sub": 1.5}),
+        json!({"sub": 1e40}),
+        json!({"sub": "a\nb"}),
+        json!({"sub": "x".repeat(1025)}),
+    ] {
+        assert!(matches!(
+            map_identity(&defaults(), &obj(token), &Map::new(), &[]),
+            Err(MappingError::InvalidUserId { .. })
+        ));
+    }
+}
+
+#[test]
+fn userinfo_for_another_subject_fails() {
+    let err = map_identity(
+        &defaults(),
+        &sample_id_token(),
+        &obj(json!({"sub": "someone-else", "name": "X"})),
+        &[],
+    );
+    assert_eq!(err, Err(MappingError::SubjectMismatch));
+    // No `sub` in userinfo: left to the OIDC layer.
+    assert!(map_identity(
+        &defaults(),
+        &sample_id_token(),
+        &obj(json!({"name": "X"})),
+        &[]
+    )
+    .is_ok());
+}
+
+#[test]
+fn numeric_sub_is_converted() {
+    let id =
+        map_identity(&defaults(), &obj(json!({"sub": 12345})), &Map::new(), &[]).expect("maps");
+    assert_eq!(id.user_id, "12345");
+    assert_eq!(id.registrant_id.value, "12345");
+    let id = map_identity(&defaults(), &obj(json!({"sub": -7})), &Map::new(), &[]).expect("maps");
+    assert_eq!(id.user_id, "-7");
+}
+
+#[test]
+fn token_map_user_id_source_and_fallback() {
+    let mut settings = defaults();
+    settings.token_map = pairs("individual_id:user_id");
+    let id = map_identity(&settings, &sample_id_token(), &Map::new(), &[]).expect("maps");
+    assert_eq!(id.user_id, "8267411571");
+    // Source missing: Odoo falls back to `sub`.
+    let id = map_identity(&settings, &obj(json!({"sub": "psut"})), &Map::new(), &[]).expect("maps");
+    assert_eq!(id.user_id, "psut");
+    // First present entry wins.
+    settings.token_map = pairs("nope:user_id individual_id:user_id sub:user_id");
+    let id = map_identity(&settings, &sample_id_token(), &Map::new(), &[]).expect("maps");
+    assert_eq!(id.user_id, "8267411571");
+}
+
+#[test]
+fn token_map_other_targets_become_claims() {
+    let mut settings = defaults();
+    settings.token_map = pairs("sub:user_id individual_id:national_id acr:acr_used missing:x");
+    let id = map_identity(&settings, &sample_id_token(), &Map::new(), &[]).expect("maps");
+    assert_eq!(
+        Value::Object(id.claims),
+        json!({"national_id": "8267411571", "acr_used": "mosip:idp:acr:generated-code"})
+    );
+}
+
+#[test]
+fn userinfo_overrides_token_map_but_absence_does_not() {
+    let mut settings = defaults();
+    settings.token_map = pairs("sub:user_id individual_id:nid individual_id:name");
+    settings.userinfo_map = pairs("individual_id:nid name:name");
+    let id = map_identity(
+        &settings,
+        &sample_id_token(),
+        &obj(json!({"individual_id": "from-userinfo"})),
+        &[],
+    )
+    .expect("maps");
+    assert_eq!(id.claims["nid"], "from-userinfo");
+    assert_eq!(
+        id.claims["name"], "8267411571",
+        "absent userinfo name kept token value"
+    );
+}
+
+#[test]
+fn reserved_targets_are_ignored_with_warnings() {
+    let mut settings = defaults();
+    settings.token_map = pairs("sub:user_id acr:groups");
+    settings.userinfo_map = pairs("individual_id:user_id name:login email:email");
+    let outcome = map_identity_with_warnings(
+        &settings,
+        &sample_id_token(),
+        &obj(json!({"sub": "mH3x0Yw2pQ-PSUT", "individual_id": "attacker", "name": "N", "email": "e@x"})),
+        &[],
+    )
+    .expect("maps");
+    let id = outcome.identity;
+    assert_eq!(id.user_id, "mH3x0Yw2pQ-PSUT");
+    assert_eq!(id.login, "e@x");
+    assert_eq!(id.groups, vec!["portal".to_string()]);
+    assert_eq!(Value::Object(id.claims), json!({"email": "e@x"}));
+    assert_eq!(
+        outcome.warnings,
+        vec![
+            MappingWarning::ReservedTarget {
+                target: "groups".into()
+            },
+            MappingWarning::ReservedTarget {
+                target: "user_id".into()
+            },
+            MappingWarning::ReservedTarget {
+                target: "login".into()
+            },
+        ]
+    );
+}
+
+#[test]
+fn login_falls_back_to_user_id() {
+    for userinfo in [
+        json!({}),
+        json!({"email": ""}),
+        json!({"email": "  "}),
+        json!({"email": 5}),
+        json!({"email": null}),
+    ] {
+        let id = map_userinfo(userinfo, &[]).identity;
+        assert_eq!(id.login, "mH3x0Yw2pQ-PSUT");
+    }
+    let mut settings = defaults();
+    settings.login_attribute = "phone".into();
+    let id = map_identity(&settings, &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
+    assert_eq!(id.login, "+919427357934");
+}
+
+#[test]
+fn empty_default_group_gives_no_groups() {
+    let mut settings = defaults();
+    settings.default_group = String::new();
+    let id = map_identity(&settings, &sample_id_token(), &Map::new(), &[]).expect("maps");
+    assert!(id.groups.is_empty());
+    assert_eq!(id.value_for("groups"), None);
+}
+
+#[test]
+fn value_for_each_key() {
+    let mut settings = defaults();
+    settings.userinfo_map.extend(pairs(
+        "picture:picture picture:photo individual_id:nid phone_number_verified:pv updated_at:ua verified_claims:vc",
+    ));
+    let mut userinfo = sample_userinfo();
+    userinfo.insert("phone_number_verified".into(), json!(true));
+    userinfo.insert("updated_at".into(), json!(1718000000));
+    userinfo.insert("verified_claims".into(), json!([{"a": 1}]));
+    let id = map_identity(&settings, &sample_id_token(), &userinfo, &["en".into()]).expect("maps");
+    assert_eq!(id.value_for("user_id").as_deref(), Some("mH3x0Yw2pQ-PSUT"));
+    assert_eq!(
+        id.value_for("registrant_id").as_deref(),
+        Some("mH3x0Yw2pQ-PSUT")
+    );
+    assert_eq!(
+        id.value_for("registrant_id_type").as_deref(),
+        Some("MOSIP PSUT")
+    );
+    assert_eq!(
+        id.value_for("login").as_deref(),
+        Some("siddharth@example.org")
+    );
+    assert_eq!(id.value_for("groups").as_deref(), Some("portal"));
+    assert_eq!(id.value_for("name").as_deref(), Some("Siddharth K Mansour"));
+    assert_eq!(id.value_for("birthdate").as_deref(), Some("1987-11-25"));
+    assert_eq!(id.value_for("nid").as_deref(), Some("8267411571"));
+    assert_eq!(id.value_for("pv").as_deref(), Some("true"));
+    assert_eq!(id.value_for("ua").as_deref(), Some("1718000000"));
+    assert_eq!(id.value_for("vc").as_deref(), Some(r#"[{"a":1}]"#));
+    let address = id.value_for("address").expect("address");
+    assert!(
+        address.starts_with('{') && !address.contains('\n'),
+        "{address}"
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&address).expect("json"),
+        id.claims["address"]
+    );
+    assert!(id.claims.contains_key("picture"));
+    assert_eq!(id.value_for("picture"), None);
+    assert_eq!(
+        id.value_for("photo"),
+        None,
+        "data URIs never go into headers"
+    );
+    assert_eq!(id.value_for("nope"), None);
+    assert_eq!(id.value_for(""), None);
+
+    let mut groups = id.clone();
+    groups.groups = vec!["portal".into(), "agents".into()];
+    assert_eq!(groups.value_for("groups").as_deref(), Some("portal,agents"));
+}
+
+#[test]
+fn debug_does_not_leak_values() {
+    let mut settings = defaults();
+    settings
+        .userinfo_map
+        .push(("picture".into(), "picture".into()));
+    let id = map_identity(&settings, &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
+    let debug = format!("{id:?}");
+    for secret in [
+        "mH3x0Yw2pQ",
+        "Siddharth",
+        "siddharth@example.org",
+        "919427357934",
+        "1987",
+        "Cmattey",
+        "Morocco",
+        "data:image",
+        "Male",
+    ] {
+        assert!(!debug.contains(secret), "{secret} leaked: {debug}");
+    }
+    for key in [
+        "name",
+        "email",
+        "address",
+        "picture",
+        "MOSIP PSUT",
+        "portal",
+    ] {
+        assert!(debug.contains(key), "{key} missing: {debug}");
+    }
+    let alternate = format!("{id:#?}");
+    assert!(!alternate.contains("Siddharth"));
+}
+
+#[test]
+fn errors_and_warnings_carry_no_values() {
+    let err = map_identity(
+        &defaults(),
+        &obj(json!({"sub": [ "secret" ]})),
+        &Map::new(),
+        &[],
+    )
+    .unwrap_err();
+    assert!(!err.to_string().contains("secret"));
+    assert!(!format!("{err:?}").contains("secret"));
+}
+
+#[test]
+fn identity_round_trips_through_serde() {
+    let id = map_identity(&defaults(), &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
+    let text = serde_json::to_string(&id).expect("serialises");
+    let back: MappedIdentity = serde_json::from_str(&text).expect("deserialises");
+    assert_eq!(back, id);
+}
+
+#[test]
+fn locale_code_derivation() {
+    assert_eq!(
+        locale_codes(&locales(&["fr", "en"])),
+        ["fr", "fra", "en", "eng"]
+    );
+    assert_eq!(locale_codes(&locales(&["fra"])), ["fr", "fra"]);
+    assert_eq!(locale_codes(&locales(&["fre"])), ["fr", "fra", "fre"]);
+    assert_eq!(
+        locale_codes(&locales(&["en-US", "en_GB", "EN"])),
+        ["en", "eng"]
+    );
+    assert_eq!(locale_codes(&locales(&["xx", "xyz"])), ["xx", "xyz"]);
+    assert!(locale_codes(&locales(&["", "e", "engl", "1a", "-", "é"])).is_empty());
+}
+
+/// Deterministic pseudo-random source for the odd-shape property test.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// An arbitrary JSON value from a small pool of odd shapes.
+fn odd_value(rng: &mut Rng, depth: u32) -> Value {
+    match rng.next() % 14 {
+        0 => Value::Null,
+        1 => json!(true),
+        2 => json!(-1),
+        3 => json!(1.5e300),
+        4 => json!(u64::MAX),
+        5 => json!(""),
+        6 => json!("ä".repeat(100_000)),
+        7 => json!("1987/02/29"),
+        8 => json!("ǅ\u{0}\n"),
+        9 => json!("data:x"),
+        10 if depth < 3 => Value::Array((0..3).map(|_| odd_value(rng, depth + 1)).collect()),
+        11 if depth < 3 => Value::Object(odd_object(rng, depth + 1)),
+        _ => json!("1999-12-31"),
+    }
+}
+
+/// An object with odd keys (several `#`, empty parts, suffixes) and values.
+fn odd_object(rng: &mut Rng, depth: u32) -> Map<String, Value> {
+    let keys = [
+        "sub",
+        "name",
+        "name#",
+        "name#en",
+        "name#en#fr",
+        "#",
+        "##",
+        "name##",
+        "email",
+        "birthdate",
+        "birthdate#eng",
+        "gender",
+        "gender#fr",
+        "address",
+        "address#en",
+        "locality#eng",
+        "picture",
+        "",
+        "user_id",
+        "phone_number#ara",
+    ];
+    let mut map = Map::new();
+    for _ in 0..(rng.next() % 8) {
+        let key = keys[(rng.next() % keys.len() as u64) as usize];
+        map.insert(key.to_string(), odd_value(rng, depth));
+    }
+    map
+}
+
+#[test]
+fn property_odd_shapes_never_panic() {
+    let mut settings = defaults();
+    settings.token_map = pairs("sub:user_id name#en:n2 address:a2 :x y: birthdate:user_id");
+    settings
+        .userinfo_map
+        .extend(pairs("picture:picture #:hash name##:nn"));
+    let prefs = locales(&["fr", "en", "", "zz-ZZ", "ара"]);
+    let mut rng = Rng(0xdead_beef_cafe_f00d);
+    let mut err_count = 0;
+    for _ in 0..3_000 {
+        let mut id_token = odd_object(&mut rng, 0);
+        if rng.next() % 3 != 0 {
+            id_token.insert("sub".into(), json!("psut-1"));
+        }
+        let mut userinfo = odd_object(&mut rng, 0);
+        if rng.next() % 4 != 0 {
+            // Mostly the same subject, so the mapping itself gets exercised.
+            match id_token.get("sub") {
+                Some(sub) => userinfo.insert("sub".into(), sub.clone()),
+                None => userinfo.remove("sub"),
+            };
+        }
+        match map_identity_with_warnings(&settings, &id_token, &userinfo, &prefs) {
+            Ok(outcome) => {
+                let id = outcome.identity;
+                assert!(!id.user_id.trim().is_empty());
+                assert_eq!(id.registrant_id.value, id.user_id);
+                for key in ["user_id", "login", "groups", "name", "address", "a2", "n2"] {
+                    let _ = id.value_for(key);
+                }
+                for value in id.claims.values() {
+                    assert!(is_present(value), "absent values are never inserted");
+                }
+                let _ = format!("{id:?}");
+            }
+            Err(err) => {
+                let _ = err.to_string();
+                err_count += 1;
+            }
+        }
+    }
+    println!("odd shapes: {err_count} of 3000 refused");
+    assert!(
+        err_count < 1_500,
+        "too few successful mappings exercised: {err_count}"
+    );
+}

@@ -1,0 +1,258 @@
+//! Every metric the gateway exports, declared once.
+//!
+//! Labels are bounded: route names from the config, status classes, IdP
+//! endpoint names and fixed failure reasons. Never a user, session or token.
+//! The admin listener serves [`Metrics::render`] in Prometheus text format.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::error::LoginFailure;
+
+/// The gateway's metrics and the registry that holds them.
+pub struct Metrics {
+    registry: Registry,
+    logins_started: IntCounter,
+    logins_completed: IntCounter,
+    logins_failed: IntCounterVec,
+    idp_duration: HistogramVec,
+    jwks_refreshes: IntCounterVec,
+    sessions_active: IntGauge,
+    pending_logins: IntGauge,
+    requests: IntCounterVec,
+    upstream_duration: HistogramVec,
+    assertions_minted: IntCounter,
+    refused: IntCounterVec,
+}
+
+/// Outcome label of an IdP call or JWKS refresh.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome {
+    /// It worked.
+    Ok,
+    /// It failed.
+    Error,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// The provider endpoints the gateway calls, as a bounded label.
+#[derive(Debug, Clone, Copy)]
+pub enum IdpEndpoint {
+    /// The discovery document.
+    Discovery,
+    /// The JWKS.
+    Jwks,
+    /// The token endpoint.
+    Token,
+    /// The userinfo endpoint.
+    Userinfo,
+}
+
+impl IdpEndpoint {
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            IdpEndpoint::Discovery => "discovery",
+            IdpEndpoint::Jwks => "jwks",
+            IdpEndpoint::Token => "token",
+            IdpEndpoint::Userinfo => "userinfo",
+        }
+    }
+}
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+impl Metrics {
+    /// Creates and registers every metric. Runs once at startup.
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).expect("valid metric");
+            registry.register(Box::new(c.clone())).expect("unique");
+            c
+        };
+        let counter_vec = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry.register(Box::new(c.clone())).expect("unique");
+            c
+        };
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            registry.register(Box::new(g.clone())).expect("unique");
+            g
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str]| {
+            let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
+            let h = HistogramVec::new(opts, labels).expect("valid metric");
+            registry.register(Box::new(h.clone())).expect("unique");
+            h
+        };
+        Metrics {
+            logins_started: counter(
+                "g2p_gateway_logins_started_total",
+                "Logins started (redirects to the identity provider).",
+            ),
+            logins_completed: counter(
+                "g2p_gateway_logins_completed_total",
+                "Logins completed with a new session.",
+            ),
+            logins_failed: counter_vec(
+                "g2p_gateway_logins_failed_total",
+                "Logins that failed, by reason.",
+                &["reason"],
+            ),
+            idp_duration: histogram(
+                "g2p_gateway_idp_request_duration_seconds",
+                "Latency of calls to the identity provider, by endpoint and outcome.",
+                &["endpoint", "outcome"],
+            ),
+            jwks_refreshes: counter_vec(
+                "g2p_gateway_jwks_refreshes_total",
+                "JWKS fetches, by outcome.",
+                &["outcome"],
+            ),
+            sessions_active: gauge(
+                "g2p_gateway_sessions_active",
+                "Sessions currently held (approximate).",
+            ),
+            pending_logins: gauge(
+                "g2p_gateway_pending_logins",
+                "Logins started and not yet finished (approximate).",
+            ),
+            requests: counter_vec(
+                "g2p_gateway_requests_total",
+                "Requests handled, by route and status class.",
+                &["route", "status_class"],
+            ),
+            upstream_duration: histogram(
+                "g2p_gateway_upstream_duration_seconds",
+                "Time from the request to the end of the upstream response, by route.",
+                &["route"],
+            ),
+            assertions_minted: counter(
+                "g2p_gateway_identity_assertions_minted_total",
+                "Identity assertions signed (reused ones are not counted).",
+            ),
+            refused: counter_vec(
+                "g2p_gateway_requests_refused_total",
+                "Requests refused before routing, by reason.",
+                &["reason"],
+            ),
+            registry,
+        }
+    }
+
+    /// A login was started.
+    pub fn login_started(&self) {
+        self.logins_started.inc();
+    }
+
+    /// A login finished with a session.
+    pub fn login_completed(&self) {
+        self.logins_completed.inc();
+    }
+
+    /// A login failed.
+    pub fn login_failed(&self, reason: LoginFailure) {
+        self.logins_failed.with_label_values(&[reason.label()]).inc();
+    }
+
+    /// An IdP call finished.
+    pub fn idp_call(&self, endpoint: IdpEndpoint, outcome: Outcome, elapsed: Duration) {
+        self.idp_duration
+            .with_label_values(&[endpoint.label(), outcome.label()])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// A JWKS fetch finished.
+    pub fn jwks_refresh(&self, outcome: Outcome) {
+        self.jwks_refreshes
+            .with_label_values(&[outcome.label()])
+            .inc();
+    }
+
+    /// Updates the session and pending-login gauges.
+    pub fn set_store_sizes(&self, sessions: u64, pending: u64) {
+        self.sessions_active.set(sessions as i64);
+        self.pending_logins.set(pending as i64);
+    }
+
+    /// A request finished (proxied or answered by the gateway).
+    pub fn request(&self, route: &str, status: u16) {
+        let class = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            500..=599 => "5xx",
+            _ => "none",
+        };
+        self.requests.with_label_values(&[route, class]).inc();
+    }
+
+    /// A proxied request's upstream time.
+    pub fn upstream(&self, route: &str, elapsed: Duration) {
+        self.upstream_duration
+            .with_label_values(&[route])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// An identity assertion was signed.
+    pub fn assertion_minted(&self) {
+        self.assertions_minted.inc();
+    }
+
+    /// A request was refused before routing (bad path, oversized, …).
+    pub fn refused(&self, reason: &'static str) {
+        self.refused.with_label_values(&[reason]).inc();
+    }
+
+    /// Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        let families = self.registry.gather();
+        if TextEncoder::new().encode(&families, &mut out).is_err() {
+            return String::new();
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_prometheus_conventions() {
+        let m = Metrics::new();
+        m.login_started();
+        m.login_failed(LoginFailure::InvalidIdToken);
+        m.idp_call(IdpEndpoint::Token, Outcome::Ok, Duration::from_millis(3));
+        m.request("portal", 204);
+        let text = m.render();
+        assert!(text.contains("g2p_gateway_logins_started_total 1"));
+        assert!(text.contains("g2p_gateway_logins_failed_total{reason=\"invalid_id_token\"} 1"));
+        assert!(text.contains("g2p_gateway_idp_request_duration_seconds_bucket"));
+        assert!(text.contains("g2p_gateway_requests_total{route=\"portal\",status_class=\"2xx\"} 1"));
+    }
+}

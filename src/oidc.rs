@@ -1,0 +1,312 @@
+//! The OpenID Connect relying party: starting and finishing e-Signet logins.
+//!
+//! `start_login` runs when a browser without a session reaches a protected
+//! route; `finish_login` runs on the callback. Between the two, the per-login
+//! secrets (PKCE verifier, nonce) wait in the session store under the opaque
+//! `state`, never in the browser.
+
+pub mod assertion;
+pub mod authorize;
+pub mod discovery;
+pub mod http;
+pub mod jwks;
+pub mod tokens;
+pub mod verify;
+
+use std::sync::Arc;
+
+use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge};
+
+use self::assertion::ClientAssertionSigner;
+use self::authorize::{authorize_url, AuthorizeParams};
+use self::discovery::Provider;
+use self::http::IdpHttp;
+use self::jwks::{JwksCache, KeyLookupError};
+use self::verify::{Claims, IdTokenExpectations};
+use crate::config::EsignetSettings;
+use crate::error::{GatewayError, LoginFailure};
+use crate::metrics::{IdpEndpoint, Metrics};
+use crate::session::PendingLogin;
+
+/// Bytes of randomness in `state` and `nonce`.
+const RANDOM_LEN: u32 = 32;
+
+/// A started login: where to send the browser, and what to remember.
+pub struct LoginStart {
+    /// The authorization URL.
+    pub authorize_url: String,
+    /// The opaque state, key of the pending login.
+    pub state: String,
+    /// What the callback needs.
+    pub pending: PendingLogin,
+}
+
+/// A finished, verified login.
+#[derive(Debug)]
+pub struct VerifiedLogin {
+    /// Verified ID-token claims.
+    pub id_token: Claims,
+    /// Verified userinfo claims.
+    pub userinfo: Claims,
+    /// The raw ID token, kept for RP-initiated logout (`id_token_hint`).
+    pub raw_id_token: String,
+}
+
+/// The relying party for one provider and one client.
+pub struct OidcClient {
+    settings: Arc<EsignetSettings>,
+    redirect_uri: String,
+    provider: Arc<Provider>,
+    jwks: JwksCache,
+    http: IdpHttp,
+    signer: ClientAssertionSigner,
+}
+
+impl OidcClient {
+    /// Builds the client. Fails only on a bad private key or HTTP client setup.
+    pub fn new(
+        settings: Arc<EsignetSettings>,
+        redirect_uri: String,
+        metrics: Arc<Metrics>,
+    ) -> Result<OidcClient, String> {
+        let http = IdpHttp::new(settings.http_timeout, metrics.clone())?;
+        let provider = Arc::new(Provider::new(settings.endpoints.clone(), http.clone()));
+        let jwks = JwksCache::new(
+            provider.clone(),
+            http.clone(),
+            metrics,
+            settings.jwks_cache_ttl,
+            settings.jwks_min_refresh_interval,
+        );
+        let signer = ClientAssertionSigner::new(
+            &settings.client_id,
+            settings.private_key.expose(),
+            settings.private_key_kid.clone(),
+            settings.assertion_lifetime,
+        )?;
+        Ok(OidcClient {
+            settings,
+            redirect_uri,
+            provider,
+            jwks,
+            http,
+            signer,
+        })
+    }
+
+    /// The provider metadata holder (for readiness and logout).
+    pub fn provider(&self) -> &Provider {
+        &self.provider
+    }
+
+    /// Fetches discovery and the JWKS ahead of the first login. Runs at startup.
+    pub async fn warm_up(&self) -> Result<(), GatewayError> {
+        self.provider.metadata().await?;
+        self.jwks
+            .current()
+            .await
+            .map_err(|e| GatewayError::ProviderUnavailable(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Starts a login: fresh state, nonce and PKCE verifier.
+    ///
+    /// `acr_values` overrides the configured ones (step-up). `browser_binding`
+    /// is the hash of the browser's login-binding cookie.
+    pub async fn start_login(
+        &self,
+        return_to: String,
+        browser_binding: String,
+        acr_values: Option<Vec<String>>,
+    ) -> Result<LoginStart, GatewayError> {
+        let metadata = self.provider.metadata().await?;
+        let state = CsrfToken::new_random_len(RANDOM_LEN).into_secret();
+        let nonce = Nonce::new_random_len(RANDOM_LEN).secret().clone();
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let acr_values = acr_values.unwrap_or_else(|| self.settings.acr_values.clone());
+        let url = authorize_url(
+            &metadata.authorization_endpoint,
+            &self.settings,
+            &AuthorizeParams {
+                state: &state,
+                nonce: &nonce,
+                code_challenge: challenge.as_str(),
+                redirect_uri: &self.redirect_uri,
+                acr_values: &acr_values,
+            },
+        );
+        Ok(LoginStart {
+            authorize_url: url,
+            state,
+            pending: PendingLogin {
+                code_verifier: verifier.into_secret(),
+                nonce,
+                return_to,
+                browser_binding,
+                acr_values,
+                created_at: verify::now_secs(),
+            },
+        })
+    }
+
+    /// Finishes a login: checks the callback's `iss`, exchanges the code,
+    /// verifies the ID token, then fetches and verifies userinfo.
+    pub async fn finish_login(
+        &self,
+        pending: &PendingLogin,
+        code: &str,
+        callback_iss: Option<&str>,
+    ) -> Result<VerifiedLogin, GatewayError> {
+        let metadata = self.provider.metadata().await?;
+        let issuers = self.accepted_issuers(&metadata.issuer);
+        if let Some(iss) = callback_iss {
+            // RFC 9207: a wrong `iss` on the redirect means a mix-up attack.
+            if iss != metadata.issuer && !issuers.iter().any(|i| i == iss) {
+                return Err(GatewayError::login(
+                    LoginFailure::MalformedCallback,
+                    "callback iss is not the provider's issuer",
+                ));
+            }
+        }
+        let tokens = self.exchange_code(&metadata.token_endpoint, code, pending).await?;
+        let id_token = self
+            .verify_id_token(&tokens, &issuers, &pending.nonce)
+            .await?;
+        let sub = id_token
+            .get("sub")
+            .and_then(|s| s.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let userinfo = self
+            .fetch_userinfo(metadata.userinfo_endpoint.as_str(), &tokens.access_token, &sub)
+            .await?;
+        Ok(VerifiedLogin {
+            id_token,
+            userinfo,
+            raw_id_token: tokens.id_token,
+        })
+    }
+
+    fn accepted_issuers(&self, discovered: &str) -> Vec<String> {
+        if self.settings.issuers.is_empty() {
+            vec![discovered.to_string()]
+        } else {
+            self.settings.issuers.clone()
+        }
+    }
+
+    async fn exchange_code(
+        &self,
+        token_endpoint: &url::Url,
+        code: &str,
+        pending: &PendingLogin,
+    ) -> Result<tokens::TokenSet, GatewayError> {
+        let audience = self
+            .settings
+            .assertion_aud
+            .clone()
+            .unwrap_or_else(|| token_endpoint.to_string());
+        let assertion = self.signer.sign(&audience).map_err(GatewayError::Internal)?;
+        let form = tokens::token_form(
+            code,
+            &self.redirect_uri,
+            &self.settings.client_id,
+            &assertion,
+            &pending.code_verifier,
+        );
+        let response = self
+            .http
+            .post_form(IdpEndpoint::Token, token_endpoint.as_str(), &form)
+            .await
+            .map_err(GatewayError::ProviderUnavailable)?;
+        tokens::parse_token_response(response.status, &response.body)
+    }
+
+    async fn verify_id_token(
+        &self,
+        tokens: &tokens::TokenSet,
+        issuers: &[String],
+        nonce: &str,
+    ) -> Result<Claims, GatewayError> {
+        let header = verify::inspect_header(&tokens.id_token)
+            .map_err(|e| GatewayError::login(LoginFailure::InvalidIdToken, e))?;
+        let keys = self.keys_for(&header).await?;
+        verify::verify_id_token(
+            &tokens.id_token,
+            &header,
+            &keys,
+            &IdTokenExpectations {
+                issuers,
+                client_id: &self.settings.client_id,
+                nonce,
+                access_token: &tokens.access_token,
+                clock_skew: self.settings.clock_skew,
+            },
+        )
+    }
+
+    async fn fetch_userinfo(
+        &self,
+        endpoint: &str,
+        access_token: &str,
+        sub: &str,
+    ) -> Result<Claims, GatewayError> {
+        let response = self
+            .http
+            .get(IdpEndpoint::Userinfo, endpoint, Some(access_token))
+            .await
+            .map_err(GatewayError::ProviderUnavailable)?;
+        match response.status {
+            200 => {}
+            401 | 403 => {
+                return Err(GatewayError::login(
+                    LoginFailure::InvalidUserinfo,
+                    format!("userinfo refused the access token: HTTP {}", response.status),
+                ))
+            }
+            status => {
+                return Err(GatewayError::ProviderUnavailable(format!(
+                    "userinfo answered HTTP {status}"
+                )))
+            }
+        }
+        if response.content_type == "application/json" {
+            if !self.settings.insecure_allow_unsigned_userinfo {
+                return Err(GatewayError::login(
+                    LoginFailure::InvalidUserinfo,
+                    "userinfo is unsigned JSON and insecure_allow_unsigned_userinfo is off",
+                ));
+            }
+            return verify::unsigned_userinfo(&response.body, sub);
+        }
+        let token = std::str::from_utf8(&response.body)
+            .map_err(|_| GatewayError::login(LoginFailure::InvalidUserinfo, "userinfo is not text"))?
+            .trim();
+        let header = verify::inspect_header(token)
+            .map_err(|e| GatewayError::login(LoginFailure::InvalidUserinfo, e))?;
+        let keys = self.keys_for(&header).await?;
+        verify::verify_userinfo(
+            token,
+            &header,
+            &keys,
+            &self.settings.client_id,
+            sub,
+            self.settings.clock_skew,
+        )
+    }
+
+    async fn keys_for(
+        &self,
+        header: &verify::JwsHeader,
+    ) -> Result<Vec<jsonwebtoken::DecodingKey>, GatewayError> {
+        self.jwks
+            .keys_for(header.kid.as_deref(), header.alg)
+            .await
+            .map_err(|e| match e {
+                KeyLookupError::Unavailable(d) => GatewayError::ProviderUnavailable(d),
+                KeyLookupError::UnknownKey { .. } => {
+                    GatewayError::login(LoginFailure::UnknownKey, e.to_string())
+                }
+            })
+    }
+}

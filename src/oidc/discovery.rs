@@ -1,0 +1,221 @@
+//! The provider's metadata: from its discovery document, explicit URLs, or both.
+//!
+//! Fetched on first use and kept; a failed fetch is retried at most once per
+//! [`RETRY_INTERVAL`], so a dead provider is not hammered. Only the fields the
+//! gateway uses are read, so e-Signet's placeholder values elsewhere in the
+//! document (`"RSAXXXXX"`) cannot break parsing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use serde::Deserialize;
+use url::Url;
+
+use super::http::IdpHttp;
+use crate::config::{EndpointOverrides, ProviderEndpoints};
+use crate::error::GatewayError;
+use crate::metrics::IdpEndpoint;
+
+/// Minimum time between two discovery attempts after a failure.
+const RETRY_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The provider endpoints and facts the gateway needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderMetadata {
+    /// The provider's issuer, as published.
+    pub issuer: String,
+    /// Where browsers are sent to log in.
+    pub authorization_endpoint: Url,
+    /// Where codes are exchanged.
+    pub token_endpoint: Url,
+    /// Where userinfo is fetched.
+    pub userinfo_endpoint: Url,
+    /// Where the signing keys are.
+    pub jwks_uri: Url,
+    /// RP-initiated logout, when the provider has it (e-Signet does not).
+    pub end_session_endpoint: Option<Url>,
+}
+
+/// The discovery document, reduced to what the gateway reads.
+#[derive(Deserialize)]
+struct DiscoveryDocument {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    userinfo_endpoint: String,
+    jwks_uri: String,
+    #[serde(default)]
+    end_session_endpoint: Option<String>,
+}
+
+/// Parses a discovery document and applies the configured overrides.
+pub fn parse_discovery(
+    body: &[u8],
+    overrides: &EndpointOverrides,
+) -> Result<ProviderMetadata, String> {
+    let doc: DiscoveryDocument = serde_json::from_slice(body)
+        .map_err(|e| format!("discovery document is not valid: {e}"))?;
+    if doc.issuer.trim().is_empty() {
+        return Err("discovery document has an empty issuer".into());
+    }
+    let endpoint = |name: &str, value: &str, over: &Option<Url>| match over {
+        Some(url) => Ok(url.clone()),
+        None => web_url(value).map_err(|e| format!("discovery `{name}`: {e}")),
+    };
+    Ok(ProviderMetadata {
+        issuer: doc.issuer,
+        authorization_endpoint: endpoint(
+            "authorization_endpoint",
+            &doc.authorization_endpoint,
+            &overrides.authorize,
+        )?,
+        token_endpoint: endpoint("token_endpoint", &doc.token_endpoint, &overrides.token)?,
+        userinfo_endpoint: endpoint(
+            "userinfo_endpoint",
+            &doc.userinfo_endpoint,
+            &overrides.userinfo,
+        )?,
+        jwks_uri: endpoint("jwks_uri", &doc.jwks_uri, &overrides.jwks)?,
+        end_session_endpoint: doc
+            .end_session_endpoint
+            .as_deref()
+            .map(web_url)
+            .transpose()
+            .map_err(|e| format!("discovery `end_session_endpoint`: {e}"))?,
+    })
+}
+
+fn web_url(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|e| format!("not a URL ({e})"))?;
+    match url.scheme() {
+        "http" | "https" if url.has_host() => Ok(url),
+        _ => Err("not an http(s) URL".into()),
+    }
+}
+
+/// Holds the provider metadata, fetching discovery when needed.
+pub struct Provider {
+    endpoints: ProviderEndpoints,
+    http: IdpHttp,
+    current: ArcSwapOption<ProviderMetadata>,
+    last_attempt: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl Provider {
+    /// Creates the holder. With explicit endpoints the metadata is known at once.
+    pub fn new(endpoints: ProviderEndpoints, http: IdpHttp) -> Provider {
+        let known = match &endpoints {
+            ProviderEndpoints::Explicit {
+                authorize,
+                token,
+                userinfo,
+                jwks,
+                end_session,
+                issuer,
+            } => Some(Arc::new(ProviderMetadata {
+                issuer: issuer.clone(),
+                authorization_endpoint: authorize.clone(),
+                token_endpoint: token.clone(),
+                userinfo_endpoint: userinfo.clone(),
+                jwks_uri: jwks.clone(),
+                end_session_endpoint: end_session.clone(),
+            })),
+            ProviderEndpoints::Discovery { .. } => None,
+        };
+        Provider {
+            endpoints,
+            http,
+            current: ArcSwapOption::new(known),
+            last_attempt: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The metadata, fetching discovery if it has not been fetched yet.
+    ///
+    /// Runs at startup (to warm up) and on the first login. Concurrent callers
+    /// share one fetch.
+    pub async fn metadata(&self) -> Result<Arc<ProviderMetadata>, GatewayError> {
+        if let Some(m) = self.current.load_full() {
+            return Ok(m);
+        }
+        let ProviderEndpoints::Discovery { url, overrides } = &self.endpoints else {
+            return Err(GatewayError::Internal("explicit endpoints missing".into()));
+        };
+        let mut last = self.last_attempt.lock().await;
+        if let Some(m) = self.current.load_full() {
+            return Ok(m);
+        }
+        if last.is_some_and(|t| t.elapsed() < RETRY_INTERVAL) {
+            return Err(GatewayError::ProviderUnavailable(
+                "discovery failed recently; waiting before retrying".into(),
+            ));
+        }
+        *last = Some(Instant::now());
+        let response = self
+            .http
+            .get(IdpEndpoint::Discovery, url.as_str(), None)
+            .await
+            .map_err(GatewayError::ProviderUnavailable)?;
+        if response.status != 200 {
+            return Err(GatewayError::ProviderUnavailable(format!(
+                "discovery answered HTTP {}",
+                response.status
+            )));
+        }
+        let metadata = Arc::new(
+            parse_discovery(&response.body, overrides).map_err(GatewayError::ProviderUnavailable)?,
+        );
+        self.current.store(Some(metadata.clone()));
+        Ok(metadata)
+    }
+
+    /// Whether the metadata is known (for `/readyz`).
+    pub fn is_ready(&self) -> bool {
+        self.current.load().is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ESIGNET_141: &str = r#"{
+      "issuer": "https://esignet.example.org",
+      "authorization_endpoint": "https://esignet.example.org/authorize",
+      "token_endpoint": "https://esignet.example.org/v1/esignet/oauth/v2/token",
+      "userinfo_endpoint": "https://esignet.example.org/v1/esignet/oidc/userinfo",
+      "jwks_uri": "https://esignet.example.org/.well-known/jwks.json",
+      "userinfo_encryption_alg_values_supported": ["RSAXXXXX"],
+      "subject_types_supported": ["pairwise"]
+    }"#;
+
+    #[test]
+    fn parses_esignet_discovery_with_placeholders() {
+        let m = parse_discovery(ESIGNET_141.as_bytes(), &EndpointOverrides::default()).unwrap();
+        assert_eq!(m.issuer, "https://esignet.example.org");
+        assert_eq!(
+            m.token_endpoint.as_str(),
+            "https://esignet.example.org/v1/esignet/oauth/v2/token"
+        );
+        assert!(m.end_session_endpoint.is_none());
+    }
+
+    #[test]
+    fn overrides_win() {
+        let overrides = EndpointOverrides {
+            token: Some(Url::parse("https://internal:8088/v1/esignet/oauth/v2/token").unwrap()),
+            ..Default::default()
+        };
+        let m = parse_discovery(ESIGNET_141.as_bytes(), &overrides).unwrap();
+        assert_eq!(m.token_endpoint.host_str(), Some("internal"));
+    }
+
+    #[test]
+    fn rejects_missing_fields_and_non_http_urls() {
+        assert!(parse_discovery(b"{}", &EndpointOverrides::default()).is_err());
+        let bad = ESIGNET_141.replace("https://esignet.example.org/authorize", "javascript:x");
+        assert!(parse_discovery(bad.as_bytes(), &EndpointOverrides::default()).is_err());
+        assert!(parse_discovery(b"not json", &EndpointOverrides::default()).is_err());
+    }
+}

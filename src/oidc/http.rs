@@ -1,0 +1,134 @@
+//! The HTTP client the gateway uses to call the identity provider.
+//!
+//! One place sets the timeouts, refuses redirects (following them would let a
+//! provider response steer the gateway elsewhere: SSRF), caps response sizes,
+//! and records latency metrics per endpoint.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::metrics::{IdpEndpoint, Metrics, Outcome};
+
+/// Largest provider response read; a userinfo with a photo fits easily.
+const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// A provider response: status, content type and body.
+#[derive(Debug)]
+pub struct IdpResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type` without parameters, lower-case.
+    pub content_type: String,
+    /// The body, at most [`MAX_RESPONSE_BYTES`].
+    pub body: Bytes,
+}
+
+/// Client for provider calls.
+#[derive(Clone)]
+pub struct IdpHttp {
+    client: reqwest::Client,
+    metrics: Arc<Metrics>,
+}
+
+impl IdpHttp {
+    /// Builds the client with `timeout` per call.
+    pub fn new(timeout: Duration, metrics: Arc<Metrics>) -> Result<IdpHttp, String> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("g2p-gateway/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(IdpHttp { client, metrics })
+    }
+
+    /// GET `url`, with an optional bearer token.
+    pub async fn get(
+        &self,
+        endpoint: IdpEndpoint,
+        url: &str,
+        bearer: Option<&str>,
+    ) -> Result<IdpResponse, String> {
+        let mut request = self.client.get(url);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        self.send(endpoint, request).await
+    }
+
+    /// POST `form` as `application/x-www-form-urlencoded` to `url`.
+    pub async fn post_form(
+        &self,
+        endpoint: IdpEndpoint,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Result<IdpResponse, String> {
+        let request = self
+            .client
+            .post(url)
+            .header("accept", "application/json")
+            .form(form);
+        self.send(endpoint, request).await
+    }
+
+    async fn send(
+        &self,
+        endpoint: IdpEndpoint,
+        request: reqwest::RequestBuilder,
+    ) -> Result<IdpResponse, String> {
+        let started = Instant::now();
+        let result = Self::read(request).await;
+        let outcome = match &result {
+            Ok(r) if r.status < 500 => Outcome::Ok,
+            _ => Outcome::Error,
+        };
+        self.metrics.idp_call(endpoint, outcome, started.elapsed());
+        result.map_err(|e| format!("{} call failed: {e}", endpoint.label()))
+    }
+
+    async fn read(request: reqwest::RequestBuilder) -> Result<IdpResponse, String> {
+        let mut response = request.send().await.map_err(|e| without_url(&e))?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+        {
+            return Err("response too large".into());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| without_url(&e))? {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err("response too large".into());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(IdpResponse {
+            status,
+            content_type,
+            body: Bytes::from(body),
+        })
+    }
+}
+
+/// reqwest errors print the URL, which may carry a query; keep just the cause.
+fn without_url(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else if error.is_body() || error.is_decode() {
+        "bad response body"
+    } else {
+        "request failed"
+    };
+    kind.to_string()
+}

@@ -1,0 +1,294 @@
+//! The pingora proxy: phase glue between HTTP and the gateway's decisions.
+//!
+//! Per request: `request_filter` strips client identity headers, answers the
+//! gateway's own endpoints, matches the route and checks the session;
+//! `upstream_peer` picks the route's upstream; `upstream_request_filter` sets
+//! the forwarding headers and the signed identity; `logging` records metrics.
+//! Every response the gateway writes itself goes through [`write_reply`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::HttpPeer;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::{Error, ErrorSource, ErrorType, Result};
+
+use crate::config::Access;
+use crate::endpoints;
+use crate::error::GatewayError;
+use crate::gateway::Gateway;
+use crate::respond::{ClientKind, Reply};
+use crate::routing::check_request_path;
+use crate::session::{Session as UserSession, SessionId};
+
+/// The proxy service; holds the current gateway snapshot.
+pub struct GatewayProxy {
+    current: Arc<ArcSwap<Gateway>>,
+}
+
+impl GatewayProxy {
+    /// Wraps the shared, swappable gateway state.
+    pub fn new(current: Arc<ArcSwap<Gateway>>) -> GatewayProxy {
+        GatewayProxy { current }
+    }
+}
+
+/// Per-request state, written by the phases in order.
+pub struct RequestCtx {
+    /// The snapshot this request runs under (set in `request_filter`).
+    gateway: Option<Arc<Gateway>>,
+    /// Random id for logs and error pages.
+    correlation_id: String,
+    /// Index of the matched route in `gateway.config.routes`.
+    route: Option<usize>,
+    /// The session, on protected routes (set in `request_filter`).
+    session: Option<(SessionId, Arc<UserSession>)>,
+    /// When the request started.
+    started: Instant,
+}
+
+#[async_trait]
+impl ProxyHttp for GatewayProxy {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            gateway: None,
+            correlation_id: uuid::Uuid::new_v4().simple().to_string(),
+            route: None,
+            session: None,
+            started: Instant::now(),
+        }
+    }
+
+    /// Decides the request's fate before anything reaches the upstream.
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let gw = self.current.load_full();
+        ctx.gateway = Some(gw.clone());
+        strip_identity_headers(&gw, session.req_header_mut());
+        let reply = decide(&gw, session.req_header(), ctx).await;
+        match reply {
+            Some(reply) => {
+                write_reply(session, reply).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn upstream_peer(&self, _s: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        let (gw, route) = route_of(ctx)?;
+        let upstream = gw
+            .upstreams
+            .get(&gw.config.routes[route].upstream)
+            .ok_or_else(|| Error::explain(ErrorType::InternalError, "route names no upstream"))?;
+        Ok(Box::new(HttpPeer::new(
+            upstream.address.as_str(),
+            upstream.tls,
+            upstream.sni.clone(),
+        )))
+    }
+
+    /// Sets forwarding headers, removes the gateway's cookies and adds the identity.
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let (gw, route) = route_of(ctx)?;
+        set_forwarding_headers(&gw, session, upstream)?;
+        strip_gateway_cookies(&gw, upstream)?;
+        if let Some((id, user)) = &ctx.session {
+            let route = &gw.config.routes[route];
+            let audience = route
+                .audience
+                .as_deref()
+                .unwrap_or(&gw.config.identity.audience);
+            let (token, minted) = gw
+                .minter
+                .assertion(id, user, audience)
+                .map_err(|e| Error::explain(ErrorType::InternalError, e))?;
+            if minted {
+                gw.metrics.assertion_minted();
+            }
+            upstream.insert_header(gw.config.identity.header.clone(), token.as_ref())?;
+            for (name, key) in &gw.config.identity.headers {
+                if let Some(value) = crate::identity::plain_header_value(user, key) {
+                    upstream.insert_header(name.clone(), value)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+        let Some(gw) = ctx.gateway.clone() else {
+            return FailToProxy { error_code: 0, can_reuse_downstream: false };
+        };
+        let error = match e.esource() {
+            ErrorSource::Upstream => GatewayError::UpstreamUnavailable(e.to_string()),
+            ErrorSource::Downstream => {
+                return FailToProxy { error_code: 0, can_reuse_downstream: false };
+            }
+            _ => GatewayError::Internal(e.to_string()),
+        };
+        let kind = ClientKind::of(&session.req_header().method, &session.req_header().headers);
+        let reply = gw.reject(&error, kind, &ctx.correlation_id, None);
+        let code = reply.status.as_u16();
+        let _ = write_reply(session, reply).await;
+        FailToProxy { error_code: code, can_reuse_downstream: false }
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let Some(gw) = &ctx.gateway else { return };
+        let status = session.response_written().map(|r| r.status.as_u16()).unwrap_or(0);
+        let route = ctx
+            .route
+            .map(|i| gw.config.routes[i].name.as_str())
+            .unwrap_or("gateway");
+        gw.metrics.request(route, status);
+        if ctx.route.is_some() && status != 0 {
+            gw.metrics.upstream(route, ctx.started.elapsed());
+        }
+    }
+}
+
+/// The routing and session decision. `None` means "proxy it".
+async fn decide(gw: &Gateway, req: &RequestHeader, ctx: &mut RequestCtx) -> Option<Reply> {
+    let path = req.uri.path();
+    let kind = || ClientKind::of(&req.method, &req.headers);
+    if let Err(rejection) = check_request_path(path) {
+        gw.metrics.refused("bad_path");
+        let e = GatewayError::BadRequest(rejection.to_string());
+        return Some(gw.reject(&e, kind(), &ctx.correlation_id, None));
+    }
+    let prefix = gw.config.server.prefix.as_str();
+    if let Some(rest) = path.strip_prefix(prefix) {
+        if rest.is_empty() || rest.starts_with('/') {
+            return Some(endpoints::handle(gw, req, rest, &ctx.correlation_id).await);
+        }
+    }
+    let host = req
+        .uri
+        .host()
+        .or_else(|| req.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()));
+    let Some(route) = gw.routes.find(host, path) else {
+        return Some(gw.reject(&GatewayError::NoRoute, kind(), &ctx.correlation_id, None));
+    };
+    ctx.route = Some(route.index);
+    if route.access == Access::Public {
+        return None;
+    }
+    if let Some(id) = gw.cookies.session_id(endpoints::cookie_headers(req)) {
+        match gw.store.session(&id).await {
+            Ok(Some(user)) => {
+                ctx.session = Some((id, user));
+                return None;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let e = GatewayError::Internal(e.to_string());
+                return Some(gw.reject(&e, kind(), &ctx.correlation_id, None));
+            }
+        }
+    }
+    Some(endpoints::login_required(gw, req, &ctx.correlation_id).await)
+}
+
+fn route_of(ctx: &RequestCtx) -> Result<(Arc<Gateway>, usize)> {
+    match (&ctx.gateway, ctx.route) {
+        (Some(gw), Some(route)) => Ok((gw.clone(), route)),
+        _ => Err(Error::explain(ErrorType::InternalError, "no route decided")),
+    }
+}
+
+/// Removes every client-sent identity header, on every route.
+fn strip_identity_headers(gw: &Gateway, req: &mut RequestHeader) {
+    let doomed: Vec<http::HeaderName> = req
+        .headers
+        .keys()
+        .filter(|name| gw.stripper.is_identity_header(name.as_str()))
+        .cloned()
+        .collect();
+    for name in doomed {
+        req.remove_header(&name);
+    }
+}
+
+/// Sets `X-Forwarded-For`, `-Proto` and `-Host` (appending to client values
+/// only when the operator trusts the hop in front).
+fn set_forwarding_headers(gw: &Gateway, session: &Session, upstream: &mut RequestHeader) -> Result<()> {
+    let trust = gw.config.server.trust_forwarded_headers;
+    let client_ip = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip().to_string());
+    let existing = |name: &str| {
+        upstream
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let forwarded_for = match (trust, existing("x-forwarded-for"), client_ip) {
+        (true, Some(prior), Some(ip)) => format!("{prior}, {ip}"),
+        (_, _, Some(ip)) => ip,
+        (_, _, None) => "unknown".to_string(),
+    };
+    let proto = match (trust, existing("x-forwarded-proto")) {
+        (true, Some(p)) => p,
+        _ => "http".to_string(),
+    };
+    let host = match (trust, existing("x-forwarded-host")) {
+        (true, Some(h)) => Some(h),
+        _ => existing("host").or_else(|| upstream.uri.host().map(str::to_owned)),
+    };
+    upstream.insert_header("x-forwarded-for", forwarded_for)?;
+    upstream.insert_header("x-forwarded-proto", proto)?;
+    match host {
+        Some(h) => upstream.insert_header("x-forwarded-host", h)?,
+        None => {
+            upstream.remove_header("x-forwarded-host");
+        }
+    }
+    Ok(())
+}
+
+/// Removes the session and login-binding cookies from what goes upstream.
+fn strip_gateway_cookies(gw: &Gateway, upstream: &mut RequestHeader) -> Result<()> {
+    let joined: Vec<String> = upstream
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| gw.cookies.strip_own_cookies(v))
+        .collect();
+    upstream.remove_header(&http::header::COOKIE);
+    if !joined.is_empty() {
+        upstream.insert_header(http::header::COOKIE, joined.join("; "))?;
+    }
+    Ok(())
+}
+
+/// Writes a gateway-made reply to the downstream.
+pub async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
+    let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + 1))?;
+    for (name, value) in reply.headers {
+        header.append_header(name, value)?;
+    }
+    header.insert_header(http::header::CONTENT_LENGTH, reply.body.len().to_string())?;
+    let head_only = session.req_header().method == http::Method::HEAD;
+    let body: Option<Bytes> = (!reply.body.is_empty() && !head_only).then_some(reply.body);
+    session
+        .write_response_header(Box::new(header), body.is_none())
+        .await?;
+    if let Some(body) = body {
+        session.write_response_body(Some(body), true).await?;
+    }
+    Ok(())
+}

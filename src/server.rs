@@ -1,0 +1,109 @@
+//! Assembles the pingora server: proxy, admin listener and background work.
+//!
+//! Runs once in `main`. Listen addresses with port 0 are resolved to a free
+//! port first and printed, so tests and scripts can run many gateways side by
+//! side without fixed ports.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use pingora::apps::http_app::HttpServer;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{Server, ShutdownWatch};
+use pingora::services::background::{background_service, BackgroundService};
+use pingora::services::listening::Service;
+
+use crate::admin::AdminApp;
+use crate::config::Config;
+use crate::gateway::Gateway;
+use crate::metrics::Metrics;
+use crate::proxy::GatewayProxy;
+use crate::session::memory::MemoryStore;
+use crate::session::SessionStore;
+
+/// Builds the gateway from `config` and runs it until a shutdown signal.
+pub fn run(config: Config) -> Result<(), String> {
+    let listen = resolve_port(config.server.listen)?;
+    let admin = resolve_port(config.server.admin_listen)?;
+    let metrics = Arc::new(Metrics::new());
+    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new(
+        config.session.max_sessions,
+        config.session.idle_timeout,
+        config.session.max_pending_logins,
+        config.esignet.login_timeout,
+    ));
+    let threads = config.server.threads;
+    let grace = config.server.grace_period.as_secs().max(1);
+    let gateway = Gateway::build(Arc::new(config), store, metrics)?;
+    let current = Arc::new(ArcSwap::from_pointee(gateway));
+
+    let conf = ServerConf {
+        threads,
+        grace_period_seconds: Some(grace),
+        graceful_shutdown_timeout_seconds: Some(grace),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+
+    let mut proxy = pingora::proxy::http_proxy_service_with_name(
+        &server.configuration,
+        GatewayProxy::new(current.clone()),
+        "g2p-gateway proxy",
+    );
+    proxy.add_tcp(&listen.to_string());
+    let mut admin_service = Service::new(
+        "g2p-gateway admin".to_string(),
+        HttpServer::new_app(AdminApp::new(current.clone())),
+    );
+    admin_service.add_tcp(&admin.to_string());
+    let warm_up = background_service("g2p-gateway provider warm-up", WarmUp { current });
+    server.add_service(proxy);
+    server.add_service(admin_service);
+    server.add_service(warm_up);
+
+    println!("g2p-gateway listening on http://{listen} (admin http://{admin})");
+    tracing::info!(%listen, %admin, "g2p-gateway starting");
+    server.run_forever()
+}
+
+/// Replaces port 0 by a free port, so the address can be printed and reused.
+fn resolve_port(addr: SocketAddr) -> Result<SocketAddr, String> {
+    if addr.port() != 0 {
+        return Ok(addr);
+    }
+    let probe = TcpListener::bind(addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
+    probe.local_addr().map_err(|e| e.to_string())
+}
+
+/// Fetches the provider's discovery document and JWKS at startup, retrying
+/// with backoff until it works, so the first login does not pay for it and
+/// `/readyz` turns true as soon as the provider is known.
+struct WarmUp {
+    current: Arc<ArcSwap<Gateway>>,
+}
+
+#[async_trait]
+impl BackgroundService for WarmUp {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut delay = Duration::from_millis(250);
+        loop {
+            let gw = self.current.load_full();
+            match gw.oidc.warm_up().await {
+                Ok(()) => {
+                    tracing::info!("identity provider metadata and keys loaded");
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, retry_in = ?delay, "identity provider not reachable yet"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.changed() => return,
+            }
+            delay = (delay * 2).min(Duration::from_secs(30));
+        }
+    }
+}

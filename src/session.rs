@@ -1,0 +1,128 @@
+//! Sessions and pending logins, behind one store interface.
+//!
+//! The browser holds only an opaque, sealed session id; everything else lives
+//! on the server in a [`SessionStore`]. The in-memory store is the default; a
+//! shared store (Redis) implements the same trait for several replicas.
+
+pub mod cookie;
+pub mod memory;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::mapping::MappedIdentity;
+
+/// A session id: 256 random bits, base64url. Unguessable, never reused.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// A fresh random id. Called at every login (no fixation).
+    pub fn random() -> SessionId {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        SessionId(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Accepts an id read from a sealed cookie, if it has the right shape.
+    pub fn parse(value: &str) -> Option<SessionId> {
+        let ok = value.len() == 43
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| SessionId(value.to_string()))
+    }
+
+    /// The id text.
+    ///
+    /// # Security
+    /// It is a bearer credential: never log it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionId([redacted])")
+    }
+}
+
+/// A logged-in user's session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    /// The mapped OpenG2P identity.
+    pub identity: MappedIdentity,
+    /// The provider's `sub` (the PSUT with e-Signet).
+    pub sub: String,
+    /// The authentication context class reached (`acr` of the ID token).
+    pub acr: String,
+    /// When the user authenticated (epoch seconds).
+    pub auth_time: u64,
+    /// The provider session id (`sid`), for back-channel logout.
+    pub sid: Option<String>,
+    /// When the session was created (epoch seconds).
+    pub created_at: u64,
+    /// When the session ends whatever the activity (epoch seconds).
+    pub expires_at: u64,
+    /// The ID token, kept for RP-initiated logout (`id_token_hint`).
+    #[serde(default)]
+    pub id_token: Option<String>,
+}
+
+/// A login started and not yet finished, keyed by its `state`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct PendingLogin {
+    /// PKCE code verifier.
+    pub code_verifier: String,
+    /// Nonce the ID token must carry.
+    pub nonce: String,
+    /// Same-origin path to return to.
+    pub return_to: String,
+    /// Hash of the login-binding cookie of the browser that started it.
+    pub browser_binding: String,
+    /// `acr_values` asked for.
+    pub acr_values: Vec<String>,
+    /// When it started (epoch seconds).
+    pub created_at: u64,
+}
+
+impl std::fmt::Debug for PendingLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingLogin")
+            .field("return_to", &self.return_to)
+            .field("acr_values", &self.acr_values)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A store failure (the shared store is unreachable, a record is corrupt).
+#[derive(Debug, thiserror::Error)]
+#[error("session store: {0}")]
+pub struct StoreError(pub String);
+
+/// Where sessions and pending logins live.
+///
+/// Implementations expire sessions after the idle timeout (reads refresh it)
+/// and at `expires_at`, and make `take_pending` atomic: a state is returned at
+/// most once, even with concurrent callbacks.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session.
+    async fn insert_session(&self, id: &SessionId, session: Session) -> Result<(), StoreError>;
+    /// The live session for `id`, refreshing its idle timer.
+    async fn session(&self, id: &SessionId) -> Result<Option<Arc<Session>>, StoreError>;
+    /// Ends a session.
+    async fn remove_session(&self, id: &SessionId) -> Result<(), StoreError>;
+    /// Stores a pending login. Fails with `Ok(false)` when the store is full.
+    async fn insert_pending(&self, state: &str, login: PendingLogin) -> Result<bool, StoreError>;
+    /// Removes and returns the pending login for `state`, once.
+    async fn take_pending(&self, state: &str) -> Result<Option<PendingLogin>, StoreError>;
+    /// Approximate counts of sessions and pending logins, for metrics.
+    fn sizes(&self) -> (u64, u64);
+}

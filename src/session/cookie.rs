@@ -1,0 +1,232 @@
+//! The gateway's cookies: the sealed session id and the login binding.
+//!
+//! The session cookie carries only the session id, sealed (encrypted and
+//! authenticated) with the `cookie` crate's private jar under the configured
+//! keys: the first key seals, every key opens, so keys rotate without logging
+//! anyone out. A tampered or truncated cookie simply does not open. The login
+//! binding cookie holds a random value whose hash is stored with each pending
+//! login, tying the callback to the browser that started it.
+
+use cookie::{Cookie, CookieJar, Key, SameSite};
+use sha2::{Digest, Sha256};
+
+use super::SessionId;
+use crate::config::SessionSettings;
+
+/// Encodes and decodes the gateway's cookies.
+pub struct CookieCodec {
+    session_name: String,
+    binding_name: String,
+    keys: Vec<Key>,
+    secure: bool,
+    session_max_age: i64,
+    binding_max_age: i64,
+}
+
+impl CookieCodec {
+    /// Builds the codec; fails if a key is shorter than 64 bytes.
+    pub fn new(settings: &SessionSettings, login_timeout_secs: u64) -> Result<CookieCodec, String> {
+        let keys = settings
+            .cookie_keys
+            .iter()
+            .map(|k| Key::try_from(k.expose().as_slice()).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err("no cookie key".into());
+        }
+        Ok(CookieCodec {
+            binding_name: format!("{}-login", settings.cookie_name),
+            session_name: settings.cookie_name.clone(),
+            keys,
+            secure: !settings.insecure_cookie_without_secure,
+            session_max_age: settings.absolute_timeout.as_secs() as i64,
+            binding_max_age: login_timeout_secs as i64,
+        })
+    }
+
+    /// The session cookie's name.
+    pub fn session_name(&self) -> &str {
+        &self.session_name
+    }
+
+    /// Opens the session cookie among the request's `Cookie` headers.
+    ///
+    /// Runs on every request to a protected route.
+    pub fn session_id<'a>(&self, cookie_headers: impl Iterator<Item = &'a str>) -> Option<SessionId> {
+        for raw in find_cookies(cookie_headers, &self.session_name) {
+            if let Some(value) = self.open(&self.session_name, raw) {
+                if let Some(id) = SessionId::parse(&value) {
+                    return Some(id);
+                }
+            }
+        }
+        None
+    }
+
+    /// `Set-Cookie` value for a new session.
+    pub fn set_session(&self, id: &SessionId) -> String {
+        self.seal(&self.session_name, id.as_str(), self.session_max_age)
+    }
+
+    /// `Set-Cookie` value that deletes the session cookie.
+    pub fn clear_session(&self) -> String {
+        self.attributes(Cookie::new(self.session_name.clone(), ""), 0)
+    }
+
+    /// The raw login-binding value, if the browser has one.
+    pub fn binding<'a>(&self, cookie_headers: impl Iterator<Item = &'a str>) -> Option<String> {
+        find_cookies(cookie_headers, &self.binding_name)
+            .into_iter()
+            .find(|v| v.len() == 43)
+            .map(str::to_owned)
+    }
+
+    /// `Set-Cookie` value for a login-binding value.
+    pub fn set_binding(&self, value: &str) -> String {
+        self.attributes(
+            Cookie::new(self.binding_name.clone(), value.to_string()),
+            self.binding_max_age,
+        )
+    }
+
+    /// `Set-Cookie` value that deletes the login-binding cookie.
+    pub fn clear_binding(&self) -> String {
+        self.attributes(Cookie::new(self.binding_name.clone(), ""), 0)
+    }
+
+    /// The request's `Cookie` header without the gateway's own cookies, so
+    /// the session id never reaches the upstream. `None` when nothing is left.
+    pub fn strip_own_cookies(&self, header: &str) -> Option<String> {
+        let kept: Vec<&str> = header
+            .split(';')
+            .map(str::trim)
+            .filter(|pair| {
+                let name = pair.split('=').next().unwrap_or("").trim();
+                !name.is_empty() && name != self.session_name && name != self.binding_name
+            })
+            .collect();
+        (!kept.is_empty()).then(|| kept.join("; "))
+    }
+
+    fn seal(&self, name: &str, value: &str, max_age: i64) -> String {
+        let mut jar = CookieJar::new();
+        jar.private_mut(&self.keys[0])
+            .add(Cookie::new(name.to_string(), value.to_string()));
+        let sealed = jar
+            .get(name)
+            .map(|c| c.value().to_string())
+            .unwrap_or_default();
+        self.attributes(Cookie::new(name.to_string(), sealed), max_age)
+    }
+
+    fn open(&self, name: &str, raw: &str) -> Option<String> {
+        self.keys.iter().find_map(|key| {
+            let mut jar = CookieJar::new();
+            jar.add_original(Cookie::new(name.to_string(), raw.to_string()));
+            jar.private(key).get(name).map(|c| c.value().to_string())
+        })
+    }
+
+    fn attributes(&self, mut cookie: Cookie<'static>, max_age: i64) -> String {
+        cookie.set_http_only(true);
+        cookie.set_secure(self.secure);
+        cookie.set_same_site(SameSite::Lax);
+        cookie.set_path("/");
+        cookie.set_max_age(cookie::time::Duration::seconds(max_age));
+        cookie.to_string()
+    }
+}
+
+/// Hash of a binding value, as stored with the pending login.
+pub fn binding_hash(value: &str) -> String {
+    let digest = Sha256::digest(value.as_bytes());
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, digest)
+}
+
+/// Every value of cookie `name` in the `Cookie` headers, in order.
+fn find_cookies<'a>(headers: impl Iterator<Item = &'a str>, name: &str) -> Vec<&'a str> {
+    headers
+        .flat_map(|h| h.split(';'))
+        .filter_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k.trim() == name).then(|| v.trim())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::secret::Secret;
+
+    fn settings(keys: &[[u8; 64]]) -> SessionSettings {
+        SessionSettings {
+            cookie_name: "__Host-g2p-session".into(),
+            cookie_keys: keys.iter().map(|k| Secret::new(k.to_vec())).collect(),
+            insecure_cookie_without_secure: false,
+            idle_timeout: Duration::from_secs(1800),
+            absolute_timeout: Duration::from_secs(8 * 3600),
+            max_sessions: 10,
+            max_pending_logins: 10,
+        }
+    }
+
+    fn cookie_value(set_cookie: &str) -> &str {
+        set_cookie.split(';').next().unwrap().split_once('=').unwrap().1
+    }
+
+    #[test]
+    fn session_cookie_round_trips_and_has_safe_attributes() {
+        let codec = CookieCodec::new(&settings(&[[7; 64]]), 600).unwrap();
+        let id = SessionId::random();
+        let set = codec.set_session(&id);
+        assert!(set.starts_with("__Host-g2p-session="));
+        for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+            assert!(set.contains(attr), "{set}");
+        }
+        assert!(!set.contains(id.as_str()), "the id must be sealed");
+        let header = format!("a=b; __Host-g2p-session={}", cookie_value(&set));
+        assert_eq!(codec.session_id([header.as_str()].into_iter()), Some(id));
+    }
+
+    #[test]
+    fn tampered_truncated_or_foreign_cookies_do_not_open() {
+        let codec = CookieCodec::new(&settings(&[[7; 64]]), 600).unwrap();
+        let other = CookieCodec::new(&settings(&[[8; 64]]), 600).unwrap();
+        let set = codec.set_session(&SessionId::random());
+        let value = cookie_value(&set).to_string();
+        let mut tampered = value.clone().into_bytes();
+        tampered[10] = if tampered[10] == b'A' { b'B' } else { b'A' };
+        let candidates = [
+            String::from_utf8(tampered).unwrap(),
+            value[..value.len() - 4].to_string(),
+            String::new(),
+            "x".repeat(5000),
+        ];
+        for bad in candidates {
+            let header = format!("__Host-g2p-session={bad}");
+            assert!(codec.session_id([header.as_str()].into_iter()).is_none());
+        }
+        let header = format!("__Host-g2p-session={value}");
+        assert!(other.session_id([header.as_str()].into_iter()).is_none());
+    }
+
+    #[test]
+    fn rotated_keys_still_open_old_cookies() {
+        let old = CookieCodec::new(&settings(&[[1; 64]]), 600).unwrap();
+        let rotated = CookieCodec::new(&settings(&[[2; 64], [1; 64]]), 600).unwrap();
+        let id = SessionId::random();
+        let header = format!("__Host-g2p-session={}", cookie_value(&old.set_session(&id)));
+        assert_eq!(rotated.session_id([header.as_str()].into_iter()), Some(id));
+    }
+
+    #[test]
+    fn own_cookies_are_stripped_before_forwarding() {
+        let codec = CookieCodec::new(&settings(&[[7; 64]]), 600).unwrap();
+        let header = "a=1; __Host-g2p-session=xyz; __Host-g2p-session-login=q; b=2";
+        assert_eq!(codec.strip_own_cookies(header).as_deref(), Some("a=1; b=2"));
+        assert_eq!(codec.strip_own_cookies("__Host-g2p-session=xyz"), None);
+    }
+}

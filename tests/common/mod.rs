@@ -1,0 +1,370 @@
+//! Test harness: the real gateway binary in front of the demo upstream, with
+//! the e-Signet emulator as identity provider, all on 127.0.0.1 free ports.
+//!
+//! A test reads as a story: start an [`Env`], drive a [`Browser`] through a
+//! login, assert on what the upstream received.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use esignet_emulator::{ClientRegistration, DemoUpstream, Emulator, EmulatorConfig, EsignetVersion};
+use serde_json::Value;
+
+/// The client id the tests register with the emulator.
+pub const CLIENT_ID: &str = "g2p-test-portal";
+/// The demo identity used for logins.
+pub const INDIVIDUAL_ID: &str = "8267411571";
+
+/// The repository root (where `gateway.yaml` lives).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A free loopback port, reserved by binding and released for the gateway.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The gateway process; killed on drop.
+pub struct Gateway {
+    child: Child,
+    /// Proxy base URL, e.g. `http://127.0.0.1:40123`.
+    pub base_url: String,
+    /// Admin base URL.
+    pub admin_url: String,
+    /// Captured stderr (logs), for assertions on what is logged.
+    pub log_path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Gateway {
+    /// Everything the gateway logged so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+/// Options for [`Env::start`].
+pub struct EnvOptions {
+    /// e-Signet version to emulate.
+    pub version: EsignetVersion,
+    /// Edits applied to the generated gateway config.
+    pub edit: Box<dyn FnOnce(&mut Value) + Send>,
+}
+
+impl Default for EnvOptions {
+    fn default() -> Self {
+        EnvOptions {
+            version: EsignetVersion::V1_8,
+            edit: Box::new(|_| {}),
+        }
+    }
+}
+
+/// Emulator + demo upstream + gateway.
+pub struct Env {
+    /// The e-Signet emulator.
+    pub emulator: Emulator,
+    /// The demo upstream (echoes what it receives).
+    pub upstream: DemoUpstream,
+    /// The gateway process.
+    pub gateway: Gateway,
+}
+
+impl Env {
+    /// Starts everything and waits until the gateway is ready.
+    pub async fn start(options: EnvOptions) -> Env {
+        let root = repo_root();
+        let mut emu_config = EmulatorConfig::demo(&root).expect("demo emulator config");
+        emu_config.version = options.version;
+        let emulator = Emulator::start(emu_config, loopback())
+            .await
+            .expect("emulator starts");
+        let port = free_port();
+        let base_url = format!("http://127.0.0.1:{port}");
+        let public_jwk: Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join("certs/demo/client.jwk.json")).unwrap(),
+        )
+        .unwrap();
+        emulator.register_client(ClientRegistration::new(
+            CLIENT_ID,
+            public_jwk,
+            vec![format!("{base_url}/_gateway/callback")],
+        ));
+        let jwks_url = format!("{base_url}/_gateway/jwks.json");
+        let upstream = DemoUpstream::start(loopback(), Some(jwks_url), Some("g2p-portal".into()))
+            .await
+            .expect("upstream starts");
+        let mut config = gateway_config(&root, port, &emulator, &upstream);
+        (options.edit)(&mut config);
+        let gateway = spawn_gateway(&config).await;
+        Env {
+            emulator,
+            upstream,
+            gateway,
+        }
+    }
+
+    /// A fresh browser (its own cookie jar).
+    pub fn browser(&self) -> Browser {
+        Browser::new()
+    }
+
+    /// A URL on the gateway.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway.base_url)
+    }
+}
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// The gateway config the tests start from, as YAML.
+pub fn gateway_config(root: &Path, port: u16, emulator: &Emulator, upstream: &DemoUpstream) -> Value {
+    let certs = root.join("certs/demo");
+    let file = |name: &str| serde_json::json!({ "file": certs.join(name).to_string_lossy() });
+    serde_json::json!({
+        "server": {
+            "listen": format!("127.0.0.1:{port}"),
+            "admin_listen": "127.0.0.1:0",
+            "public_url": format!("http://127.0.0.1:{port}"),
+            "threads": 2,
+            "grace_period": "1s",
+        },
+        "esignet": {
+            "client_id": CLIENT_ID,
+            "discovery_url": emulator.discovery_url(),
+            "private_key": file("client.pem"),
+            "claims_locales": "en",
+            "jwks_min_refresh_interval": "30s",
+        },
+        "session": {
+            "cookie_keys": [file("cookie.key")],
+            "insecure_cookie_without_secure": true,
+        },
+        "identity": {
+            "signing_keys": [file("gateway-signing.pem")],
+        },
+        "upstreams": { "portal": { "url": upstream.base_url() } },
+        "routes": [
+            { "name": "portal", "path": "/", "upstream": "portal", "auth": "login" },
+            { "name": "public", "path": "/public", "upstream": "portal", "auth": "public" },
+        ],
+        "logging": { "format": "json", "level": "info" },
+    })
+}
+
+/// Writes `config` to a temp dir, starts the gateway binary and waits for `/readyz`.
+pub async fn spawn_gateway(config: &Value) -> Gateway {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.yaml");
+    std::fs::write(&path, serde_yaml::to_string(config).unwrap()).unwrap();
+    let log_path = dir.path().join("gateway.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_g2p-gateway"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("gateway starts");
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    // "g2p-gateway listening on http://ADDR (admin http://ADDR)"
+    let mut urls = line
+        .split_whitespace()
+        .filter(|w| w.contains("http://"))
+        .map(|w| w.trim_start_matches('(').trim_end_matches(')').to_string());
+    let gateway = Gateway {
+        base_url: urls.next().unwrap_or_else(|| panic!("no listen line: {line:?}")),
+        admin_url: urls.next().expect("admin url"),
+        child,
+        log_path,
+        _dir: dir,
+    };
+    wait_ready(&gateway).await;
+    gateway
+}
+
+/// Polls `/readyz` until it answers 200 (the gateway has loaded discovery and JWKS).
+async fn wait_ready(gateway: &Gateway) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let ready = client
+            .get(format!("{}/readyz", gateway.admin_url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if ready {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gateway not ready; logs:\n{}",
+            gateway.logs()
+        );
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_millis(200));
+    }
+}
+
+/// A scripted browser: a cookie jar, no automatic redirects.
+pub struct Browser {
+    /// The HTTP client.
+    pub client: reqwest::Client,
+}
+
+/// One hop of a login, for tests that tamper with the flow.
+pub struct LoginRedirect {
+    /// The authorize URL the gateway sent the browser to.
+    pub authorize_url: String,
+}
+
+impl Browser {
+    /// A new browser with an empty cookie jar.
+    pub fn new() -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// A top-level navigation (GET, Accept: text/html).
+    pub async fn navigate(&self, url: &str) -> reqwest::Response {
+        self.client
+            .get(url)
+            .header("accept", "text/html,application/xhtml+xml")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A `fetch()`-like JSON request.
+    pub async fn fetch_json(&self, url: &str) -> reqwest::Response {
+        self.client
+            .get(url)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Navigates to `url` on a protected route and returns the provider redirect.
+    pub async fn start_login(&self, url: &str) -> LoginRedirect {
+        let response = self.navigate(url).await;
+        assert_eq!(response.status(), 302, "expected a login redirect for {url}");
+        LoginRedirect {
+            authorize_url: location(&response),
+        }
+    }
+
+    /// Logs in at the emulator and returns the callback URL it redirects to
+    /// (not yet followed).
+    pub async fn authenticate(&self, authorize_url: &str, individual_id: &str) -> String {
+        let page = self.navigate(authorize_url).await;
+        assert_eq!(page.status(), 200, "authorize page");
+        let html = page.text().await.unwrap();
+        let transaction = extract_hidden(&html, "transaction_id").expect("transaction_id in page");
+        let action = authorize_url.split('?').next().unwrap();
+        let response = self
+            .client
+            .post(action)
+            .form(&[
+                ("transaction_id", transaction.as_str()),
+                ("individual_id", individual_id),
+                ("otp", "111111"),
+                ("method", "otp"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 302, "login form should redirect");
+        location(&response)
+    }
+
+    /// The whole login: protected URL → provider → callback → back to the URL.
+    /// Returns the callback's response (the redirect back).
+    pub async fn login(&self, url: &str) -> reqwest::Response {
+        let start = self.start_login(url).await;
+        let callback = self.authenticate(&start.authorize_url, INDIVIDUAL_ID).await;
+        self.navigate(&callback).await
+    }
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Browser::new()
+    }
+}
+
+/// The `Location` header.
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The value of `<input type="hidden" name="NAME" value="...">`.
+pub fn extract_hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_string())
+}
+
+/// Replaces a query parameter's value in a URL.
+pub fn with_query_param(url: &str, name: &str, value: &str) -> String {
+    let mut parsed = url::Url::parse(url).unwrap();
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| {
+            if k == name {
+                (k.into_owned(), value.to_string())
+            } else {
+                (k.into_owned(), v.into_owned())
+            }
+        })
+        .collect();
+    parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    parsed.to_string()
+}
+
+/// A query parameter's value.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
