@@ -32,9 +32,13 @@ impl ServeHttp for AdminApp {
         let path = session.req_header().uri.path().to_string();
         match path.as_str() {
             "/metrics" => {
-                let (sessions, pending) = gw.store.sizes();
+                let (sessions, pending) = gw.store.sizes().await;
                 gw.metrics.set_store_sizes(sessions, pending);
-                text(StatusCode::OK, "text/plain; version=0.0.4", gw.metrics.render())
+                text(
+                    StatusCode::OK,
+                    "text/plain; version=0.0.4",
+                    gw.metrics.render(),
+                )
             }
             "/healthz" => text(StatusCode::OK, "text/plain", "ok\n".into()),
             "/readyz" => {

@@ -94,9 +94,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 
 /// Like [`load`], with an injected environment lookup.
 pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigErrors> {
-    let yaml = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors::file(format!("cannot read {}: {e}", path.display()))
-    })?;
+    let yaml = std::fs::read_to_string(path)
+        .map_err(|e| ConfigErrors::file(format!("cannot read {}: {e}", path.display())))?;
     load_str_with_env(&yaml, path, env)
 }
 

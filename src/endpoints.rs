@@ -96,7 +96,8 @@ async fn start_login(
         return Err(GatewayError::Overloaded);
     }
     gw.metrics.login_started();
-    Ok(Reply::redirect(&start.authorize_url).with_header("set-cookie", gw.cookies.set_binding(&binding)))
+    Ok(Reply::redirect(&start.authorize_url)
+        .with_header("set-cookie", gw.cookies.set_binding(&binding)))
 }
 
 /// Finishes a login on the provider's redirect back.
@@ -124,10 +125,12 @@ async fn callback(gw: &Gateway, req: &RequestHeader, query: &str) -> Result<Repl
         .await
         .map_err(|e| GatewayError::Internal(e.to_string()))?
         .ok_or_else(|| GatewayError::login(LoginFailure::UnknownState, "unknown or used state"))?;
-    let binding = gw.cookies.binding(cookie_headers(req)).map(|b| binding_hash(&b));
-    let same_browser = binding.is_some_and(|b| {
-        constant_time_eq(b.as_bytes(), pending.browser_binding.as_bytes())
-    });
+    let binding = gw
+        .cookies
+        .binding(cookie_headers(req))
+        .map(|b| binding_hash(&b));
+    let same_browser =
+        binding.is_some_and(|b| constant_time_eq(b.as_bytes(), pending.browser_binding.as_bytes()));
     if !same_browser {
         return Err(GatewayError::login(
             LoginFailure::BrowserMismatch,
@@ -135,7 +138,10 @@ async fn callback(gw: &Gateway, req: &RequestHeader, query: &str) -> Result<Repl
         ));
     }
     let iss = query_param(query, "iss");
-    let login = gw.oidc.finish_login(&pending, &code, iss.as_deref()).await?;
+    let login = gw
+        .oidc
+        .finish_login(&pending, &code, iss.as_deref())
+        .await?;
     let mapped = mapping::map_identity_with_warnings(
         &gw.config.mapping,
         &login.id_token,
@@ -155,7 +161,13 @@ async fn callback(gw: &Gateway, req: &RequestHeader, query: &str) -> Result<Repl
         gw.minter.forget(&old);
     }
     let now = now_secs();
-    let claim_str = |k: &str| login.id_token.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    let claim_str = |k: &str| {
+        login
+            .id_token
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
     let session = Session {
         sub: claim_str("sub").unwrap_or_default(),
         acr: claim_str("acr").unwrap_or_default(),

@@ -100,11 +100,15 @@ impl Gateway {
         }
         let status = error.status().as_u16();
         match status {
-            500.. => tracing::error!(correlation_id, code = error.public_code(), error = %error, "request failed"),
+            500.. => {
+                tracing::error!(correlation_id, code = error.public_code(), error = %error, "request failed")
+            }
             401 if matches!(error, GatewayError::LoginRequired) => {
                 tracing::debug!(correlation_id, "login required")
             }
-            _ => tracing::warn!(correlation_id, code = error.public_code(), error = %error, "request refused"),
+            _ => {
+                tracing::warn!(correlation_id, code = error.public_code(), error = %error, "request refused")
+            }
         }
         Reply::error(error, kind, correlation_id, login_url)
     }

@@ -26,8 +26,19 @@ const MAX_CLAIM_BYTES: usize = 1024;
 
 /// Claim names the gateway sets itself; mapped claims cannot override them.
 const RESERVED: &[&str] = &[
-    "iss", "aud", "sub", "iat", "exp", "nbf", "jti", "acr", "auth_time", "groups", "login",
-    "user_id", "registrant_id",
+    "iss",
+    "aud",
+    "sub",
+    "iat",
+    "exp",
+    "nbf",
+    "jti",
+    "acr",
+    "auth_time",
+    "groups",
+    "login",
+    "user_id",
+    "registrant_id",
 ];
 
 /// Mints and caches identity assertions.
@@ -82,7 +93,9 @@ impl AssertionMinter {
     /// Drops cached assertions of a session (at logout).
     pub fn forget(&self, session_id: &SessionId) {
         let id = session_id.clone();
-        let _ = self.cache.invalidate_entries_if(move |(sid, _), _| *sid == id);
+        let _ = self
+            .cache
+            .invalidate_entries_if(move |(sid, _), _| *sid == id);
     }
 
     /// Signs a fresh assertion with the newest key.
@@ -205,7 +218,13 @@ impl HeaderStripper {
 fn normalize(name: &str) -> String {
     name.trim()
         .chars()
-        .map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() })
+        .map(|c| {
+            if c == '_' {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
         .collect()
 }
 

@@ -22,7 +22,12 @@ enum Command {
     /// Run the gateway.
     Run {
         /// The configuration file.
-        #[arg(long, short, default_value = "gateway.yaml", env = "G2P_GATEWAY_CONFIG")]
+        #[arg(
+            long,
+            short,
+            default_value = "gateway.yaml",
+            env = "G2P_GATEWAY_CONFIG"
+        )]
         config: PathBuf,
     },
     /// Validate a configuration file and print every problem.
@@ -61,7 +66,10 @@ fn main() -> ExitCode {
             };
             g2p_gateway::telemetry::init(&loaded.logging);
             for switch in g2p_gateway::config::insecure_settings(&loaded) {
-                tracing::warn!(setting = switch, "insecure setting is on; do not use in production");
+                tracing::warn!(
+                    setting = switch,
+                    "insecure setting is on; do not use in production"
+                );
             }
             match g2p_gateway::server::run(loaded) {
                 Ok(()) => ExitCode::SUCCESS,

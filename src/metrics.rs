@@ -168,7 +168,9 @@ impl Metrics {
 
     /// A login failed.
     pub fn login_failed(&self, reason: LoginFailure) {
-        self.logins_failed.with_label_values(&[reason.label()]).inc();
+        self.logins_failed
+            .with_label_values(&[reason.label()])
+            .inc();
     }
 
     /// An IdP call finished.
@@ -253,6 +255,8 @@ mod tests {
         assert!(text.contains("g2p_gateway_logins_started_total 1"));
         assert!(text.contains("g2p_gateway_logins_failed_total{reason=\"invalid_id_token\"} 1"));
         assert!(text.contains("g2p_gateway_idp_request_duration_seconds_bucket"));
-        assert!(text.contains("g2p_gateway_requests_total{route=\"portal\",status_class=\"2xx\"} 1"));
+        assert!(
+            text.contains("g2p_gateway_requests_total{route=\"portal\",status_class=\"2xx\"} 1")
+        );
     }
 }

@@ -168,7 +168,9 @@ impl OidcClient {
                 ));
             }
         }
-        let tokens = self.exchange_code(&metadata.token_endpoint, code, pending).await?;
+        let tokens = self
+            .exchange_code(&metadata.token_endpoint, code, pending)
+            .await?;
         let id_token = self
             .verify_id_token(&tokens, &issuers, &pending.nonce)
             .await?;
@@ -178,7 +180,11 @@ impl OidcClient {
             .unwrap_or_default()
             .to_string();
         let userinfo = self
-            .fetch_userinfo(metadata.userinfo_endpoint.as_str(), &tokens.access_token, &sub)
+            .fetch_userinfo(
+                metadata.userinfo_endpoint.as_str(),
+                &tokens.access_token,
+                &sub,
+            )
             .await?;
         Ok(VerifiedLogin {
             id_token,
@@ -206,7 +212,10 @@ impl OidcClient {
             .assertion_aud
             .clone()
             .unwrap_or_else(|| token_endpoint.to_string());
-        let assertion = self.signer.sign(&audience).map_err(GatewayError::Internal)?;
+        let assertion = self
+            .signer
+            .sign(&audience)
+            .map_err(GatewayError::Internal)?;
         let form = tokens::token_form(
             code,
             &self.redirect_uri,
@@ -261,7 +270,10 @@ impl OidcClient {
             401 | 403 => {
                 return Err(GatewayError::login(
                     LoginFailure::InvalidUserinfo,
-                    format!("userinfo refused the access token: HTTP {}", response.status),
+                    format!(
+                        "userinfo refused the access token: HTTP {}",
+                        response.status
+                    ),
                 ))
             }
             status => {
@@ -280,7 +292,9 @@ impl OidcClient {
             return verify::unsigned_userinfo(&response.body, sub);
         }
         let token = std::str::from_utf8(&response.body)
-            .map_err(|_| GatewayError::login(LoginFailure::InvalidUserinfo, "userinfo is not text"))?
+            .map_err(|_| {
+                GatewayError::login(LoginFailure::InvalidUserinfo, "userinfo is not text")
+            })?
             .trim();
         let header = verify::inspect_header(token)
             .map_err(|e| GatewayError::login(LoginFailure::InvalidUserinfo, e))?;

@@ -126,14 +126,25 @@ impl ProxyHttp for GatewayProxy {
         Ok(())
     }
 
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
         let Some(gw) = ctx.gateway.clone() else {
-            return FailToProxy { error_code: 0, can_reuse_downstream: false };
+            return FailToProxy {
+                error_code: 0,
+                can_reuse_downstream: false,
+            };
         };
         let error = match e.esource() {
             ErrorSource::Upstream => GatewayError::UpstreamUnavailable(e.to_string()),
             ErrorSource::Downstream => {
-                return FailToProxy { error_code: 0, can_reuse_downstream: false };
+                return FailToProxy {
+                    error_code: 0,
+                    can_reuse_downstream: false,
+                };
             }
             _ => GatewayError::Internal(e.to_string()),
         };
@@ -141,12 +152,18 @@ impl ProxyHttp for GatewayProxy {
         let reply = gw.reject(&error, kind, &ctx.correlation_id, None);
         let code = reply.status.as_u16();
         let _ = write_reply(session, reply).await;
-        FailToProxy { error_code: code, can_reuse_downstream: false }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         let Some(gw) = &ctx.gateway else { return };
-        let status = session.response_written().map(|r| r.status.as_u16()).unwrap_or(0);
+        let status = session
+            .response_written()
+            .map(|r| r.status.as_u16())
+            .unwrap_or(0);
         let route = ctx
             .route
             .map(|i| gw.config.routes[i].name.as_str())
@@ -173,10 +190,11 @@ async fn decide(gw: &Gateway, req: &RequestHeader, ctx: &mut RequestCtx) -> Opti
             return Some(endpoints::handle(gw, req, rest, &ctx.correlation_id).await);
         }
     }
-    let host = req
-        .uri
-        .host()
-        .or_else(|| req.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()));
+    let host = req.uri.host().or_else(|| {
+        req.headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+    });
     let Some(route) = gw.routes.find(host, path) else {
         return Some(gw.reject(&GatewayError::NoRoute, kind(), &ctx.correlation_id, None));
     };
@@ -222,7 +240,11 @@ fn strip_identity_headers(gw: &Gateway, req: &mut RequestHeader) {
 
 /// Sets `X-Forwarded-For`, `-Proto` and `-Host` (appending to client values
 /// only when the operator trusts the hop in front).
-fn set_forwarding_headers(gw: &Gateway, session: &Session, upstream: &mut RequestHeader) -> Result<()> {
+fn set_forwarding_headers(
+    gw: &Gateway,
+    session: &Session,
+    upstream: &mut RequestHeader,
+) -> Result<()> {
     let trust = gw.config.server.trust_forwarded_headers;
     let client_ip = session
         .client_addr()

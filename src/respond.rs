@@ -154,7 +154,8 @@ fn error_page(title: &str, text: &str, correlation_id: &str, login_url: Option<&
     )
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f4f6f8;color:#1d2a35;margin:0}\
+const STYLE: &str =
+    "body{font-family:system-ui,sans-serif;background:#f4f6f8;color:#1d2a35;margin:0}\
 main{max-width:32rem;margin:12vh auto;background:#fff;padding:2rem 2.5rem;border-radius:12px;\
 box-shadow:0 2px 12px rgba(0,0,0,.08)}h1{font-size:1.5rem;margin-top:0}\
 .button{display:inline-block;background:#0b6e4f;color:#fff;padding:.6rem 1.2rem;border-radius:6px;\
@@ -202,7 +203,10 @@ mod tests {
         for h in [
             headers(&[("accept", "application/json")]),
             headers(&[("accept", "*/*")]),
-            headers(&[("accept", "text/html"), ("x-requested-with", "XMLHttpRequest")]),
+            headers(&[
+                ("accept", "text/html"),
+                ("x-requested-with", "XMLHttpRequest"),
+            ]),
             headers(&[("accept", "text/html"), ("sec-fetch-mode", "cors")]),
             headers(&[("accept", "text/html"), ("sec-fetch-dest", "empty")]),
         ] {

@@ -97,7 +97,9 @@ impl BackgroundService for WarmUp {
                     tracing::info!("identity provider metadata and keys loaded");
                     return;
                 }
-                Err(e) => tracing::warn!(error = %e, retry_in = ?delay, "identity provider not reachable yet"),
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?delay, "identity provider not reachable yet")
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}

@@ -123,6 +123,6 @@ pub trait SessionStore: Send + Sync {
     async fn insert_pending(&self, state: &str, login: PendingLogin) -> Result<bool, StoreError>;
     /// Removes and returns the pending login for `state`, once.
     async fn take_pending(&self, state: &str) -> Result<Option<PendingLogin>, StoreError>;
-    /// Approximate counts of sessions and pending logins, for metrics.
-    fn sizes(&self) -> (u64, u64);
+    /// Counts of sessions and pending logins, for metrics (runs at each scrape).
+    async fn sizes(&self) -> (u64, u64);
 }

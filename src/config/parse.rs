@@ -41,7 +41,14 @@ pub(crate) fn parse(yaml: &str) -> Result<Parsed, FileProblem> {
     let mut errors = Vec::new();
     for _ in 0..MAX_ROUNDS {
         let error = match serde_path_to_error::deserialize::<_, RawConfig>(&document) {
-            Ok(raw) => return Ok(Parsed { raw: Some(raw), errors, pruning, order }),
+            Ok(raw) => {
+                return Ok(Parsed {
+                    raw: Some(raw),
+                    errors,
+                    pruning,
+                    order,
+                })
+            }
             Err(error) => error,
         };
         let (path, message) = describe(&error);
@@ -50,14 +57,28 @@ pub(crate) fn parse(yaml: &str) -> Result<Parsed, FileProblem> {
             errors.push((original, message));
         }
         if !pruning.prune(&mut document, &path) {
-            return Ok(Parsed { raw: None, errors, pruning, order });
+            return Ok(Parsed {
+                raw: None,
+                errors,
+                pruning,
+                order,
+            });
         }
     }
-    errors.push((YamlPath::root(), format!("too many errors; gave up after {MAX_ROUNDS}")));
-    Ok(Parsed { raw: None, errors, pruning, order })
+    errors.push((
+        YamlPath::root(),
+        format!("too many errors; gave up after {MAX_ROUNDS}"),
+    ));
+    Ok(Parsed {
+        raw: None,
+        errors,
+        pruning,
+        order,
+    })
 }
 
-/// Reads the text into a mapping, with scalar keys turned into strings.
+/// Reads the text into a mapping, with `<<` merge keys applied (so anchors
+/// can share route settings) and scalar keys turned into strings.
 fn document(yaml: &str) -> Result<Value, FileProblem> {
     let mut value: Value = serde_yaml::from_str(yaml).map_err(syntax_problem)?;
     if value.is_null() {
@@ -70,6 +91,9 @@ fn document(yaml: &str) -> Result<Value, FileProblem> {
                 .into(),
         ));
     }
+    value
+        .apply_merge()
+        .map_err(|e| FileProblem(format!("invalid merge key (<<): {e}")))?;
     stringify_keys(&mut value);
     Ok(value)
 }
@@ -123,8 +147,7 @@ fn describe(error: &serde_path_to_error::Error<serde_yaml::Error>) -> (YamlPath,
     let path = YamlPath::from_serde(error.path());
     let message = error.inner().to_string();
     let quoted = backticked(&message);
-    if let (Some(rest), Some(field)) = (message.strip_prefix("missing field "), quoted.first()) {
-        debug_assert!(rest.starts_with('`'));
+    if let (true, Some(field)) = (message.starts_with("missing field "), quoted.first()) {
         return (path.key(field), "required key is missing".into());
     }
     if message.starts_with("unknown field ") && !quoted.is_empty() {
@@ -140,7 +163,10 @@ fn describe(error: &serde_path_to_error::Error<serde_yaml::Error>) -> (YamlPath,
         return (path, format!("{head}, expected a string"));
     }
     if message.ends_with("expected a duration") {
-        return (path, format!("{message} such as \"30s\", \"10m\" or \"8h\""));
+        return (
+            path,
+            format!("{message} such as \"30s\", \"10m\" or \"8h\""),
+        );
     }
     (path, message)
 }
@@ -152,7 +178,10 @@ fn unknown(what: &str, quoted: &[&str]) -> String {
     match suggest::closest(word, known.iter().copied()) {
         Some(candidate) => format!("{base}; did you mean \"{candidate}\"?"),
         None if known.is_empty() => base,
-        None => format!("{base} (known: {})", suggest::known_list(known.iter().copied())),
+        None => format!(
+            "{base} (known: {})",
+            suggest::known_list(known.iter().copied())
+        ),
     }
 }
 
@@ -198,7 +227,9 @@ impl Pruning {
     /// True when `original` lies inside a node that was pruned (its error was
     /// already reported, so "missing" or follow-up errors there are noise).
     pub(crate) fn covers(&self, original: &YamlPath) -> bool {
-        self.removed.iter().any(|removed| original.starts_with(removed))
+        self.removed
+            .iter()
+            .any(|removed| original.starts_with(removed))
     }
 }
 
@@ -308,12 +339,16 @@ impl DocOrder {
         }
     }
 
-    /// The position of `path`, or of its deepest ancestor present in the file.
+    /// The position of `path`, or of its deepest ancestor present in the file;
+    /// paths in sections absent from the file sort last.
     pub(crate) fn rank(&self, path: &YamlPath) -> usize {
-        (0..=path.segments().len())
+        if path.is_root() {
+            return 0;
+        }
+        (1..=path.segments().len())
             .rev()
             .find_map(|len| self.0.get(&path.truncated(len)).copied())
-            .unwrap_or(0)
+            .unwrap_or(usize::MAX)
     }
 }
 
@@ -326,7 +361,11 @@ mod tests {
     }
 
     fn rendered(parsed: &Parsed) -> Vec<String> {
-        parsed.errors.iter().map(|(p, m)| format!("{p}: {m}")).collect()
+        parsed
+            .errors
+            .iter()
+            .map(|(p, m)| format!("{p}: {m}"))
+            .collect()
     }
 
     #[test]
@@ -348,17 +387,34 @@ mod tests {
         let yaml = "routes:\n  - /a\n  - {path: /b, upstrem: x}\n  - 5\n  - {pth: /c}\n";
         let parsed = parse_ok(yaml);
         let paths: Vec<String> = parsed.errors.iter().map(|(p, _)| p.to_string()).collect();
-        assert_eq!(paths, ["routes[0]", "routes[1].upstrem", "routes[2]", "routes[3].pth"]);
+        assert_eq!(
+            paths,
+            [
+                "routes[0]",
+                "routes[1].upstrem",
+                "routes[2]",
+                "routes[3].pth"
+            ]
+        );
         let raw = parsed.raw.expect("repaired");
         assert_eq!(raw.routes.map(|r| r.len()), Some(2));
         let later = YamlPath::root().key("routes").index(1).key("path");
-        assert_eq!(parsed.pruning.to_original(&later).to_string(), "routes[3].path");
+        assert_eq!(
+            parsed.pruning.to_original(&later).to_string(),
+            "routes[3].path"
+        );
     }
 
     #[test]
     fn syntax_errors_have_line_and_column() {
-        let problem = parse("server:\n  listen: [1\n").err().expect("syntax error");
-        assert!(problem.0.starts_with("YAML syntax error at line "), "{}", problem.0);
+        let problem = parse("server:\n  listen: [1\n")
+            .err()
+            .expect("syntax error");
+        assert!(
+            problem.0.starts_with("YAML syntax error at line "),
+            "{}",
+            problem.0
+        );
     }
 
     #[test]

@@ -160,7 +160,10 @@ impl<'a> Checker<'a> {
     ) -> Option<Duration> {
         if value < min || value > max {
             let (value, min, max) = (human(value), human(min), human(max));
-            self.error(path, format!("{value} is out of range; allowed: {min} to {max}"));
+            self.error(
+                path,
+                format!("{value} is out of range; allowed: {min} to {max}"),
+            );
             return None;
         }
         Some(value)
@@ -185,7 +188,10 @@ impl<'a> Checker<'a> {
             }
         };
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            self.error(path, format!("must be an http:// or https:// URL, got {value:?}"));
+            self.error(
+                path,
+                format!("must be an http:// or https:// URL, got {value:?}"),
+            );
             return None;
         }
         Some(url)

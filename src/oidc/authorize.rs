@@ -40,7 +40,11 @@ pub fn claims_parameter(settings: &EsignetSettings) -> serde_json::Value {
 }
 
 /// Builds the authorization URL.
-pub fn authorize_url(endpoint: &Url, settings: &EsignetSettings, p: &AuthorizeParams<'_>) -> String {
+pub fn authorize_url(
+    endpoint: &Url,
+    settings: &EsignetSettings,
+    p: &AuthorizeParams<'_>,
+) -> String {
     let claims = claims_parameter(settings).to_string();
     let scope = settings.scope.join(" ");
     let acr = p.acr_values.join(" ");

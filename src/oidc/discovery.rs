@@ -164,7 +164,8 @@ impl Provider {
             )));
         }
         let metadata = Arc::new(
-            parse_discovery(&response.body, overrides).map_err(GatewayError::ProviderUnavailable)?,
+            parse_discovery(&response.body, overrides)
+                .map_err(GatewayError::ProviderUnavailable)?,
         );
         self.current.store(Some(metadata.clone()));
         Ok(metadata)

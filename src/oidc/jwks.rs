@@ -81,7 +81,8 @@ struct RawRsaKey {
 
 /// Parses a JWKS document, keeping the RSA signing keys.
 pub fn parse_jwks(body: &[u8]) -> Result<KeySet, String> {
-    let raw: RawSet = serde_json::from_slice(body).map_err(|e| format!("JWKS is not valid: {e}"))?;
+    let raw: RawSet =
+        serde_json::from_slice(body).map_err(|e| format!("JWKS is not valid: {e}"))?;
     let keys = raw.keys.into_iter().filter_map(parse_key).collect();
     Ok(KeySet { keys })
 }

@@ -67,7 +67,10 @@ pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenSet, Gatewa
             ));
         }
         let id_token = parsed.id_token.ok_or_else(|| {
-            GatewayError::login(LoginFailure::InvalidIdToken, "token response has no id_token")
+            GatewayError::login(
+                LoginFailure::InvalidIdToken,
+                "token response has no id_token",
+            )
         })?;
         return Ok(TokenSet {
             id_token,

@@ -128,7 +128,10 @@ pub fn verify_userinfo(
 /// Accepts an unsigned userinfo JSON object (only when configured to).
 pub fn unsigned_userinfo(body: &[u8], expected_sub: &str) -> Result<Claims, GatewayError> {
     let claims: Claims = serde_json::from_slice(body).map_err(|_| {
-        GatewayError::login(LoginFailure::InvalidUserinfo, "userinfo is not a JSON object")
+        GatewayError::login(
+            LoginFailure::InvalidUserinfo,
+            "userinfo is not a JSON object",
+        )
     })?;
     check_userinfo_sub(&claims, expected_sub)?;
     Ok(claims)

@@ -52,7 +52,10 @@ impl CookieCodec {
     /// Opens the session cookie among the request's `Cookie` headers.
     ///
     /// Runs on every request to a protected route.
-    pub fn session_id<'a>(&self, cookie_headers: impl Iterator<Item = &'a str>) -> Option<SessionId> {
+    pub fn session_id<'a>(
+        &self,
+        cookie_headers: impl Iterator<Item = &'a str>,
+    ) -> Option<SessionId> {
         for raw in find_cookies(cookie_headers, &self.session_name) {
             if let Some(value) = self.open(&self.session_name, raw) {
                 if let Some(id) = SessionId::parse(&value) {
@@ -174,7 +177,13 @@ mod tests {
     }
 
     fn cookie_value(set_cookie: &str) -> &str {
-        set_cookie.split(';').next().unwrap().split_once('=').unwrap().1
+        set_cookie
+            .split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1
     }
 
     #[test]

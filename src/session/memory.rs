@@ -24,7 +24,9 @@ impl Expiry<SessionId, Arc<Session>> for AbsoluteExpiry {
         value: &Arc<Session>,
         _created_at: Instant,
     ) -> Option<Duration> {
-        Some(Duration::from_secs(value.expires_at.saturating_sub(now_secs())))
+        Some(Duration::from_secs(
+            value.expires_at.saturating_sub(now_secs()),
+        ))
     }
 }
 
@@ -92,7 +94,9 @@ impl SessionStore for MemoryStore {
         Ok(self.pending.remove(state).await)
     }
 
-    fn sizes(&self) -> (u64, u64) {
+    async fn sizes(&self) -> (u64, u64) {
+        self.sessions.run_pending_tasks().await;
+        self.pending.run_pending_tasks().await;
         (self.sessions.entry_count(), self.pending.entry_count())
     }
 }

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use esignet_emulator::{ClientRegistration, DemoUpstream, Emulator, EmulatorConfig, EsignetVersion};
+use esignet_emulator::{
+    ClientRegistration, DemoUpstream, Emulator, EmulatorConfig, EsignetVersion,
+};
 use serde_json::Value;
 
 /// The client id the tests register with the emulator.
@@ -136,7 +138,12 @@ fn loopback() -> SocketAddr {
 }
 
 /// The gateway config the tests start from, as YAML.
-pub fn gateway_config(root: &Path, port: u16, emulator: &Emulator, upstream: &DemoUpstream) -> Value {
+pub fn gateway_config(
+    root: &Path,
+    port: u16,
+    emulator: &Emulator,
+    upstream: &DemoUpstream,
+) -> Value {
     let certs = root.join("certs/demo");
     let file = |name: &str| serde_json::json!({ "file": certs.join(name).to_string_lossy() });
     serde_json::json!({
@@ -187,8 +194,12 @@ pub async fn spawn_gateway(config: &Value) -> Gateway {
         .expect("gateway starts");
     let stdout = child.stdout.take().unwrap();
     let line = tokio::task::spawn_blocking(move || {
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        let read = reader.read_line(&mut line).map(|_| line);
+        // Keep draining: a closed pipe would kill the child at its next print.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        read
     })
     .await
     .unwrap()
@@ -199,7 +210,9 @@ pub async fn spawn_gateway(config: &Value) -> Gateway {
         .filter(|w| w.contains("http://"))
         .map(|w| w.trim_start_matches('(').trim_end_matches(')').to_string());
     let gateway = Gateway {
-        base_url: urls.next().unwrap_or_else(|| panic!("no listen line: {line:?}")),
+        base_url: urls
+            .next()
+            .unwrap_or_else(|| panic!("no listen line: {line:?}")),
         admin_url: urls.next().expect("admin url"),
         child,
         log_path,
@@ -280,7 +293,11 @@ impl Browser {
     /// Navigates to `url` on a protected route and returns the provider redirect.
     pub async fn start_login(&self, url: &str) -> LoginRedirect {
         let response = self.navigate(url).await;
-        assert_eq!(response.status(), 302, "expected a login redirect for {url}");
+        assert_eq!(
+            response.status(),
+            302,
+            "expected a login redirect for {url}"
+        );
         LoginRedirect {
             authorize_url: location(&response),
         }
@@ -367,4 +384,22 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
         .query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+}
+
+/// Sends `request` verbatim over a new TCP connection and returns the status
+/// code of the answer (for paths and headers an HTTP client would normalise).
+pub async fn raw_request(base_url: &str, request: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base_url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
 }

@@ -115,10 +115,16 @@ pub(crate) fn login_page(page: &LoginPage<'_>) -> String {
             claims.join(", ")
         ));
     }
+    let demo_ids: Vec<String> = page
+        .suggestions
+        .iter()
+        .map(|(id, name)| format!("<code>{}</code> {}", escape(id), escape(name)))
+        .collect();
     body.push_str(&format!(
-        "<p class=\"hint\">e-Signet emulator: use a demo UIN from the list and OTP <code>{}</code>; \
-         biometrics needs no OTP.</p>",
-        escape(page.otp_hint)
+        "<p class=\"hint\">e-Signet emulator: OTP/PIN <code>{}</code>; biometrics needs none. \
+         Demo UINs: {}.</p>",
+        escape(page.otp_hint),
+        demo_ids.join(", ")
     ));
     document("e-Signet login", &body)
 }

@@ -17,7 +17,8 @@ const DISPLAYS: &[&str] = &["page", "popup", "touch", "wap"];
 const MAX_CLOCK_SKEW: Duration = Duration::from_secs(600);
 /// Client-assertion lifetime bounds: long enough for a slow token call,
 /// short enough that a leaked assertion is soon useless.
-const ASSERTION_LIFETIME: (Duration, Duration) = (Duration::from_secs(10), Duration::from_secs(600));
+const ASSERTION_LIFETIME: (Duration, Duration) =
+    (Duration::from_secs(10), Duration::from_secs(600));
 
 /// Checks `esignet:`.
 pub(super) fn check(cx: &mut Checker<'_>, raw: &RawEsignet) -> Option<EsignetSettings> {
@@ -46,13 +47,23 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawEsignet) -> Option<EsignetSet
     let prompt = prompt(cx, &path.key("prompt"), raw.prompt.as_deref());
     let display = match raw.display.as_deref() {
         None => Some(None),
-        Some(display) => cx.one_of(&path.key("display"), display.trim(), DISPLAYS).map(Some),
+        Some(display) => cx
+            .one_of(&path.key("display"), display.trim(), DISPLAYS)
+            .map(Some),
     };
-    let clock_skew =
-        cx.duration_in(&path.key("clock_skew"), raw.clock_skew, Duration::ZERO, MAX_CLOCK_SKEW);
+    let clock_skew = cx.duration_in(
+        &path.key("clock_skew"),
+        raw.clock_skew,
+        Duration::ZERO,
+        MAX_CLOCK_SKEW,
+    );
     let (min, max) = ASSERTION_LIFETIME;
-    let assertion_lifetime =
-        cx.duration_in(&path.key("assertion_lifetime"), raw.assertion_lifetime, min, max);
+    let assertion_lifetime = cx.duration_in(
+        &path.key("assertion_lifetime"),
+        raw.assertion_lifetime,
+        min,
+        max,
+    );
     let jwks_cache_ttl = cx.positive(&path.key("jwks_cache_ttl"), raw.jwks_cache_ttl);
     let http_timeout = cx.positive(&path.key("http_timeout"), raw.http_timeout);
     let login_timeout = cx.positive(&path.key("login_timeout"), raw.login_timeout);
@@ -189,7 +200,9 @@ fn essential_claims(
         if essential.contains(claim) && !user_claims.contains(claim) {
             cx.error(
                 &item_path(&essential_path, raw.listed, index),
-                format!("{claim:?} is not in esignet.user_claims; essential claims must be requested"),
+                format!(
+                    "{claim:?} is not in esignet.user_claims; essential claims must be requested"
+                ),
             );
         }
     }
@@ -200,7 +213,10 @@ fn essential_claims(
 fn scope(cx: &mut Checker<'_>, path: &YamlPath, raw: &Words) -> Vec<String> {
     let scope = cx.words(path, raw);
     if !raw.items.iter().any(|s| s == "openid") {
-        cx.error(path, "must contain \"openid\" (e-Signet requires it to release user claims)");
+        cx.error(
+            path,
+            "must contain \"openid\" (e-Signet requires it to release user claims)",
+        );
     }
     scope
 }

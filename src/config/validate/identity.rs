@@ -72,7 +72,10 @@ fn strip_prefix(cx: &mut Checker<'_>, path: &YamlPath, prefix: &str) -> Option<S
     if prefix.is_empty() || is_token(prefix) {
         return Some(prefix.to_owned());
     }
-    cx.error(path, format!("{prefix:?} is not a valid HTTP header-name prefix"));
+    cx.error(
+        path,
+        format!("{prefix:?} is not a valid HTTP header-name prefix"),
+    );
     None
 }
 
@@ -124,7 +127,13 @@ fn header_entry(
 }
 
 /// A key that exists and is small enough for a header.
-fn small_key(cx: &mut Checker<'_>, path: &YamlPath, key: &str, known: &[String], mapping: &MappingCheck) -> bool {
+fn small_key(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    key: &str,
+    known: &[String],
+    mapping: &MappingCheck,
+) -> bool {
     if LARGE_CLAIMS.contains(&key) || mapping.large_targets.iter().any(|t| t == key) {
         cx.error(
             path,

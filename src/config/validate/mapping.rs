@@ -58,7 +58,12 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawMapping) -> MappingCheck {
 }
 
 /// A mapped key that exists: `user_id` or a target of one of the maps.
-pub(super) fn known_key(cx: &mut Checker<'_>, path: &YamlPath, key: &str, targets: &[String]) -> Option<String> {
+pub(super) fn known_key(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    key: &str,
+    targets: &[String],
+) -> Option<String> {
     if targets.iter().any(|t| t == key) {
         return Some(key.to_owned());
     }
@@ -116,7 +121,12 @@ fn parse_pair(cx: &mut Checker<'_>, path: &YamlPath, pair: &str) -> Option<(Stri
     }
 }
 
-fn checked_pair(cx: &mut Checker<'_>, path: &YamlPath, from: &str, to: &str) -> Option<(String, String)> {
+fn checked_pair(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    from: &str,
+    to: &str,
+) -> Option<(String, String)> {
     if is_side(from) && is_side(to) {
         return Some((from.to_owned(), to.to_owned()));
     }

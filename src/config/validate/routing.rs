@@ -19,9 +19,15 @@ pub(super) struct UpstreamsCheck {
 }
 
 /// Checks `upstreams:` (required, at least one).
-pub(super) fn upstreams(cx: &mut Checker<'_>, raw: Option<&OrderedMap<RawUpstream>>) -> UpstreamsCheck {
+pub(super) fn upstreams(
+    cx: &mut Checker<'_>,
+    raw: Option<&OrderedMap<RawUpstream>>,
+) -> UpstreamsCheck {
     let path = YamlPath::root().key("upstreams");
-    let entries = cx.required(&path, raw).map(|map| map.0.as_slice()).unwrap_or_default();
+    let entries = cx
+        .required(&path, raw)
+        .map(|map| map.0.as_slice())
+        .unwrap_or_default();
     if raw.is_some() && entries.is_empty() {
         cx.error(&path, "at least one upstream is required");
     }
@@ -39,10 +45,18 @@ pub(super) fn upstreams(cx: &mut Checker<'_>, raw: Option<&OrderedMap<RawUpstrea
     UpstreamsCheck { names, upstreams }
 }
 
-fn upstream_entry(cx: &mut Checker<'_>, path: &YamlPath, name: &str, raw: &RawUpstream) -> Option<Upstream> {
+fn upstream_entry(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    name: &str,
+    raw: &RawUpstream,
+) -> Option<Upstream> {
     let named = is_name(name, true);
     if !named {
-        cx.error(path, format!("{name:?} is not a valid upstream name (letters, digits, . _ -)"));
+        cx.error(
+            path,
+            format!("{name:?} is not a valid upstream name (letters, digits, . _ -)"),
+        );
     }
     let url_path = path.key("url");
     let url = cx.required(&url_path, raw.url.as_ref())?;
@@ -95,15 +109,22 @@ pub(super) fn routes(
         cx.error(&path, "at least one route is required");
         return None;
     }
-    let checked: Vec<Option<Route>> = raw
+    let checked: Vec<RouteCheck> = raw
         .iter()
         .enumerate()
         .map(|(index, route)| route_entry(cx, &path.index(index), index, route, upstreams, prefix))
         .collect();
     let names_ok = unique_names(cx, &path, raw);
-    let pairs_ok = unique_matches(cx, &path, &checked);
-    let routes: Option<Vec<Route>> = checked.into_iter().collect();
-    routes.filter(|_| names_ok && pairs_ok)
+    let matches_ok = unique_matches(cx, &path, &checked);
+    let routes: Option<Vec<Route>> = checked.into_iter().map(|c| c.route).collect();
+    routes.filter(|_| names_ok && matches_ok)
+}
+
+/// One checked route; `matches` (host, path) is kept even when another key
+/// is invalid, so duplicates are still found.
+struct RouteCheck {
+    matches: Option<(Option<String>, String)>,
+    route: Option<Route>,
 }
 
 fn route_entry(
@@ -113,7 +134,7 @@ fn route_entry(
     raw: &RawRoute,
     upstreams: &[String],
     prefix: Option<&str>,
-) -> Option<Route> {
+) -> RouteCheck {
     let name = route_name(cx, &path.key("name"), index, raw.name.as_deref());
     let host = match &raw.host {
         Some(host) => route_host(cx, &path.key("host"), host).map(Some),
@@ -127,29 +148,43 @@ fn route_entry(
     let upstream = cx
         .required(&upstream_path, raw.upstream.as_ref())
         .and_then(|u| known_upstream(cx, &upstream_path, u, upstreams));
-    let access = cx.required(&path.key("auth"), raw.auth.as_ref()).map(|auth| match auth {
-        RawAccess::Public => Access::Public,
-        RawAccess::Login => Access::Login,
-    });
+    let access = cx
+        .required(&path.key("auth"), raw.auth.as_ref())
+        .map(|auth| match auth {
+            RawAccess::Public => Access::Public,
+            RawAccess::Login => Access::Login,
+        });
     let audience = cx.opt_word(&path.key("audience"), raw.audience.as_ref());
-    Some(Route {
-        index,
-        name: name?,
-        host: host?,
-        path_prefix: path_prefix?,
-        upstream: upstream?,
-        access: access?,
-        audience: audience?,
-    })
+    let matches = host.clone().zip(path_prefix.clone());
+    let route = (|| {
+        Some(Route {
+            index,
+            name: name?,
+            host: host?,
+            path_prefix: path_prefix?,
+            upstream: upstream?,
+            access: access?,
+            audience: audience?,
+        })
+    })();
+    RouteCheck { matches, route }
 }
 
 /// The route's name, `route<index>` by default.
-fn route_name(cx: &mut Checker<'_>, path: &YamlPath, index: usize, raw: Option<&str>) -> Option<String> {
+fn route_name(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    index: usize,
+    raw: Option<&str>,
+) -> Option<String> {
     let Some(name) = raw else {
         return Some(format!("route{index}"));
     };
     if !is_name(name, false) {
-        cx.error(path, format!("{name:?} is not a valid route name (a-z, 0-9, _ and - only)"));
+        cx.error(
+            path,
+            format!("{name:?} is not a valid route name (a-z, 0-9, _ and - only)"),
+        );
         return None;
     }
     Some(name.to_owned())
@@ -170,7 +205,8 @@ fn is_name(name: &str, relaxed: bool) -> bool {
 
 /// A bare host name, lower-cased: no scheme, port or path.
 fn route_host(cx: &mut Checker<'_>, path: &YamlPath, value: &str) -> Option<String> {
-    let host = value.trim().to_ascii_lowercase();
+    let lower = value.trim().to_ascii_lowercase();
+    let host = lower.strip_suffix('.').unwrap_or(&lower).to_owned();
     let problem = if host.contains("://") {
         "must be a host name without a scheme, e.g. portal.example.org"
     } else if host.contains(':') {
@@ -191,13 +227,20 @@ fn is_host_label(label: &str) -> bool {
 
 /// A path prefix: starts with `/`, trailing `/` removed (except the root),
 /// outside the gateway's reserved prefix.
-fn route_path(cx: &mut Checker<'_>, path: &YamlPath, value: &str, prefix: Option<&str>) -> Option<String> {
+fn route_path(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    value: &str,
+    prefix: Option<&str>,
+) -> Option<String> {
     let problem = if !value.starts_with('/') {
         "must start with \"/\"".to_owned()
-    } else if value.contains(['?', '#']) || value.chars().any(char::is_whitespace) {
-        "must be a plain path without query, fragment or spaces".to_owned()
-    } else if value.contains("//") {
-        "must not contain empty segments (\"//\")".to_owned()
+    } else if value.contains(['?', '#', '%', ';']) || value.chars().any(char::is_whitespace) {
+        // The gateway refuses request paths with escapes or `;` parameters,
+        // so such a prefix could never match.
+        "must be a plain path without query, fragment, spaces, %-escapes or \";\"".to_owned()
+    } else if value.contains("//") || value.split('/').any(|s| s == "." || s == "..") {
+        "must not contain empty (\"//\") or dot (\".\", \"..\") segments".to_owned()
     } else {
         let trimmed = trim_slash(value);
         match prefix {
@@ -218,12 +261,27 @@ fn trim_slash(path: &str) -> &str {
     }
 }
 
-fn known_upstream(cx: &mut Checker<'_>, path: &YamlPath, name: &str, upstreams: &[String]) -> Option<String> {
+fn known_upstream(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    name: &str,
+    upstreams: &[String],
+) -> Option<String> {
     if upstreams.iter().any(|u| u == name) {
         return Some(name.to_owned());
     }
+    if upstreams.is_empty() {
+        cx.error(
+            path,
+            format!("unknown upstream {name:?} (no upstreams are defined)"),
+        );
+        return None;
+    }
     let known = upstreams.iter().map(String::as_str);
-    let message = format!("unknown upstream {name:?} (known: {})", suggest::known_list(known.clone()));
+    let message = format!(
+        "unknown upstream {name:?} (known: {})",
+        suggest::known_list(known.clone())
+    );
     cx.error(path, suggest::with_hint(message, name, known));
     None
 }
@@ -233,7 +291,10 @@ fn unique_names(cx: &mut Checker<'_>, path: &YamlPath, raw: &[RawRoute]) -> bool
     let mut first: HashMap<String, usize> = HashMap::new();
     let mut ok = true;
     for (index, route) in raw.iter().enumerate() {
-        let name = route.name.clone().unwrap_or_else(|| format!("route{index}"));
+        let name = route
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("route{index}"));
         if let Some(earlier) = first.get(&name) {
             cx.error(
                 &path.index(index).key("name"),
@@ -248,23 +309,25 @@ fn unique_names(cx: &mut Checker<'_>, path: &YamlPath, raw: &[RawRoute]) -> bool
 }
 
 /// Two routes with the same host and path would make one unreachable.
-fn unique_matches(cx: &mut Checker<'_>, path: &YamlPath, routes: &[Option<Route>]) -> bool {
+fn unique_matches(cx: &mut Checker<'_>, path: &YamlPath, routes: &[RouteCheck]) -> bool {
     let mut first: HashMap<(Option<&str>, &str), usize> = HashMap::new();
     let mut ok = true;
-    for route in routes.iter().flatten() {
-        let key = (route.host.as_deref(), route.path_prefix.as_str());
+    for (index, check) in routes.iter().enumerate() {
+        let Some((host, path_prefix)) = &check.matches else {
+            continue;
+        };
+        let key = (host.as_deref(), path_prefix.as_str());
         if let Some(earlier) = first.get(&key) {
             cx.error(
-                &path.index(route.index).key("path"),
+                &path.index(index).key("path"),
                 format!(
-                    "duplicate route: host {} and path {:?} are already used by routes[{earlier}]",
-                    route.host.as_deref().unwrap_or("(any)"),
-                    route.path_prefix
+                    "duplicate route: host {} and path {path_prefix:?} are already used by routes[{earlier}]",
+                    host.as_deref().unwrap_or("(any)"),
                 ),
             );
             ok = false;
         } else {
-            first.insert(key, route.index);
+            first.insert(key, index);
         }
     }
     ok

@@ -31,7 +31,11 @@ const BASE64_ENGINES: [GeneralPurpose; 2] = [
 ];
 
 /// An RSA private key in PEM (PKCS#1 or PKCS#8); the PEM bytes are kept.
-pub(super) fn rsa_key(cx: &mut Checker<'_>, path: &YamlPath, source: &SecretRef) -> Option<Secret<Vec<u8>>> {
+pub(super) fn rsa_key(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    source: &SecretRef,
+) -> Option<Secret<Vec<u8>>> {
     let (bytes, origin) = read(cx, path, source)?;
     match parse_rsa(&bytes) {
         Ok(()) => Some(Secret::new(bytes)),
@@ -45,20 +49,28 @@ pub(super) fn rsa_key(cx: &mut Checker<'_>, path: &YamlPath, source: &SecretRef)
 fn parse_rsa(bytes: &[u8]) -> Result<(), String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "is not PEM text".to_owned())?;
     if text.contains("ENCRYPTED") {
-        return Err("is an encrypted key; decrypt it first (openssl pkey -in KEY -out PLAIN)".into());
+        return Err(
+            "is an encrypted key; decrypt it first (openssl pkey -in KEY -out PLAIN)".into(),
+        );
     }
     let key = RsaPrivateKey::from_pkcs8_pem(text)
         .or_else(|_| RsaPrivateKey::from_pkcs1_pem(text))
         .map_err(|_| "is not an RSA private key in PEM (PKCS#1 or PKCS#8)".to_owned())?;
     let bits = key.size() * 8;
     if bits < MIN_RSA_BITS {
-        return Err(format!("RSA key is {bits} bits; at least {MIN_RSA_BITS} are required"));
+        return Err(format!(
+            "RSA key is {bits} bits; at least {MIN_RSA_BITS} are required"
+        ));
     }
     Ok(())
 }
 
 /// A cookie key: base64 text (surrounding whitespace ignored), ≥ 64 bytes decoded.
-pub(super) fn cookie_key(cx: &mut Checker<'_>, path: &YamlPath, source: &SecretRef) -> Option<Secret<Vec<u8>>> {
+pub(super) fn cookie_key(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    source: &SecretRef,
+) -> Option<Secret<Vec<u8>>> {
     let (bytes, origin) = read(cx, path, source)?;
     match decode_cookie_key(&bytes) {
         Ok(key) => Some(Secret::new(key)),
@@ -94,7 +106,10 @@ fn read(cx: &mut Checker<'_>, path: &YamlPath, source: &SecretRef) -> Option<(Ve
             match std::fs::read(&resolved) {
                 Ok(bytes) => Some((bytes, format!("file {}", resolved.display()))),
                 Err(e) => {
-                    cx.error(&path.key("file"), format!("cannot read {}: {e}", resolved.display()));
+                    cx.error(
+                        &path.key("file"),
+                        format!("cannot read {}: {e}", resolved.display()),
+                    );
                     None
                 }
             }
@@ -104,7 +119,10 @@ fn read(cx: &mut Checker<'_>, path: &YamlPath, source: &SecretRef) -> Option<(Ve
             match (cx.env)(&name) {
                 Some(value) => Some((value.into_bytes(), format!("environment variable {name}"))),
                 None => {
-                    cx.error(&path.key("env"), format!("environment variable {name} is not set"));
+                    cx.error(
+                        &path.key("env"),
+                        format!("environment variable {name} is not set"),
+                    );
                     None
                 }
             }

@@ -33,7 +33,13 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawServer) -> ServerCheck {
         .and_then(|url| public_url(cx, &public_url_path, url));
     let prefix = prefix(cx, &path.key("prefix"), &raw.prefix);
     let threads = threads(cx, &path.key("threads"), raw.threads);
-    let parts = (listen, admin_listen, public_url.clone(), prefix.clone(), threads);
+    let parts = (
+        listen,
+        admin_listen,
+        public_url.clone(),
+        prefix.clone(),
+        threads,
+    );
     let settings = match parts {
         (Some(listen), Some(admin_listen), Some(public_url), Some(prefix), Some(threads)) => {
             Some(ServerSettings {

@@ -8,7 +8,11 @@ use crate::config::path::YamlPath;
 use crate::config::raw::{RawSession, DEFAULT_INSECURE_COOKIE_NAME, DEFAULT_SECURE_COOKIE_NAME};
 
 /// Checks `session:`; `public_url` (if valid) decides whether cookies can be `Secure`.
-pub(super) fn check(cx: &mut Checker<'_>, raw: &RawSession, public_url: Option<&Url>) -> Option<SessionSettings> {
+pub(super) fn check(
+    cx: &mut Checker<'_>,
+    raw: &RawSession,
+    public_url: Option<&Url>,
+) -> Option<SessionSettings> {
     let path = YamlPath::root().key("session");
     let insecure = raw.insecure_cookie_without_secure;
     if public_url.is_some_and(|url| url.scheme() == "http") && !insecure {
@@ -19,7 +23,12 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawSession, public_url: Option<&
              insecure_cookie_without_secure: true for a local demo only",
         );
     }
-    let cookie_name = cookie_name(cx, &path.key("cookie_name"), raw.cookie_name.as_deref(), insecure);
+    let cookie_name = cookie_name(
+        cx,
+        &path.key("cookie_name"),
+        raw.cookie_name.as_deref(),
+        insecure,
+    );
     let cookie_keys = secrets::key_list(
         cx,
         &path.key("cookie_keys"),
@@ -37,7 +46,8 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawSession, public_url: Option<&
         );
     }
     let max_sessions = at_least_one(cx, &path.key("max_sessions"), raw.max_sessions);
-    let max_pending_logins = at_least_one(cx, &path.key("max_pending_logins"), raw.max_pending_logins);
+    let max_pending_logins =
+        at_least_one(cx, &path.key("max_pending_logins"), raw.max_pending_logins);
     Some(SessionSettings {
         cookie_name: cookie_name?,
         cookie_keys: cookie_keys?,
@@ -50,7 +60,12 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawSession, public_url: Option<&
 }
 
 /// The cookie name: a valid token; `__Host-`/`__Secure-` names need `Secure`.
-fn cookie_name(cx: &mut Checker<'_>, path: &YamlPath, raw: Option<&str>, insecure: bool) -> Option<String> {
+fn cookie_name(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    raw: Option<&str>,
+    insecure: bool,
+) -> Option<String> {
     let Some(name) = raw else {
         let default = if insecure {
             DEFAULT_INSECURE_COOKIE_NAME
@@ -62,7 +77,9 @@ fn cookie_name(cx: &mut Checker<'_>, path: &YamlPath, raw: Option<&str>, insecur
     if !is_cookie_token(name) {
         cx.error(
             path,
-            format!("{name:?} is not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~ only)"),
+            format!(
+                "{name:?} is not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~ only)"
+            ),
         );
         return None;
     }
@@ -83,7 +100,10 @@ fn cookie_name(cx: &mut Checker<'_>, path: &YamlPath, raw: Option<&str>, insecur
 /// RFC 6265 `cookie-name` (an RFC 2616 token).
 fn is_cookie_token(name: &str) -> bool {
     const SEPARATORS: &[u8] = b"()<>@,;:\\\"/[]?={}";
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && !SEPARATORS.contains(&b))
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !SEPARATORS.contains(&b))
 }
 
 fn at_least_one(cx: &mut Checker<'_>, path: &YamlPath, value: u64) -> Option<u64> {

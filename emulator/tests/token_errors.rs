@@ -1,0 +1,440 @@
+//! Token-endpoint refusals, with 1.8's collapsed OAuth codes and 1.4.1's raw codes.
+
+mod common;
+
+use common::*;
+use esignet_emulator::{Emulator, EsignetVersion};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+
+/// A named edit of the assertion claims.
+type ClaimEdit = (&'static str, Box<dyn FnOnce(&mut Value)>);
+
+const VERSIONS: [EsignetVersion; 2] = [EsignetVersion::V1_8, EsignetVersion::V1_4_1];
+
+/// Asserts a 400 with the version's error code.
+fn refused(version: EsignetVersion, (status, body): (u16, Value), oauth: &str, raw: &str) {
+    assert_eq!(status, 400, "{body}");
+    let expected = match version {
+        EsignetVersion::V1_8 => oauth,
+        EsignetVersion::V1_4_1 => raw,
+    };
+    assert_eq!(body["error"], expected, "{version}: {body}");
+    assert!(body["error_description"].is_string());
+}
+
+async fn with_claims(
+    http: &reqwest::Client,
+    emu: &Emulator,
+    code: &str,
+    edit: impl FnOnce(&mut Value),
+) -> (u16, Value) {
+    let mut claims = assertion_claims(emu);
+    edit(&mut claims);
+    let assertion = sign_assertion(&claims, Algorithm::RS256, None);
+    post_token(http, emu, &token_form(code, &assertion)).await
+}
+
+#[tokio::test]
+async fn assertion_claim_errors() {
+    for version in VERSIONS {
+        let emu = start(version).await;
+        let http = http();
+        let code = code_for(&http, &emu, &[]).await;
+        let now = now();
+        let endpoint = emu.token_endpoint();
+        let cases: Vec<ClaimEdit> = vec![
+            (
+                "wrong aud",
+                Box::new(|c: &mut Value| c["aud"] = json!("https://elsewhere/token")),
+            ),
+            (
+                "v1 aud on v2",
+                Box::new(move |c: &mut Value| {
+                    c["aud"] = json!(endpoint.replace("/v2/token", "/token"))
+                }),
+            ),
+            (
+                "expired",
+                Box::new(move |c: &mut Value| c["exp"] = json!(now - 30)),
+            ),
+            (
+                "iat in future",
+                Box::new(move |c: &mut Value| c["iat"] = json!(now + 30)),
+            ),
+            (
+                "nbf in future",
+                Box::new(move |c: &mut Value| c["nbf"] = json!(now + 30)),
+            ),
+            (
+                "wrong iss",
+                Box::new(|c: &mut Value| c["iss"] = json!("someone")),
+            ),
+            (
+                "wrong sub",
+                Box::new(|c: &mut Value| c["sub"] = json!("someone")),
+            ),
+            (
+                "no exp",
+                Box::new(|c: &mut Value| {
+                    c.as_object_mut().map(|o| o.remove("exp"));
+                }),
+            ),
+            (
+                "no iat",
+                Box::new(|c: &mut Value| {
+                    c.as_object_mut().map(|o| o.remove("iat"));
+                }),
+            ),
+        ];
+        for (name, edit) in cases {
+            let result = with_claims(&http, &emu, &code, edit).await;
+            assert_eq!(result.0, 400, "{version} {name}");
+            refused(version, result, "invalid_client", "invalid_assertion");
+        }
+        // None of these consumed the code.
+        let (status, body) = exchange(&http, &emu, &code).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(emu.token_requests().len(), 10);
+        assert_eq!(
+            emu.token_requests()[0].error.as_deref(),
+            Some(if version == EsignetVersion::V1_8 {
+                "invalid_client"
+            } else {
+                "invalid_assertion"
+            })
+        );
+    }
+}
+
+#[tokio::test]
+async fn leeway_is_zero_on_141_and_five_seconds_on_18() {
+    for (version, ok) in [
+        (EsignetVersion::V1_8, true),
+        (EsignetVersion::V1_4_1, false),
+    ] {
+        let emu = start(version).await;
+        let http = http();
+        let code = code_for(&http, &emu, &[]).await;
+        let result = with_claims(&http, &emu, &code, |c| c["iat"] = json!(now() + 3)).await;
+        assert_eq!(result.0 == 200, ok, "{version}: {}", result.1);
+    }
+}
+
+#[tokio::test]
+async fn issuer_as_audience_only_on_18() {
+    for (version, ok) in [
+        (EsignetVersion::V1_8, true),
+        (EsignetVersion::V1_4_1, false),
+    ] {
+        let emu = start(version).await;
+        let http = http();
+        let code = code_for(&http, &emu, &[]).await;
+        let issuer = emu.issuer();
+        let result = with_claims(&http, &emu, &code, |c| c["aud"] = json!(issuer)).await;
+        assert_eq!(result.0 == 200, ok, "{version}: {}", result.1);
+    }
+}
+
+#[tokio::test]
+async fn jti_required_and_replay_checked_on_18_only() {
+    let emu = start(EsignetVersion::V1_8).await;
+    let http = http();
+    let claims = assertion_claims(&emu);
+    let assertion = sign_assertion(&claims, Algorithm::RS256, None);
+    let first = code_for(&http, &emu, &[]).await;
+    assert_eq!(
+        post_token(&http, &emu, &token_form(&first, &assertion))
+            .await
+            .0,
+        200
+    );
+    let second = code_for(&http, &emu, &[]).await;
+    let replay = post_token(&http, &emu, &token_form(&second, &assertion)).await;
+    refused(
+        EsignetVersion::V1_8,
+        replay,
+        "invalid_client",
+        "invalid_assertion",
+    );
+    let no_jti = with_claims(&http, &emu, &second, |c| {
+        c.as_object_mut().map(|o| o.remove("jti"));
+    })
+    .await;
+    refused(
+        EsignetVersion::V1_8,
+        no_jti,
+        "invalid_client",
+        "invalid_assertion",
+    );
+
+    let old = start(EsignetVersion::V1_4_1).await;
+    let mut claims = assertion_claims(&old);
+    claims.as_object_mut().map(|o| o.remove("jti"));
+    let assertion = sign_assertion(&claims, Algorithm::RS256, None);
+    for _ in 0..2 {
+        let code = code_for(&http, &old, &[]).await;
+        let (status, body) = post_token(&http, &old, &token_form(&code, &assertion)).await;
+        assert_eq!(
+            status, 200,
+            "1.4.1 neither requires nor replay-checks jti: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn kid_and_alg_must_match_the_registered_key() {
+    let emu = start(EsignetVersion::V1_8).await;
+    let http = http();
+    let code = code_for(&http, &emu, &[]).await;
+    // The registered demo JWK has no kid: a kid in the header cannot match.
+    let assertion = sign_assertion(&assertion_claims(&emu), Algorithm::RS256, Some("some-kid"));
+    refused(
+        EsignetVersion::V1_8,
+        post_token(&http, &emu, &token_form(&code, &assertion)).await,
+        "invalid_client",
+        "invalid_assertion",
+    );
+    // The registered JWK says alg RS256: PS256 is refused even on 1.8.
+    let assertion = sign_assertion(&assertion_claims(&emu), Algorithm::PS256, None);
+    refused(
+        EsignetVersion::V1_8,
+        post_token(&http, &emu, &token_form(&code, &assertion)).await,
+        "invalid_client",
+        "invalid_assertion",
+    );
+    // Signed by another key.
+    let other = EncodingKey::from_rsa_pem(
+        &std::fs::read(repo_root().join("certs/demo/esignet-signing.pem")).expect("pem"),
+    )
+    .expect("key");
+    let forged = jsonwebtoken::encode(
+        &Header::new(Algorithm::RS256),
+        &assertion_claims(&emu),
+        &other,
+    )
+    .expect("sign");
+    refused(
+        EsignetVersion::V1_8,
+        post_token(&http, &emu, &token_form(&code, &forged)).await,
+        "invalid_client",
+        "invalid_assertion",
+    );
+
+    // A client registered with a kid and no alg: header kid must equal it or be absent; PS256 ok on 1.8.
+    let mut client = test_client();
+    let mut jwk = client_jwk();
+    jwk["kid"] = json!("client-key-1");
+    jwk.as_object_mut().map(|o| o.remove("alg"));
+    client.public_jwk = jwk;
+    emu.register_client(client);
+    let assertion = sign_assertion(
+        &assertion_claims(&emu),
+        Algorithm::PS256,
+        Some("client-key-1"),
+    );
+    assert_eq!(
+        post_token(&http, &emu, &token_form(&code, &assertion))
+            .await
+            .0,
+        200
+    );
+    let code = code_for(&http, &emu, &[]).await;
+    let assertion = sign_assertion(&assertion_claims(&emu), Algorithm::RS256, None);
+    assert_eq!(
+        post_token(&http, &emu, &token_form(&code, &assertion))
+            .await
+            .0,
+        200
+    );
+    let code = code_for(&http, &emu, &[]).await;
+    let assertion = sign_assertion(
+        &assertion_claims(&emu),
+        Algorithm::RS256,
+        Some("client-key-2"),
+    );
+    assert_eq!(
+        post_token(&http, &emu, &token_form(&code, &assertion))
+            .await
+            .0,
+        400
+    );
+}
+
+#[tokio::test]
+async fn ps256_assertion_refused_on_141() {
+    let emu = start(EsignetVersion::V1_4_1).await;
+    let mut client = test_client();
+    client.public_jwk.as_object_mut().map(|o| o.remove("alg"));
+    emu.register_client(client);
+    let http = http();
+    let code = code_for(&http, &emu, &[]).await;
+    let assertion = sign_assertion(&assertion_claims(&emu), Algorithm::PS256, None);
+    refused(
+        EsignetVersion::V1_4_1,
+        post_token(&http, &emu, &token_form(&code, &assertion)).await,
+        "invalid_client",
+        "invalid_assertion",
+    );
+}
+
+#[tokio::test]
+async fn code_redirect_and_request_errors() {
+    for version in VERSIONS {
+        let emu = start(version).await;
+        let http = http();
+        let code = code_for(&http, &emu, &[]).await;
+        let assertion = || sign_assertion(&assertion_claims(&emu), Algorithm::RS256, None);
+
+        let mut form = token_form(&code, &assertion());
+        set(&mut form, "redirect_uri", "http://rp.test/app/other");
+        refused(
+            version,
+            post_token(&http, &emu, &form).await,
+            "invalid_request",
+            "invalid_redirect_uri",
+        );
+
+        let mut form = token_form(&code, &assertion());
+        set(&mut form, "client_id", "someone-else");
+        refused(
+            version,
+            post_token(&http, &emu, &form).await,
+            "invalid_client",
+            "invalid_client_id",
+        );
+
+        let mut form = token_form(&code, &assertion());
+        set(&mut form, "grant_type", "client_credentials");
+        refused(
+            version,
+            post_token(&http, &emu, &form).await,
+            "unsupported_grant_type",
+            "unsupported_grant_type",
+        );
+
+        let mut form = token_form(&code, &assertion());
+        set(&mut form, "client_assertion_type", "urn:other");
+        refused(
+            version,
+            post_token(&http, &emu, &form).await,
+            "invalid_client",
+            "invalid_assertion_type",
+        );
+
+        let form = token_form("no-such-code", &assertion());
+        refused(
+            version,
+            post_token(&http, &emu, &form).await,
+            "invalid_grant",
+            "invalid_transaction",
+        );
+
+        // client_id is optional.
+        let mut form = token_form(&code, &assertion());
+        form.retain(|(k, _)| k != "client_id");
+        assert_eq!(post_token(&http, &emu, &form).await.0, 200);
+
+        // Single use.
+        refused(
+            version,
+            post_token(&http, &emu, &token_form(&code, &assertion())).await,
+            "invalid_grant",
+            "invalid_transaction",
+        );
+    }
+}
+
+#[tokio::test]
+async fn pkce_verifier_checked() {
+    for version in VERSIONS {
+        let emu = start(version).await;
+        let http = http();
+        let pkce = [
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+        ];
+        let code = code_for(&http, &emu, &pkce).await;
+        let assertion = || sign_assertion(&assertion_claims(&emu), Algorithm::RS256, None);
+        let mut form = token_form(&code, &assertion());
+        set(
+            &mut form,
+            "code_verifier",
+            "not-the-verifier-not-the-verifier-not-the-verifier",
+        );
+        refused(
+            version,
+            post_token(&http, &emu, &form).await,
+            "invalid_grant",
+            "pkce_failed",
+        );
+        let form = token_form(&code, &assertion());
+        refused(
+            version,
+            post_token(&http, &emu, &form).await,
+            "invalid_grant",
+            "invalid_pkce_code_verifier",
+        );
+        let mut form = token_form(&code, &assertion());
+        set(
+            &mut form,
+            "code_verifier",
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+        );
+        assert_eq!(post_token(&http, &emu, &form).await.0, 200);
+    }
+}
+
+#[tokio::test]
+async fn legacy_v1_endpoint() {
+    // 1.4.1: aud = issuer + "/oauth/token", PKCE works.
+    let emu = start(EsignetVersion::V1_4_1).await;
+    let http = http();
+    let pkce = [
+        (
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        ),
+        ("code_challenge_method", "S256"),
+    ];
+    let code = code_for(&http, &emu, &pkce).await;
+    let mut claims = assertion_claims(&emu);
+    claims["aud"] = json!(format!("{}/oauth/token", emu.issuer()));
+    let mut form = token_form(&code, &sign_assertion(&claims, Algorithm::RS256, None));
+    set(
+        &mut form,
+        "code_verifier",
+        "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+    );
+    let response = http
+        .post(format!("{}/v1/esignet/oauth/token", emu.base_url()))
+        .form(&form)
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(response.status(), 200);
+
+    // 1.8: the v1 DTO drops code_verifier, so a PKCE flow fails there.
+    let emu = start(EsignetVersion::V1_8).await;
+    let code = code_for(&http, &emu, &pkce).await;
+    let mut claims = assertion_claims(&emu);
+    claims["aud"] = json!(format!("{}/oauth/token", emu.issuer()));
+    let mut form = token_form(&code, &sign_assertion(&claims, Algorithm::RS256, None));
+    set(
+        &mut form,
+        "code_verifier",
+        "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+    );
+    let response = http
+        .post(format!("{}/v1/esignet/oauth/token", emu.base_url()))
+        .form(&form)
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_grant");
+}

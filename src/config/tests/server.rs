@@ -1,0 +1,161 @@
+//! `server:` and `logging:` rules.
+
+use super::*;
+
+#[test]
+fn listen_must_be_ip_and_port() {
+    rejects(
+        &[("server.listen", "localhost:8080")],
+        "server.listen",
+        "expected IP:PORT",
+    );
+}
+
+#[test]
+fn admin_listen_must_differ_from_listen() {
+    rejects(
+        &[
+            ("server.listen", "127.0.0.1:9000"),
+            ("server.admin_listen", "0.0.0.0:9000"),
+        ],
+        "server.admin_listen",
+        "collides with server.listen",
+    );
+}
+
+#[test]
+fn both_listeners_may_use_port_zero() {
+    let config = config_with(&[
+        ("server.listen", "127.0.0.1:0"),
+        ("server.admin_listen", "127.0.0.1:0"),
+    ]);
+    assert_eq!(config.server.listen.port(), 0);
+}
+
+#[test]
+fn public_url_is_required() {
+    rejects(
+        &[("server.public_url", REMOVE)],
+        "server.public_url",
+        "required key is missing",
+    );
+}
+
+#[test]
+fn public_url_must_be_http_or_https() {
+    rejects(
+        &[("server.public_url", "ftp://portal.example.org")],
+        "server.public_url",
+        "http:// or https://",
+    );
+}
+
+#[test]
+fn public_url_must_be_an_origin() {
+    rejects(
+        &[("server.public_url", "https://portal.example.org/app")],
+        "server.public_url",
+        "without a path",
+    );
+    rejects(
+        &[("server.public_url", "https://portal.example.org/?a=1")],
+        "server.public_url",
+        "query",
+    );
+    rejects(
+        &[("server.public_url", "https://u:p@portal.example.org")],
+        "server.public_url",
+        "user name",
+    );
+}
+
+#[test]
+fn public_url_may_end_with_a_slash() {
+    let config = config_with(&[("server.public_url", "https://portal.example.org:8443/")]);
+    assert_eq!(
+        config.server.public_url.as_str(),
+        "https://portal.example.org:8443/"
+    );
+    assert_eq!(config.identity.issuer, "https://portal.example.org:8443");
+}
+
+#[test]
+fn prefix_must_be_a_clean_absolute_path() {
+    rejects(
+        &[("server.prefix", "_gateway")],
+        "server.prefix",
+        "must start with",
+    );
+    rejects(
+        &[("server.prefix", "/")],
+        "server.prefix",
+        "must not be \"/\"",
+    );
+    rejects(
+        &[("server.prefix", "/_gateway/")],
+        "server.prefix",
+        "must not end with",
+    );
+    rejects(&[("server.prefix", "/a b")], "server.prefix", "segment");
+    rejects(&[("server.prefix", "/a//b")], "server.prefix", "segment");
+    assert_eq!(
+        config_with(&[("server.prefix", "/auth/v1")]).server.prefix,
+        "/auth/v1"
+    );
+}
+
+#[test]
+fn threads_must_be_between_1_and_256() {
+    rejects(
+        &[("server.threads", "0")],
+        "server.threads",
+        "allowed: 1 to 256",
+    );
+    rejects(
+        &[("server.threads", "257")],
+        "server.threads",
+        "allowed: 1 to 256",
+    );
+}
+
+#[test]
+fn durations_are_humantime_strings() {
+    rejects(
+        &[("server.grace_period", "10 parsecs")],
+        "server.grace_period",
+        "\"30s\"",
+    );
+    let config = config_with(&[("server.grace_period", "1m 30s")]);
+    assert_eq!(config.server.grace_period.as_secs(), 90);
+}
+
+#[test]
+fn logging_format_is_text_or_json() {
+    rejects(
+        &[("logging.format", "jsno")],
+        "logging.format",
+        "did you mean \"json\"?",
+    );
+    assert_eq!(
+        config_with(&[("logging.format", "json")]).logging.format,
+        LogFormat::Json
+    );
+}
+
+#[test]
+fn logging_level_must_not_be_blank() {
+    rejects(
+        &[("logging.level", "' '")],
+        "logging.level",
+        "must not be empty",
+    );
+}
+
+#[test]
+fn booleans_must_be_booleans() {
+    rejects(
+        &[("server.trust_forwarded_headers", "maybe")],
+        "server.trust_forwarded_headers",
+        "expected a boolean",
+    );
+}
