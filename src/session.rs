@@ -8,6 +8,7 @@ pub mod cookie;
 pub mod memory;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -123,6 +124,16 @@ pub trait SessionStore: Send + Sync {
     async fn insert_pending(&self, state: &str, login: PendingLogin) -> Result<bool, StoreError>;
     /// Removes and returns the pending login for `state`, once.
     async fn take_pending(&self, state: &str) -> Result<Option<PendingLogin>, StoreError>;
+    /// Ends every session of this provider subject (back-channel logout
+    /// without `sid`). Returns how many ended.
+    async fn remove_sessions_of_subject(&self, sub: &str) -> Result<u64, StoreError>;
+    /// Ends every session carrying this provider session id (`sid`).
+    async fn remove_sessions_of_sid(&self, sid: &str) -> Result<u64, StoreError>;
+    /// Records a back-channel logout token's `jti` for `ttl`; `Ok(false)`
+    /// when it was already seen (a replay).
+    async fn remember_logout_jti(&self, jti: &str, ttl: Duration) -> Result<bool, StoreError>;
+    /// Whether the store can serve requests (for `/readyz`).
+    async fn health(&self) -> Result<(), StoreError>;
     /// Counts of sessions and pending logins, for metrics (runs at each scrape).
     async fn sizes(&self) -> (u64, u64);
 }

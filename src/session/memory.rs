@@ -34,6 +34,7 @@ impl Expiry<SessionId, Arc<Session>> for AbsoluteExpiry {
 pub struct MemoryStore {
     sessions: Cache<SessionId, Arc<Session>>,
     pending: Cache<String, PendingLogin>,
+    logout_jtis: Cache<String, Duration>,
     max_pending: u64,
 }
 
@@ -55,8 +56,40 @@ impl MemoryStore {
                 .max_capacity(max_pending.saturating_mul(2))
                 .time_to_live(login_timeout)
                 .build(),
+            logout_jtis: Cache::builder()
+                .max_capacity(100_000)
+                .expire_after(JtiExpiry)
+                .build(),
             max_pending,
         }
+    }
+
+    /// Ends every session matching `predicate`; returns how many.
+    async fn remove_where(&self, predicate: impl Fn(&Session) -> bool) -> u64 {
+        let doomed: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| predicate(s))
+            .map(|(id, _)| (*id).clone())
+            .collect();
+        for id in &doomed {
+            self.sessions.invalidate(id).await;
+        }
+        doomed.len() as u64
+    }
+}
+
+/// Remembers a logout-token `jti` for the lifetime stored with it.
+struct JtiExpiry;
+
+impl Expiry<String, Duration> for JtiExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        ttl: &Duration,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        Some(*ttl)
     }
 }
 
@@ -92,6 +125,24 @@ impl SessionStore for MemoryStore {
     async fn take_pending(&self, state: &str) -> Result<Option<PendingLogin>, StoreError> {
         // `remove` is atomic: of two concurrent callbacks only one gets it.
         Ok(self.pending.remove(state).await)
+    }
+
+    async fn remove_sessions_of_subject(&self, sub: &str) -> Result<u64, StoreError> {
+        Ok(self.remove_where(|s| s.sub == sub).await)
+    }
+
+    async fn remove_sessions_of_sid(&self, sid: &str) -> Result<u64, StoreError> {
+        Ok(self.remove_where(|s| s.sid.as_deref() == Some(sid)).await)
+    }
+
+    async fn remember_logout_jti(&self, jti: &str, ttl: Duration) -> Result<bool, StoreError> {
+        // `or_insert` is atomic: of two concurrent deliveries one is fresh.
+        let entry = self.logout_jtis.entry(jti.to_string()).or_insert(ttl).await;
+        Ok(entry.is_fresh())
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 
     async fn sizes(&self) -> (u64, u64) {
