@@ -1,4 +1,5 @@
-//! The admin listener: `/metrics`, `/healthz` and `/readyz`.
+//! The admin listener: `/metrics`, `/healthz` and `/readyz` (ready once the
+//! provider is known and the session store answers).
 //!
 //! Kept off the proxy listener so Prometheus and the kubelet never share a
 //! port with citizens' traffic, and so nothing here is reachable through a route.
@@ -34,6 +35,8 @@ impl ServeHttp for AdminApp {
             "/metrics" => {
                 let (sessions, pending) = gw.store.sizes().await;
                 gw.metrics.set_store_sizes(sessions, pending);
+                let up = gw.store.health().await.is_ok();
+                gw.metrics.set_store_up(up);
                 text(
                     StatusCode::OK,
                     "text/plain; version=0.0.4",
@@ -42,14 +45,21 @@ impl ServeHttp for AdminApp {
             }
             "/healthz" => text(StatusCode::OK, "text/plain", "ok\n".into()),
             "/readyz" => {
-                if gw.oidc.provider().is_ready() {
-                    text(StatusCode::OK, "text/plain", "ready\n".into())
-                } else {
+                if !gw.oidc.provider().is_ready() {
                     text(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "text/plain",
                         "not ready: identity provider metadata not loaded\n".into(),
                     )
+                } else if gw.store.health().await.is_err() {
+                    // The store logs and counts the failure itself.
+                    text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "text/plain",
+                        "not ready: session store unreachable\n".into(),
+                    )
+                } else {
+                    text(StatusCode::OK, "text/plain", "ready\n".into())
                 }
             }
             _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),

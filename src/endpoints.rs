@@ -5,6 +5,8 @@
 //! publishes the keys that verify the identity assertion. Each handler turns
 //! a request into a [`Reply`]; `proxy` writes it.
 
+use std::sync::Arc;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use pingora::http::RequestHeader;
@@ -14,6 +16,7 @@ use crate::error::{GatewayError, LoginFailure};
 use crate::gateway::Gateway;
 use crate::mapping;
 use crate::oidc::verify::now_secs;
+use crate::policy;
 use crate::respond::{ClientKind, Reply};
 use crate::return_to::{request_target_is_safe, safe_return_path};
 use crate::secret::constant_time_eq;
@@ -30,7 +33,8 @@ pub async fn handle(gw: &Gateway, req: &RequestHeader, rest: &str, correlation_i
             let target = query_param(query, "return_to")
                 .and_then(|t| safe_return_path(&t, &gw.config.server.public_url))
                 .unwrap_or_else(|| "/".into());
-            start_login(gw, req, target).await
+            let acrs = required_acr_for_target(gw, req, &target).await;
+            start_login(gw, req, target, acrs).await
         }
         ("GET" | "POST", "/logout") => logout(gw, req, query).await,
         ("GET", "/session") => session_info(gw, req).await,
@@ -41,11 +45,17 @@ pub async fn handle(gw: &Gateway, req: &RequestHeader, rest: &str, correlation_i
     result.unwrap_or_else(|e| gw.reject(&e, kind, correlation_id, None))
 }
 
-/// What to do when a protected route is hit without a valid session.
+/// What to do when a protected route is hit without a session good enough
+/// for it: no session at all, or (with `required_acr`) a step-up.
 ///
 /// Browsers navigating at top level are sent to the provider; everything else
 /// (XHR, fetch, preflights, non-HTML clients) gets a 401 with a login URL.
-pub async fn login_required(gw: &Gateway, req: &RequestHeader, correlation_id: &str) -> Reply {
+pub async fn login_required(
+    gw: &Gateway,
+    req: &RequestHeader,
+    correlation_id: &str,
+    required_acr: Option<Vec<String>>,
+) -> Reply {
     let kind = ClientKind::of(&req.method, &req.headers);
     let target = req
         .uri
@@ -55,7 +65,7 @@ pub async fn login_required(gw: &Gateway, req: &RequestHeader, correlation_id: &
         .unwrap_or("/")
         .to_string();
     match kind {
-        ClientKind::Browser => match start_login(gw, req, target).await {
+        ClientKind::Browser => match start_login(gw, req, target, required_acr).await {
             Ok(reply) => reply,
             Err(e) => gw.reject(&e, kind, correlation_id, None),
         },
@@ -65,12 +75,11 @@ pub async fn login_required(gw: &Gateway, req: &RequestHeader, correlation_id: &
                 gw.endpoint_path("login"),
                 url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>()
             );
-            gw.reject(
-                &GatewayError::LoginRequired,
-                kind,
-                correlation_id,
-                Some(&login_url),
-            )
+            let error = match required_acr {
+                Some(acr_values) => GatewayError::StepUpRequired { acr_values },
+                None => GatewayError::LoginRequired,
+            };
+            gw.reject(&error, kind, correlation_id, Some(&login_url))
         }
     }
 }
@@ -80,18 +89,19 @@ async fn start_login(
     gw: &Gateway,
     req: &RequestHeader,
     return_to: String,
+    required_acr: Option<Vec<String>>,
 ) -> Result<Reply, GatewayError> {
     let existing = gw.cookies.binding(cookie_headers(req));
     let binding = existing.unwrap_or_else(random_token);
     let start = gw
         .oidc
-        .start_login(return_to, binding_hash(&binding), None)
+        .start_login(return_to, binding_hash(&binding), required_acr)
         .await?;
     let stored = gw
         .store
         .insert_pending(&start.state, start.pending)
         .await
-        .map_err(|e| GatewayError::Internal(e.to_string()))?;
+        .map_err(store_error)?;
     if !stored {
         return Err(GatewayError::Overloaded);
     }
@@ -123,7 +133,7 @@ async fn callback(gw: &Gateway, req: &RequestHeader, query: &str) -> Result<Repl
         .store
         .take_pending(&state)
         .await
-        .map_err(|e| GatewayError::Internal(e.to_string()))?
+        .map_err(store_error)?
         .ok_or_else(|| GatewayError::login(LoginFailure::UnknownState, "unknown or used state"))?;
     let binding = gw
         .cookies
@@ -154,13 +164,6 @@ async fn callback(gw: &Gateway, req: &RequestHeader, query: &str) -> Result<Repl
         tracing::warn!(%warning, "claim mapping");
     }
     let identity = mapped.identity;
-
-    // A fresh session id at every login; an older session of this browser ends.
-    if let Some(old) = gw.cookies.session_id(cookie_headers(req)) {
-        let _ = gw.store.remove_session(&old).await;
-        gw.minter.forget(&old);
-    }
-    let now = now_secs();
     let claim_str = |k: &str| {
         login
             .id_token
@@ -168,9 +171,20 @@ async fn callback(gw: &Gateway, req: &RequestHeader, query: &str) -> Result<Repl
             .and_then(|v| v.as_str())
             .map(str::to_owned)
     };
-    let session = Session {
+    let acr = claim_str("acr").unwrap_or_default();
+    if let Some(required) = &pending.required_acr {
+        // e-Signet silently falls back to other acrs: check what was reached.
+        if !policy::acr_satisfies(&acr, required) {
+            return Err(GatewayError::login(
+                LoginFailure::InsufficientAcr,
+                format!("authenticated with acr {acr:?}, route needs one of {required:?}"),
+            ));
+        }
+    }
+    let now = now_secs();
+    let mut session = Session {
         sub: claim_str("sub").unwrap_or_default(),
-        acr: claim_str("acr").unwrap_or_default(),
+        acr,
         auth_time: login
             .id_token
             .get("auth_time")
@@ -182,13 +196,29 @@ async fn callback(gw: &Gateway, req: &RequestHeader, query: &str) -> Result<Repl
         id_token: Some(login.raw_id_token),
         identity,
     };
-    let id = SessionId::random();
+    let id = match previous_session(gw, req).await {
+        // Step-up of the same person: the session is upgraded in place and
+        // keeps its id and absolute end; the user loses nothing.
+        Some((id, previous)) if previous.sub == session.sub && pending.required_acr.is_some() => {
+            session.created_at = previous.created_at;
+            session.expires_at = previous.expires_at;
+            gw.minter.forget(&id);
+            id
+        }
+        // Otherwise a fresh id (no fixation); an older session of this browser ends.
+        Some((old, _)) => {
+            gw.store.remove_session(&old).await.map_err(store_error)?;
+            gw.minter.forget(&old);
+            SessionId::random()
+        }
+        None => SessionId::random(),
+    };
     gw.store
         .insert_session(&id, session)
         .await
-        .map_err(|e| GatewayError::Internal(e.to_string()))?;
+        .map_err(store_error)?;
     gw.metrics.login_completed();
-    tracing::info!("login completed");
+    tracing::info!(step_up = pending.required_acr.is_some(), "login completed");
     Ok(Reply::redirect(&pending.return_to)
         .with_header("set-cookie", gw.cookies.set_session(&id))
         .with_header("set-cookie", gw.cookies.clear_binding()))
@@ -205,10 +235,7 @@ async fn logout(gw: &Gateway, req: &RequestHeader, query: &str) -> Result<Reply,
         if let Ok(Some(session)) = gw.store.session(&id).await {
             id_token = session.id_token.clone();
         }
-        gw.store
-            .remove_session(&id)
-            .await
-            .map_err(|e| GatewayError::Internal(e.to_string()))?;
+        gw.store.remove_session(&id).await.map_err(store_error)?;
         gw.minter.forget(&id);
         tracing::info!("logout");
     }
@@ -248,7 +275,7 @@ async fn session_info(gw: &Gateway, req: &RequestHeader) -> Result<Reply, Gatewa
         .store
         .session(&id)
         .await
-        .map_err(|e| GatewayError::Internal(e.to_string()))?
+        .map_err(store_error)?
         .ok_or(GatewayError::LoginRequired)?;
     let identity = &session.identity;
     let body = serde_json::json!({
@@ -262,6 +289,96 @@ async fn session_info(gw: &Gateway, req: &RequestHeader) -> Result<Reply, Gatewa
         "expires_at": session.expires_at,
     });
     Ok(Reply::json(http::StatusCode::OK, &body))
+}
+
+/// OpenID Connect Back-Channel Logout: the provider POSTs a logout token and
+/// every session of that provider session (`sid`) or subject (`sub`) ends.
+///
+/// `body` is the form body, already read (bounded) by the proxy.
+pub async fn backchannel_logout(gw: &Gateway, body: Option<&[u8]>, correlation_id: &str) -> Reply {
+    match end_sessions_for_logout_token(gw, body).await {
+        Ok(ended) => {
+            tracing::info!(correlation_id, ended, "back-channel logout");
+            Reply::empty(http::StatusCode::OK)
+        }
+        Err(e) => {
+            tracing::warn!(correlation_id, error = %e, "back-channel logout refused");
+            let status = e.status();
+            let code = if status.is_server_error() {
+                "temporarily_unavailable"
+            } else {
+                "invalid_request"
+            };
+            Reply::json(status, &serde_json::json!({ "error": code }))
+        }
+    }
+}
+
+async fn end_sessions_for_logout_token(
+    gw: &Gateway,
+    body: Option<&[u8]>,
+) -> Result<u64, GatewayError> {
+    let token = body
+        .and_then(|b| {
+            url::form_urlencoded::parse(b)
+                .find(|(k, _)| k == "logout_token")
+                .map(|(_, v)| v.into_owned())
+        })
+        .ok_or_else(|| GatewayError::BadRequest("no logout_token in the form body".into()))?;
+    let request = gw.oidc.verify_logout_token(&token).await?;
+    let fresh = gw
+        .store
+        .remember_logout_jti(&request.jti, request.replay_window)
+        .await
+        .map_err(store_error)?;
+    if !fresh {
+        return Err(GatewayError::BadRequest(
+            "logout token replayed (jti seen before)".into(),
+        ));
+    }
+    let ended = match (&request.sid, &request.sub) {
+        (Some(sid), _) => gw.store.remove_sessions_of_sid(sid).await,
+        (None, Some(sub)) => gw.store.remove_sessions_of_subject(sub).await,
+        (None, None) => Ok(0),
+    }
+    .map_err(store_error)?;
+    Ok(ended)
+}
+
+/// The browser's current session, if its cookie opens and the session lives.
+async fn previous_session(gw: &Gateway, req: &RequestHeader) -> Option<(SessionId, Arc<Session>)> {
+    let id = gw.cookies.session_id(cookie_headers(req))?;
+    let session = gw.store.session(&id).await.ok().flatten()?;
+    Some((id, session))
+}
+
+/// The acrs a login for `target` should ask for: a step-up when the current
+/// session fails the route's policy only for its acr, or the acrs the route's
+/// policy names when there is no session yet (saves a second login).
+async fn required_acr_for_target(
+    gw: &Gateway,
+    req: &RequestHeader,
+    target: &str,
+) -> Option<Vec<String>> {
+    let path = target.split('?').next().unwrap_or("/");
+    let host = req
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let route = gw.routes.find(host, path)?;
+    match previous_session(gw, req).await {
+        Some((_, session)) => match policy::decide(route, &session) {
+            policy::Decision::StepUp(acrs) => Some(acrs),
+            _ => None,
+        },
+        None => policy::acrs_named(route),
+    }
+}
+
+/// Maps a session-store failure to the error clients see (503
+/// `session_store_unavailable`, decided in `error`).
+fn store_error(e: crate::session::StoreError) -> GatewayError {
+    GatewayError::from(e)
 }
 
 /// Every `Cookie` header value of the request.

@@ -62,6 +62,13 @@ pub enum GatewayError {
     /// A protected route was requested without a valid session by an API client.
     #[error("login required")]
     LoginRequired,
+    /// A stronger authentication (`acr`) is needed; API clients get an RFC 9470
+    /// step-up challenge.
+    #[error("step-up authentication required")]
+    StepUpRequired {
+        /// The acrs that would pass.
+        acr_values: Vec<String>,
+    },
     /// Access is denied to the logged-in user.
     #[error("access denied: {0}")]
     Forbidden(String),
@@ -82,6 +89,10 @@ pub enum GatewayError {
     /// The upstream could not be reached or failed.
     #[error("upstream unavailable: {0}")]
     UpstreamUnavailable(String),
+    /// The shared session store (Redis) cannot be reached: nobody is let in
+    /// without a session that could be checked.
+    #[error("session store unavailable: {0}")]
+    SessionStoreUnavailable(String),
     /// A bug or an unexpected local failure.
     #[error("internal error: {0}")]
     Internal(String),
@@ -101,7 +112,7 @@ impl GatewayError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NoRoute => StatusCode::NOT_FOUND,
-            Self::LoginRequired => StatusCode::UNAUTHORIZED,
+            Self::LoginRequired | Self::StepUpRequired { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::LoginFailed { reason, .. } => match reason {
                 LoginFailure::UnknownState
@@ -113,6 +124,7 @@ impl GatewayError {
             Self::ProviderUnavailable(_) => StatusCode::BAD_GATEWAY,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamUnavailable(_) => StatusCode::BAD_GATEWAY,
+            Self::SessionStoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -123,6 +135,7 @@ impl GatewayError {
             Self::BadRequest(_) => "bad_request",
             Self::NoRoute => "not_found",
             Self::LoginRequired => "login_required",
+            Self::StepUpRequired { .. } => "insufficient_user_authentication",
             Self::Forbidden(_) => "forbidden",
             Self::LoginFailed { reason, .. } => match reason {
                 LoginFailure::UnknownState => "login_expired",
@@ -134,6 +147,7 @@ impl GatewayError {
             Self::ProviderUnavailable(_) => "identity_provider_unavailable",
             Self::Overloaded => "overloaded",
             Self::UpstreamUnavailable(_) => "upstream_unavailable",
+            Self::SessionStoreUnavailable(_) => "session_store_unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -148,6 +162,10 @@ impl GatewayError {
             ),
             Self::NoRoute => ("Page not found", "There is nothing at this address."),
             Self::LoginRequired => ("Sign-in required", "Please sign in to continue."),
+            Self::StepUpRequired { .. } => (
+                "Stronger sign-in needed",
+                "This page needs a stronger way of signing in. Please sign in again.",
+            ),
             Self::Forbidden(_) => (
                 "Access denied",
                 "Your account is not allowed to open this page.",
@@ -186,11 +204,23 @@ impl GatewayError {
                 "Service unavailable",
                 "The portal is not answering right now. Please try again later.",
             ),
+            Self::SessionStoreUnavailable(_) => (
+                "Sign-in temporarily unavailable",
+                "Signed-in sessions cannot be checked right now. Please try again in a minute.",
+            ),
             Self::Internal(_) => (
                 "Something went wrong",
                 "An unexpected error happened. Please try again later.",
             ),
         }
+    }
+}
+
+impl From<crate::session::StoreError> for GatewayError {
+    /// Every store failure is an outage of the store (a corrupt record reads
+    /// as no session instead), so it maps to 503 `session_store_unavailable`.
+    fn from(e: crate::session::StoreError) -> Self {
+        GatewayError::SessionStoreUnavailable(e.0)
     }
 }
 

@@ -41,12 +41,17 @@ const RESERVED: &[&str] = &[
     "registrant_id",
 ];
 
+/// Cache key of a minted assertion: the session, the audience, and the
+/// session's `auth_time`, so a step-up (a new authentication, possibly on
+/// another replica) never reuses an assertion carrying the old `acr`.
+type AssertionKey = (SessionId, Arc<str>, u64);
+
 /// Mints and caches identity assertions.
 pub struct AssertionMinter {
     keys: Vec<SigningKey>,
     issuer: String,
     lifetime: Duration,
-    cache: moka::sync::Cache<(SessionId, Arc<str>), Arc<str>>,
+    cache: moka::sync::Cache<AssertionKey, Arc<str>>,
 }
 
 impl AssertionMinter {
@@ -67,6 +72,7 @@ impl AssertionMinter {
             cache: moka::sync::Cache::builder()
                 .max_capacity(max_sessions)
                 .time_to_live(settings.lifetime / 2)
+                .support_invalidation_closures()
                 .build(),
         })
     }
@@ -81,7 +87,11 @@ impl AssertionMinter {
         session: &Session,
         audience: &str,
     ) -> Result<(Arc<str>, bool), String> {
-        let key = (session_id.clone(), Arc::<str>::from(audience));
+        let key = (
+            session_id.clone(),
+            Arc::<str>::from(audience),
+            session.auth_time,
+        );
         if let Some(found) = self.cache.get(&key) {
             return Ok((found, false));
         }
@@ -95,7 +105,7 @@ impl AssertionMinter {
         let id = session_id.clone();
         let _ = self
             .cache
-            .invalidate_entries_if(move |(sid, _), _| *sid == id);
+            .invalidate_entries_if(move |(sid, _, _), _| *sid == id);
     }
 
     /// Signs a fresh assertion with the newest key.

@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod cli;
 pub mod config;
 pub mod endpoints;
 pub mod error;
@@ -23,7 +24,9 @@ pub mod identity;
 pub mod mapping;
 pub mod metrics;
 pub mod oidc;
+pub mod policy;
 pub mod proxy;
+pub mod reload;
 pub mod respond;
 pub mod return_to;
 pub mod routing;

@@ -1,7 +1,8 @@
 //! `g2p-gateway`: the command line.
 //!
 //! `run` starts the gateway; `check-config` validates a config file and lists
-//! every problem with its YAML path. Exit codes: 0 success, 64 bad config
+//! every problem with its YAML path; `keygen` writes a key pair and its JWK;
+//! `register` registers the OIDC client with e-Signet or PMS. Exit codes: 0 success, 64 bad config
 //! (EX_USAGE), 1 anything else.
 
 use std::path::PathBuf;
@@ -29,6 +30,18 @@ enum Command {
             env = "G2P_GATEWAY_CONFIG"
         )]
         config: PathBuf,
+        /// Take over the listening sockets of the running gateway (zero-downtime binary
+        /// upgrade): start the new binary with --upgrade, then send SIGQUIT to the old one.
+        #[arg(long)]
+        upgrade: bool,
+        /// Unix socket the listening sockets are handed over on; old and new process must
+        /// use the same one.
+        #[arg(
+            long,
+            value_name = "PATH",
+            default_value = "/tmp/g2p-gateway-upgrade.sock"
+        )]
+        upgrade_sock: PathBuf,
     },
     /// Validate a configuration file and print every problem.
     CheckConfig {
@@ -36,6 +49,10 @@ enum Command {
         #[arg(long, short, default_value = "gateway.yaml")]
         config: PathBuf,
     },
+    /// Generate an RSA key pair: private key (PEM, 0600) and public JWK for e-Signet.
+    Keygen(g2p_gateway::cli::keygen::KeygenArgs),
+    /// Register (or update) the gateway's OIDC client with e-Signet or MOSIP PMS.
+    Register(g2p_gateway::cli::register::RegisterArgs),
 }
 
 /// Exit code for an invalid configuration (sysexits EX_USAGE).
@@ -43,6 +60,8 @@ const EXIT_BAD_CONFIG: u8 = 64;
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Keygen(args) => g2p_gateway::cli::keygen::main(args),
+        Command::Register(args) => g2p_gateway::cli::register::main(args),
         Command::CheckConfig { config } => match g2p_gateway::config::load(&config) {
             Ok(loaded) => {
                 for switch in g2p_gateway::config::insecure_settings(&loaded) {
@@ -56,7 +75,11 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_BAD_CONFIG)
             }
         },
-        Command::Run { config } => {
+        Command::Run {
+            config,
+            upgrade,
+            upgrade_sock,
+        } => {
             let loaded = match g2p_gateway::config::load(&config) {
                 Ok(c) => c,
                 Err(errors) => {
@@ -71,7 +94,11 @@ fn main() -> ExitCode {
                     "insecure setting is on; do not use in production"
                 );
             }
-            match g2p_gateway::server::run(loaded) {
+            let options = g2p_gateway::server::RunOptions {
+                upgrade,
+                upgrade_sock: Some(upgrade_sock),
+            };
+            match g2p_gateway::server::run_with(loaded, options) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = %e, "gateway failed to start");

@@ -27,6 +27,9 @@ pub struct Metrics {
     upstream_duration: HistogramVec,
     assertions_minted: IntCounter,
     refused: IntCounterVec,
+    store_up: IntGauge,
+    store_errors: IntCounterVec,
+    config_reloads: IntCounterVec,
 }
 
 /// Outcome label of an IdP call or JWKS refresh.
@@ -152,6 +155,20 @@ impl Metrics {
                 "Requests refused before routing, by reason.",
                 &["reason"],
             ),
+            store_up: gauge(
+                "g2p_gateway_session_store_up",
+                "1 when the session store answered its last command, 0 when it failed.",
+            ),
+            store_errors: counter_vec(
+                "g2p_gateway_session_store_errors_total",
+                "Failed session store operations, by operation.",
+                &["op"],
+            ),
+            config_reloads: counter_vec(
+                "g2p_gateway_config_reloads_total",
+                "Configuration reloads (SIGHUP or file watch), by outcome (success, failure).",
+                &["outcome"],
+            ),
             registry,
         }
     }
@@ -221,6 +238,22 @@ impl Metrics {
     /// A request was refused before routing (bad path, oversized, …).
     pub fn refused(&self, reason: &'static str) {
         self.refused.with_label_values(&[reason]).inc();
+    }
+
+    /// Whether the session store answered its last command.
+    pub fn set_store_up(&self, up: bool) {
+        self.store_up.set(i64::from(up));
+    }
+
+    /// A session store operation failed (`op` is a fixed operation name).
+    pub fn store_error(&self, op: &'static str) {
+        self.store_errors.with_label_values(&[op]).inc();
+    }
+
+    /// A configuration reload finished: applied (`true`) or rejected.
+    pub fn config_reload(&self, applied: bool) {
+        let outcome = if applied { "success" } else { "failure" };
+        self.config_reloads.with_label_values(&[outcome]).inc();
     }
 
     /// Prometheus text exposition of every metric.

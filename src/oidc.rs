@@ -10,6 +10,7 @@ pub mod authorize;
 pub mod discovery;
 pub mod http;
 pub mod jwks;
+pub mod logout_token;
 pub mod tokens;
 pub mod verify;
 
@@ -111,19 +112,22 @@ impl OidcClient {
 
     /// Starts a login: fresh state, nonce and PKCE verifier.
     ///
-    /// `acr_values` overrides the configured ones (step-up). `browser_binding`
-    /// is the hash of the browser's login-binding cookie.
+    /// `required_acr` overrides the configured `acr_values` and must then be
+    /// met by the new ID token (step-up). `browser_binding` is the hash of the
+    /// browser's login-binding cookie.
     pub async fn start_login(
         &self,
         return_to: String,
         browser_binding: String,
-        acr_values: Option<Vec<String>>,
+        required_acr: Option<Vec<String>>,
     ) -> Result<LoginStart, GatewayError> {
         let metadata = self.provider.metadata().await?;
         let state = CsrfToken::new_random_len(RANDOM_LEN).into_secret();
         let nonce = Nonce::new_random_len(RANDOM_LEN).secret().clone();
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let acr_values = acr_values.unwrap_or_else(|| self.settings.acr_values.clone());
+        let acr_values = required_acr
+            .clone()
+            .unwrap_or_else(|| self.settings.acr_values.clone());
         let url = authorize_url(
             &metadata.authorization_endpoint,
             &self.settings,
@@ -144,6 +148,7 @@ impl OidcClient {
                 return_to,
                 browser_binding,
                 acr_values,
+                required_acr,
                 created_at: verify::now_secs(),
             },
         })
@@ -191,6 +196,32 @@ impl OidcClient {
             userinfo,
             raw_id_token: tokens.id_token,
         })
+    }
+
+    /// Verifies a back-channel logout token. Runs when the provider POSTs one.
+    pub async fn verify_logout_token(
+        &self,
+        token: &str,
+    ) -> Result<logout_token::LogoutRequest, GatewayError> {
+        let invalid = |e: String| GatewayError::BadRequest(format!("logout token: {e}"));
+        let metadata = self.provider.metadata().await?;
+        let issuers = self.accepted_issuers(&metadata.issuer);
+        let header = verify::inspect_header(token).map_err(invalid)?;
+        let typ = jsonwebtoken::decode_header(token).ok().and_then(|h| h.typ);
+        let keys = self
+            .keys_for(&header)
+            .await
+            .map_err(|e| invalid(e.to_string()))?;
+        logout_token::verify_logout_token(
+            token,
+            &header,
+            typ.as_deref(),
+            &keys,
+            &issuers,
+            &self.settings.client_id,
+            self.settings.clock_skew,
+        )
+        .map_err(invalid)
     }
 
     fn accepted_issuers(&self, discovered: &str) -> Vec<String> {

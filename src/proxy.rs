@@ -21,6 +21,7 @@ use crate::config::Access;
 use crate::endpoints;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
+use crate::policy::{self, Decision};
 use crate::respond::{ClientKind, Reply};
 use crate::routing::check_request_path;
 use crate::session::{Session as UserSession, SessionId};
@@ -70,7 +71,12 @@ impl ProxyHttp for GatewayProxy {
         let gw = self.current.load_full();
         ctx.gateway = Some(gw.clone());
         strip_identity_headers(&gw, session.req_header_mut());
-        let reply = decide(&gw, session.req_header(), ctx).await;
+        let reply = if is_backchannel_logout(&gw, session.req_header()) {
+            let body = read_body_limited(session, MAX_FORM_BODY).await;
+            Some(endpoints::backchannel_logout(&gw, body.as_deref(), &ctx.correlation_id).await)
+        } else {
+            decide(&gw, session.req_header(), ctx).await
+        };
         match reply {
             Some(reply) => {
                 write_reply(session, reply).await?;
@@ -205,17 +211,58 @@ async fn decide(gw: &Gateway, req: &RequestHeader, ctx: &mut RequestCtx) -> Opti
     if let Some(id) = gw.cookies.session_id(endpoints::cookie_headers(req)) {
         match gw.store.session(&id).await {
             Ok(Some(user)) => {
-                ctx.session = Some((id, user));
-                return None;
+                return match policy::decide(route, &user) {
+                    Decision::Allow => {
+                        ctx.session = Some((id, user));
+                        None
+                    }
+                    Decision::StepUp(acrs) => Some(
+                        endpoints::login_required(gw, req, &ctx.correlation_id, Some(acrs)).await,
+                    ),
+                    Decision::Deny(reason) => {
+                        let e = GatewayError::Forbidden(format!("route {}: {reason}", route.name));
+                        Some(gw.reject(&e, kind(), &ctx.correlation_id, None))
+                    }
+                };
             }
             Ok(None) => {}
             Err(e) => {
-                let e = GatewayError::Internal(e.to_string());
+                let e = GatewayError::from(e);
                 return Some(gw.reject(&e, kind(), &ctx.correlation_id, None));
             }
         }
     }
-    Some(endpoints::login_required(gw, req, &ctx.correlation_id).await)
+    let acrs = policy::acrs_named(route);
+    Some(endpoints::login_required(gw, req, &ctx.correlation_id, acrs).await)
+}
+
+/// Largest form body the gateway reads itself (back-channel logout).
+const MAX_FORM_BODY: usize = 64 * 1024;
+
+fn is_backchannel_logout(gw: &Gateway, req: &RequestHeader) -> bool {
+    req.method == http::Method::POST
+        && req
+            .uri
+            .path()
+            .strip_prefix(gw.config.server.prefix.as_str())
+            == Some("/backchannel-logout")
+}
+
+/// Reads the request body, giving up (`None`) past `limit` bytes or on error.
+async fn read_body_limited(session: &mut Session, limit: usize) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return None;
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Some(body),
+            Err(_) => return None,
+        }
+    }
 }
 
 fn route_of(ctx: &RequestCtx) -> Result<(Arc<Gateway>, usize)> {

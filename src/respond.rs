@@ -120,8 +120,21 @@ impl Reply {
             },
         };
         reply = reply.with_header("x-correlation-id", correlation_id);
-        if status == StatusCode::UNAUTHORIZED {
-            reply = reply.with_header("www-authenticate", WWW_AUTHENTICATE);
+        match error {
+            GatewayError::StepUpRequired { acr_values } => {
+                // RFC 9470: the step-up challenge names the acrs that would pass.
+                reply = reply.with_header(
+                    "www-authenticate",
+                    format!(
+                        "{WWW_AUTHENTICATE}, error=\"insufficient_user_authentication\", acr_values=\"{}\"",
+                        acr_values.join(" ").replace(['"', '\\'], "")
+                    ),
+                );
+            }
+            _ if status == StatusCode::UNAUTHORIZED => {
+                reply = reply.with_header("www-authenticate", WWW_AUTHENTICATE);
+            }
+            _ => {}
         }
         reply
     }

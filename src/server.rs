@@ -18,35 +18,58 @@ use pingora::services::listening::Service;
 
 use crate::admin::AdminApp;
 use crate::config::Config;
+use crate::config::StoreSettings;
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::proxy::GatewayProxy;
+use crate::reload::ReloadService;
 use crate::session::memory::MemoryStore;
+use crate::session::redis::RedisStore;
 use crate::session::SessionStore;
+
+/// Process-level options of `g2p-gateway run` (not part of `gateway.yaml`).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Take over the listening sockets of a running gateway (binary upgrade):
+    /// start the new binary with this, then send SIGQUIT to the old one.
+    pub upgrade: bool,
+    /// The Unix socket the listening sockets are handed over on (old and new
+    /// process must agree). Default: pingora's `/tmp/pingora_upgrade.sock`.
+    pub upgrade_sock: Option<std::path::PathBuf>,
+}
 
 /// Builds the gateway from `config` and runs it until a shutdown signal.
 pub fn run(config: Config) -> Result<(), String> {
+    run_with(config, RunOptions::default())
+}
+
+/// [`run`], with process options (binary upgrade).
+pub fn run_with(config: Config, options: RunOptions) -> Result<(), String> {
     let listen = resolve_port(config.server.listen)?;
     let admin = resolve_port(config.server.admin_listen)?;
     let metrics = Arc::new(Metrics::new());
-    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new(
-        config.session.max_sessions,
-        config.session.idle_timeout,
-        config.session.max_pending_logins,
-        config.esignet.login_timeout,
-    ));
+    let (store, invalidation) = build_store(&config, &metrics)?;
     let threads = config.server.threads;
     let grace = config.server.grace_period.as_secs().max(1);
+    let tls = config.server.tls.clone();
+    let watch_config = config.server.watch_config;
     let gateway = Gateway::build(Arc::new(config), store, metrics)?;
     let current = Arc::new(ArcSwap::from_pointee(gateway));
 
-    let conf = ServerConf {
+    let mut conf = ServerConf {
         threads,
         grace_period_seconds: Some(grace),
         graceful_shutdown_timeout_seconds: Some(grace),
         ..ServerConf::default()
     };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
+    if let Some(sock) = &options.upgrade_sock {
+        conf.upgrade_sock = sock.to_string_lossy().into_owned();
+    }
+    let opt = pingora::server::configuration::Opt {
+        upgrade: options.upgrade,
+        ..Default::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(Some(opt), conf);
     server.bootstrap();
 
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
@@ -54,20 +77,85 @@ pub fn run(config: Config) -> Result<(), String> {
         GatewayProxy::new(current.clone()),
         "g2p-gateway proxy",
     );
-    proxy.add_tcp(&listen.to_string());
+    let scheme = match &tls {
+        Some(files) => {
+            let (cert, key) = (files.cert.to_string_lossy(), files.key.to_string_lossy());
+            proxy
+                .add_tls(&listen.to_string(), &cert, &key)
+                .map_err(|e| format!("server.tls: cannot load the certificate or key: {e}"))?;
+            "https"
+        }
+        None => {
+            proxy.add_tcp(&listen.to_string());
+            "http"
+        }
+    };
     let mut admin_service = Service::new(
         "g2p-gateway admin".to_string(),
         HttpServer::new_app(AdminApp::new(current.clone())),
     );
     admin_service.add_tcp(&admin.to_string());
+    let reload = background_service(
+        "g2p-gateway config reload",
+        ReloadService::new(current.clone(), watch_config),
+    );
     let warm_up = background_service("g2p-gateway provider warm-up", WarmUp { current });
+    server.add_service(reload);
     server.add_service(proxy);
     server.add_service(admin_service);
     server.add_service(warm_up);
+    if let Some(redis) = invalidation {
+        server.add_service(background_service(
+            "g2p-gateway session invalidation",
+            Invalidation { redis },
+        ));
+    }
 
-    println!("g2p-gateway listening on http://{listen} (admin http://{admin})");
+    println!("g2p-gateway listening on {scheme}://{listen} (admin http://{admin})");
     tracing::info!(%listen, %admin, "g2p-gateway starting");
     server.run_forever()
+}
+
+/// The configured session store, and the Redis store again when its
+/// invalidation listener must run.
+fn build_store(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+) -> Result<(Arc<dyn SessionStore>, Option<Arc<RedisStore>>), String> {
+    match &config.session.store {
+        StoreSettings::Memory => {
+            metrics.set_store_up(true);
+            let store = MemoryStore::new(
+                config.session.max_sessions,
+                config.session.idle_timeout,
+                config.session.max_pending_logins,
+                config.esignet.login_timeout,
+            );
+            Ok((Arc::new(store), None))
+        }
+        StoreSettings::Redis(redis) => {
+            let store = Arc::new(RedisStore::new(
+                redis,
+                &config.session,
+                config.esignet.login_timeout,
+                metrics.clone(),
+            )?);
+            Ok((store.clone(), Some(store)))
+        }
+    }
+}
+
+/// Drops this replica's cached sessions when any replica ends them (Redis
+/// pub/sub), reconnecting by itself; runs until shutdown.
+struct Invalidation {
+    redis: Arc<RedisStore>,
+}
+
+#[async_trait]
+impl BackgroundService for Invalidation {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        self.redis.listen(&mut shutdown).await;
+    }
 }
 
 /// Replaces port 0 by a free port, so the address can be printed and reused.

@@ -4,8 +4,11 @@
 //! on the server in a [`SessionStore`]. The in-memory store is the default; a
 //! shared store (Redis) implements the same trait for several replicas.
 
+pub mod cached;
 pub mod cookie;
 pub mod memory;
+pub mod redis;
+pub mod sealed;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +92,10 @@ pub struct PendingLogin {
     pub browser_binding: String,
     /// `acr_values` asked for.
     pub acr_values: Vec<String>,
+    /// When set, the new ID token's `acr` must be one of these (step-up, or a
+    /// route whose policy names acrs); otherwise the login is refused.
+    #[serde(default)]
+    pub required_acr: Option<Vec<String>>,
     /// When it started (epoch seconds).
     pub created_at: u64,
 }

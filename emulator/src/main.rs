@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! esignet-emulator --listen 127.0.0.1:8088 --version 1.8 [--issuer URL] [--repo-root DIR]
-//!                  [--clients FILE] [--identities FILE] [--otp CODE]
+//!                  [--clients FILE] [--identities FILE] [--otp CODE] [--admin-token TOKEN]
 //! ```
 //! Keys come from `<repo-root>/certs/demo`; clients and identities default to
 //! `<repo-root>/emulator/{clients,identities}.json`. Once listening it prints
@@ -45,6 +45,9 @@ struct Args {
     /// OTP accepted for identities without their own.
     #[arg(long)]
     otp: Option<String>,
+    /// Bearer token required by the client-registration APIs (client-mgmt and PMS).
+    #[arg(long, default_value = esignet_emulator::emulator::DEFAULT_ADMIN_TOKEN)]
+    admin_token: String,
 }
 
 fn repo_root(explicit: Option<PathBuf>) -> PathBuf {
@@ -91,6 +94,7 @@ async fn run(args: Args) -> std::io::Result<()> {
     if let Some(otp) = args.otp {
         config.otp = otp;
     }
+    config.admin_token = args.admin_token;
     let identities = config.identities.clone();
     let clients: Vec<String> = config.clients.iter().map(|c| c.client_id.clone()).collect();
     let default_otp = config.otp.clone();

@@ -55,6 +55,19 @@ pub struct ServerSettings {
     pub grace_period: Duration,
     /// Trust `X-Forwarded-*` headers sent by the client (only behind a trusted ingress).
     pub trust_forwarded_headers: bool,
+    /// Terminate TLS on `listen` with this certificate and key (`None`: plain HTTP).
+    pub tls: Option<TlsFiles>,
+    /// Also reload when the file changes (polled every 2 s), not only on SIGHUP.
+    pub watch_config: bool,
+}
+
+/// `server.tls`: PEM files, read by the TLS listener at startup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain (leaf first), PEM.
+    pub cert: PathBuf,
+    /// Private key of the leaf certificate, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// e-Signet client settings, in the vocabulary of OpenG2P's e-Signet guide.
@@ -178,6 +191,62 @@ pub struct SessionSettings {
     pub max_sessions: u64,
     /// Bound on pending (started, not finished) logins held in memory.
     pub max_pending_logins: u64,
+    /// Where sessions live: this process's memory, or Redis shared by replicas.
+    pub store: StoreSettings,
+}
+
+/// The session store engine (`session.store`).
+#[derive(Debug, Clone, Default)]
+pub enum StoreSettings {
+    /// In this process's memory: zero setup, one replica.
+    #[default]
+    Memory,
+    /// In Redis, shared by every replica.
+    Redis(RedisSettings),
+}
+
+/// `session.store.redis`: a Redis shared by several replicas.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// How to reach Redis.
+    pub topology: RedisTopology,
+    /// Prefix of every key and of the invalidation channel, e.g. `g2p:`.
+    pub key_prefix: String,
+    /// AEAD keys for records at rest (32 bytes each), newest first: the first
+    /// seals, all open.
+    pub record_keys: Vec<Secret<Vec<u8>>>,
+    /// How long a replica serves a session from its own memory without asking Redis.
+    pub local_cache_ttl: Duration,
+    /// Bound on one connection attempt.
+    pub connect_timeout: Duration,
+    /// Bound on one command (or script) round trip.
+    pub command_timeout: Duration,
+}
+
+/// How the gateway reaches Redis. URLs are secrets: they may carry a password.
+#[derive(Debug, Clone)]
+pub enum RedisTopology {
+    /// One server (`redis://` or `rediss://` for TLS).
+    Standalone {
+        /// The server URL.
+        url: Secret<String>,
+    },
+    /// A master found through Redis Sentinel.
+    Sentinel {
+        /// The monitored master's name.
+        master: String,
+        /// Sentinel URLs (`redis://` or `rediss://`).
+        urls: Secret<Vec<String>>,
+        /// Password of the master (and replicas), if they need one.
+        password: Option<Secret<String>>,
+        /// Connect to the master with TLS.
+        tls: bool,
+    },
+    /// A Redis Cluster, reached through any of its nodes.
+    Cluster {
+        /// Seed node URLs (`redis://` or `rediss://`).
+        urls: Secret<Vec<String>>,
+    },
 }
 
 /// The gateway-signed identity assertion and plain headers.
@@ -237,6 +306,44 @@ pub struct Route {
     pub access: Access,
     /// `aud` of the identity assertion for this route; `None` uses the default.
     pub audience: Option<String>,
+    /// Who may pass, beyond being logged in (`None`: any logged-in user).
+    pub policy: Option<Policy>,
+    /// `acr_values` requested when the session's `acr` is too weak for the
+    /// policy (step-up). `None`: the acrs named by the policy's `acr` rules.
+    pub step_up_acr_values: Option<Vec<String>>,
+}
+
+/// A route's access rules, combined with `all`/`any`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Policy {
+    /// Every rule must pass.
+    All(Vec<Policy>),
+    /// At least one rule must pass.
+    Any(Vec<Policy>),
+    /// The session's `acr` must be one of these.
+    Acr(Vec<String>),
+    /// The user must be in every one of these groups.
+    Groups(Vec<String>),
+    /// A mapped claim must satisfy a test.
+    Claim {
+        /// The mapped key (a `token_map`/`userinfo_map` target, `user_id` or `login`).
+        name: String,
+        /// The test.
+        test: ClaimTest,
+    },
+    /// The registrant ID must be of this type.
+    RegistrantIdType(String),
+}
+
+/// A test on one claim value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClaimTest {
+    /// Equal to this value (strings compare exactly).
+    Equals(serde_json::Value),
+    /// Equal to one of these values.
+    OneOf(Vec<serde_json::Value>),
+    /// Present and not null or empty.
+    Present,
 }
 
 /// Log output settings.

@@ -69,6 +69,14 @@ pub const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(8 * 3600);
 pub const DEFAULT_MAX_SESSIONS: u64 = 100_000;
 /// Default bound on pending logins in memory.
 pub const DEFAULT_MAX_PENDING_LOGINS: u64 = 10_000;
+/// Default prefix of every Redis key.
+pub const DEFAULT_REDIS_KEY_PREFIX: &str = "g2p:";
+/// Default time a replica serves a session from memory without asking Redis.
+pub const DEFAULT_LOCAL_CACHE_TTL: Duration = Duration::from_secs(5);
+/// Default bound on one Redis connection attempt.
+pub const DEFAULT_REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default bound on one Redis command.
+pub const DEFAULT_REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default header carrying the signed identity.
 pub const DEFAULT_IDENTITY_HEADER: &str = "X-G2P-Identity";
 /// Default identity-assertion audience.
@@ -114,6 +122,16 @@ pub struct RawServer {
     #[serde(with = "humantime_serde")]
     pub grace_period: Duration,
     pub trust_forwarded_headers: bool,
+    pub tls: Option<RawTls>,
+    pub watch_config: bool,
+}
+
+/// `server.tls:` certificate and key files (PEM) for TLS on `server.listen`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawTls {
+    pub cert: Option<String>,
+    pub key: Option<String>,
 }
 
 impl Default for RawServer {
@@ -126,6 +144,8 @@ impl Default for RawServer {
             threads: DEFAULT_THREADS,
             grace_period: DEFAULT_GRACE_PERIOD,
             trust_forwarded_headers: false,
+            tls: None,
+            watch_config: false,
         }
     }
 }
@@ -237,6 +257,7 @@ pub struct RawSession {
     pub absolute_timeout: Duration,
     pub max_sessions: u64,
     pub max_pending_logins: u64,
+    pub store: RawStore,
 }
 
 impl Default for RawSession {
@@ -249,7 +270,103 @@ impl Default for RawSession {
             absolute_timeout: DEFAULT_ABSOLUTE_TIMEOUT,
             max_sessions: DEFAULT_MAX_SESSIONS,
             max_pending_logins: DEFAULT_MAX_PENDING_LOGINS,
+            store: RawStore::default(),
         }
+    }
+}
+
+/// `session.store:`, either `memory` or `{redis: {...}}`.
+#[derive(Debug, Default)]
+pub enum RawStore {
+    #[default]
+    Memory,
+    /// The map form, checked by validation (exactly one engine).
+    Map(RawStoreMap),
+}
+
+/// `session.store:` written as a map.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawStoreMap {
+    pub redis: Option<RawRedis>,
+}
+
+/// `session.store.redis:`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawRedis {
+    pub url: Option<SecretRef>,
+    pub sentinel: Option<RawSentinel>,
+    pub cluster: Option<RawCluster>,
+    pub key_prefix: String,
+    pub record_keys: Option<Vec<SecretRef>>,
+    #[serde(with = "humantime_serde")]
+    pub local_cache_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub command_timeout: Duration,
+}
+
+impl Default for RawRedis {
+    fn default() -> Self {
+        RawRedis {
+            url: None,
+            sentinel: None,
+            cluster: None,
+            key_prefix: DEFAULT_REDIS_KEY_PREFIX.into(),
+            record_keys: None,
+            local_cache_ttl: DEFAULT_LOCAL_CACHE_TTL,
+            connect_timeout: DEFAULT_REDIS_CONNECT_TIMEOUT,
+            command_timeout: DEFAULT_REDIS_COMMAND_TIMEOUT,
+        }
+    }
+}
+
+/// `session.store.redis.sentinel:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSentinel {
+    pub master: Option<String>,
+    pub urls: Option<SecretRef>,
+    pub password: Option<SecretRef>,
+    pub tls: bool,
+}
+
+/// `session.store.redis.cluster:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawCluster {
+    pub urls: Option<SecretRef>,
+}
+
+impl<'de> Deserialize<'de> for RawStore {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StoreVisitor)
+    }
+}
+
+struct StoreVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StoreVisitor {
+    type Value = RawStore;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("memory or {redis: {...}}")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawStore, E> {
+        match v {
+            "memory" => Ok(RawStore::Memory),
+            other => Err(E::custom(format!(
+                "unknown store {other:?} (allowed: memory, or a map {{redis: {{...}}}})"
+            ))),
+        }
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawStore, A::Error> {
+        RawStoreMap::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            .map(RawStore::Map)
     }
 }
 
@@ -302,6 +419,34 @@ pub struct RawRoute {
     pub upstream: Option<String>,
     pub auth: Option<RawAccess>,
     pub audience: Option<String>,
+    pub policy: Option<RawPolicy>,
+    pub step_up_acr_values: Option<Words>,
+}
+
+/// A route's `policy:` rule: a map with exactly one key naming the rule kind
+/// (validation enforces "exactly one").
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawPolicy {
+    pub all: Option<Vec<RawPolicy>>,
+    pub any: Option<Vec<RawPolicy>>,
+    pub acr: Option<Words>,
+    pub groups: Option<Words>,
+    pub claim: Option<RawClaimRule>,
+    pub registrant_id_type: Option<String>,
+}
+
+/// `claim: {name, equals | one_of | present}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClaimRule {
+    pub name: String,
+    #[serde(default)]
+    pub equals: Option<serde_json::Value>,
+    #[serde(default)]
+    pub one_of: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    pub present: Option<bool>,
 }
 
 /// A route's `auth:` value.

@@ -4,6 +4,7 @@
 mod esignet;
 mod identity;
 mod mapping;
+mod policy;
 mod routing;
 mod secrets;
 mod server;

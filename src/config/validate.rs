@@ -7,10 +7,12 @@
 mod esignet;
 mod identity;
 mod mapping;
+mod policy;
 mod routing;
 mod secrets;
 mod server;
 mod session;
+mod store;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -34,11 +36,17 @@ pub(crate) fn validate(raw: &RawConfig, source: &Path, cx: &mut Checker<'_>) -> 
     let session = session::check(cx, &raw.session, public_url);
     let identity = identity::check(cx, &raw.identity, public_url, &mapping);
     let upstreams = routing::upstreams(cx, raw.upstreams.as_ref());
+    let policy_context = mapping.settings.as_ref().map(|m| policy::PolicyContext {
+        claims: mapping.targets.clone(),
+        groups: vec![m.default_group.clone()],
+        registrant_id_type: m.registrant_id_type.clone(),
+    });
     let routes = routing::routes(
         cx,
         raw.routes.as_deref(),
         &upstreams.names,
         server.prefix.as_deref(),
+        policy_context.as_ref(),
     );
     let logging = server::logging(cx, &raw.logging);
     if cx.has_errors() {

@@ -13,6 +13,8 @@ fn route(index: usize, host: Option<&str>, prefix: &str) -> Route {
         upstream: "portal".to_string(),
         access: Access::Login,
         audience: None,
+        policy: None,
+        step_up_acr_values: None,
     }
 }
 

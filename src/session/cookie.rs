@@ -173,6 +173,7 @@ mod tests {
             absolute_timeout: Duration::from_secs(8 * 3600),
             max_sessions: 10,
             max_pending_logins: 10,
+            store: crate::config::StoreSettings::Memory,
         }
     }
 

@@ -6,6 +6,10 @@
 
 #![allow(dead_code)]
 
+pub mod node_provider;
+
+pub mod redis;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -306,6 +310,17 @@ impl Browser {
     /// Logs in at the emulator and returns the callback URL it redirects to
     /// (not yet followed).
     pub async fn authenticate(&self, authorize_url: &str, individual_id: &str) -> String {
+        self.authenticate_with(authorize_url, individual_id, "otp")
+            .await
+    }
+
+    /// Like [`Browser::authenticate`] with a chosen method (`otp`, `biometrics`, `pin`).
+    pub async fn authenticate_with(
+        &self,
+        authorize_url: &str,
+        individual_id: &str,
+        method: &str,
+    ) -> String {
         let page = self.navigate(authorize_url).await;
         assert_eq!(page.status(), 200, "authorize page");
         let html = page.text().await.unwrap();
@@ -318,7 +333,7 @@ impl Browser {
                 ("transaction_id", transaction.as_str()),
                 ("individual_id", individual_id),
                 ("otp", "111111"),
-                ("method", "otp"),
+                ("method", method),
             ])
             .send()
             .await

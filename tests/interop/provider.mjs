@@ -32,9 +32,17 @@ server.listen(0, '127.0.0.1', () => {
       userinfo_signed_response_alg: 'RS256',
       id_token_signed_response_alg: 'RS256',
       jwks: { keys: [clientJwk] },
+      backchannel_logout_uri: `${postLogout.origin}/_gateway/backchannel-logout`,
+      backchannel_logout_session_required: true,
     }],
     jwks: { keys: [signingJwk] },
     pkce: { required: () => true },
+    // The gateway under test listens on loopback, which the provider's SSRF
+    // guard refuses; this test peer only ever talks to loopback.
+    fetch: (url, options) => {
+      delete options.dispatcher;
+      return fetch(url, options);
+    },
     features: {
       devInteractions: { enabled: true },
       jwtUserinfo: { enabled: true },
@@ -63,6 +71,9 @@ server.listen(0, '127.0.0.1', () => {
     }),
   });
   provider.proxy = false;
+  provider.on('backchannel.error', (ctx, err, client) => console.error('backchannel.error', err && err.message, err && err.cause));
+  provider.on('backchannel.success', (ctx, client) => console.error('backchannel.success'));
+  provider.on('end_session.error', (ctx, err) => console.error('end_session.error', err && err.message));
   server.on('request', provider.callback());
   console.log(`oidc-provider listening on ${issuer}`);
 });

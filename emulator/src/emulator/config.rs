@@ -175,13 +175,20 @@ pub struct EmulatorConfig {
     pub id_system_key_pem: String,
     /// The OTP (and PIN) accepted for identities that have none of their own.
     pub otp: String,
+    /// The bearer token the client-registration APIs (`client-mgmt`, PMS) require; stands in
+    /// for the Keycloak token with `add_oidc_client`/`update_oidc_client` scope.
+    pub admin_token: String,
 }
+
+/// The default admin bearer token of the client-registration APIs.
+pub const DEFAULT_ADMIN_TOKEN: &str = "emulator-admin-token";
 
 /// The OTP accepted by default.
 pub const DEFAULT_OTP: &str = "111111";
 
 impl EmulatorConfig {
-    /// A config with the given keys, version 1.8, no clients, no identities and OTP `111111`.
+    /// A config with the given keys, version 1.8, no clients, no identities, OTP `111111` and
+    /// admin token [`DEFAULT_ADMIN_TOKEN`].
     pub fn new(esignet_key_pem: String, id_system_key_pem: String) -> Self {
         EmulatorConfig {
             issuer: None,
@@ -191,6 +198,7 @@ impl EmulatorConfig {
             esignet_key_pem,
             id_system_key_pem,
             otp: DEFAULT_OTP.to_string(),
+            admin_token: DEFAULT_ADMIN_TOKEN.to_string(),
         }
     }
 

@@ -11,10 +11,13 @@
 //! | `POST /authorize` | the login form: `transaction_id`, `individual_id`, `otp`, `method` (`otp`, `pin`, `biometrics`, `cancel`) |
 //! | `POST /v1/esignet/oauth/v2/token` | code exchange (also the legacy `/v1/esignet/oauth/token`) |
 //! | `GET /v1/esignet/oidc/userinfo` | userinfo JWS |
+//! | `POST`/`PUT /v1/esignet/client-mgmt/{oidc,oauth}-client[/{id}]` | client registration (bearer [`EmulatorConfig::admin_token`]) |
+//! | `POST`/`PUT /v1/partnermanager/oidc/client[/{id}]` | PMS client registration (same token) |
 
 mod assertion;
 mod authorize;
 mod claims;
+mod client_mgmt;
 mod config;
 mod discovery;
 mod faults;
@@ -32,14 +35,16 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use client_mgmt::MAX_PUBLIC_KEY_CHARS;
 pub use config::{
     load_clients, load_identities, ClientRegistration, EmulatorConfig, EsignetVersion,
-    MockIdentity, ACR_BIOMETRICS, ACR_GENERATED_CODE, ACR_STATIC_CODE, DEFAULT_OTP,
+    MockIdentity, ACR_BIOMETRICS, ACR_GENERATED_CODE, ACR_STATIC_CODE, DEFAULT_ADMIN_TOKEN,
+    DEFAULT_OTP,
 };
 pub use faults::{Faults, IdTokenFault, TokenEndpointFault, UserinfoFault};
 pub use jose::psut;
@@ -81,6 +86,7 @@ impl Emulator {
             base_url,
             issuer,
             otp: config.otp,
+            admin_token: config.admin_token,
             keys,
             identities: config.identities,
             clients: RwLock::new(clients),
@@ -244,5 +250,29 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/esignet/oauth/v2/token", post(token::token_v2))
         .route("/v1/esignet/oauth/token", post(token::token_v1))
         .route("/v1/esignet/oidc/userinfo", get(userinfo::userinfo))
+        .route(
+            "/v1/esignet/client-mgmt/oidc-client",
+            post(client_mgmt::create_oidc),
+        )
+        .route(
+            "/v1/esignet/client-mgmt/oidc-client/{client_id}",
+            put(client_mgmt::update_oidc),
+        )
+        .route(
+            "/v1/esignet/client-mgmt/oauth-client",
+            post(client_mgmt::create_oauth),
+        )
+        .route(
+            "/v1/esignet/client-mgmt/oauth-client/{client_id}",
+            put(client_mgmt::update_oauth),
+        )
+        .route(
+            "/v1/partnermanager/oidc/client",
+            post(client_mgmt::create_pms),
+        )
+        .route(
+            "/v1/partnermanager/oidc/client/{client_id}",
+            put(client_mgmt::update_pms),
+        )
         .with_state(shared)
 }

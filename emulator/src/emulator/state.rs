@@ -135,6 +135,8 @@ pub(crate) struct Shared {
     pub base_url: String,
     pub issuer: String,
     pub otp: String,
+    /// Bearer token of the client-management APIs.
+    pub admin_token: String,
     pub keys: Keys,
     /// In configuration order, for the login page's hints and the binary's banner.
     pub identities: Vec<MockIdentity>,

@@ -4,8 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use url::{Host, Url};
 
+use super::policy::{self, PolicyContext};
 use super::Checker;
-use crate::config::model::{Access, Route, Upstream};
+use crate::config::model::{Access, Policy, Route, Upstream};
 use crate::config::path::YamlPath;
 use crate::config::raw::{OrderedMap, RawAccess, RawRoute, RawUpstream};
 use crate::config::suggest;
@@ -102,6 +103,7 @@ pub(super) fn routes(
     raw: Option<&[RawRoute]>,
     upstreams: &[String],
     prefix: Option<&str>,
+    policy_context: Option<&PolicyContext>,
 ) -> Option<Vec<Route>> {
     let path = YamlPath::root().key("routes");
     let raw = cx.required(&path, raw)?;
@@ -112,7 +114,14 @@ pub(super) fn routes(
     let checked: Vec<RouteCheck> = raw
         .iter()
         .enumerate()
-        .map(|(index, route)| route_entry(cx, &path.index(index), index, route, upstreams, prefix))
+        .map(|(index, route)| {
+            let targets = RouteTargets {
+                upstreams,
+                prefix,
+                policy_context,
+            };
+            route_entry(cx, &path.index(index), index, route, &targets)
+        })
         .collect();
     let names_ok = unique_names(cx, &path, raw);
     let matches_ok = unique_matches(cx, &path, &checked);
@@ -127,14 +136,21 @@ struct RouteCheck {
     route: Option<Route>,
 }
 
+/// What a route may refer to.
+struct RouteTargets<'a> {
+    upstreams: &'a [String],
+    prefix: Option<&'a str>,
+    policy_context: Option<&'a PolicyContext>,
+}
+
 fn route_entry(
     cx: &mut Checker<'_>,
     path: &YamlPath,
     index: usize,
     raw: &RawRoute,
-    upstreams: &[String],
-    prefix: Option<&str>,
+    targets: &RouteTargets<'_>,
 ) -> RouteCheck {
+    let (upstreams, prefix) = (targets.upstreams, targets.prefix);
     let name = route_name(cx, &path.key("name"), index, raw.name.as_deref());
     let host = match &raw.host {
         Some(host) => route_host(cx, &path.key("host"), host).map(Some),
@@ -155,6 +171,7 @@ fn route_entry(
             RawAccess::Login => Access::Login,
         });
     let audience = cx.opt_word(&path.key("audience"), raw.audience.as_ref());
+    let (policy, step_up_acr_values) = route_policy(cx, path, raw, access, targets.policy_context);
     let matches = host.clone().zip(path_prefix.clone());
     let route = (|| {
         Some(Route {
@@ -165,9 +182,55 @@ fn route_entry(
             upstream: upstream?,
             access: access?,
             audience: audience?,
+            policy: policy?,
+            step_up_acr_values: step_up_acr_values?,
         })
     })();
     RouteCheck { matches, route }
+}
+
+/// The route's `policy` and `step_up_acr_values`, only allowed with `auth: login`.
+#[allow(clippy::type_complexity)]
+fn route_policy(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    raw: &RawRoute,
+    access: Option<Access>,
+    context: Option<&PolicyContext>,
+) -> (Option<Option<Policy>>, Option<Option<Vec<String>>>) {
+    if access == Some(Access::Public) {
+        if raw.policy.is_some() {
+            cx.error(
+                &path.key("policy"),
+                "a public route cannot have a policy (use auth: login)",
+            );
+        }
+        if raw.step_up_acr_values.is_some() {
+            cx.error(
+                &path.key("step_up_acr_values"),
+                "a public route cannot ask for step-up",
+            );
+        }
+        return (Some(None), Some(None));
+    }
+    let policy = match &raw.policy {
+        None => Some(None),
+        Some(p) => policy::check(cx, &path.key("policy"), p, context).map(Some),
+    };
+    let step_up = match &raw.step_up_acr_values {
+        None => Some(None),
+        Some(words) => {
+            let path = path.key("step_up_acr_values");
+            let acrs = cx.words(&path, words);
+            if acrs.is_empty() {
+                cx.error(&path, "needs at least one acr value");
+                None
+            } else {
+                Some(Some(acrs))
+            }
+        }
+    };
+    (policy, step_up)
 }
 
 /// The route's name, `route<index>` by default.

@@ -98,6 +98,64 @@ fn decode_cookie_key(bytes: &[u8]) -> Result<Vec<u8>, String> {
     Ok(key)
 }
 
+/// Length of a record key (AES-256-GCM), in bytes after base64 decoding.
+pub(super) const RECORD_KEY_BYTES: usize = 32;
+
+/// A Redis record key: base64 text, exactly 32 bytes decoded.
+pub(super) fn record_key(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    source: &SecretRef,
+) -> Option<Secret<Vec<u8>>> {
+    let (bytes, origin) = read(cx, path, source)?;
+    let decoded = std::str::from_utf8(&bytes).ok().and_then(|text| {
+        BASE64_ENGINES
+            .iter()
+            .find_map(|engine| engine.decode(text.trim()).ok())
+    });
+    match decoded {
+        Some(key) if key.len() == RECORD_KEY_BYTES => Some(Secret::new(key)),
+        Some(key) => {
+            cx.error(
+                path,
+                format!(
+                    "{origin}: record key is {} bytes after base64 decoding; exactly \
+                     {RECORD_KEY_BYTES} are required (generate one with `openssl rand -base64 32`)",
+                    key.len()
+                ),
+            );
+            None
+        }
+        None => {
+            cx.error(
+                path,
+                format!("{origin}: is not base64 (standard or URL-safe)"),
+            );
+            None
+        }
+    }
+}
+
+/// A secret holding text (a URL that may carry a password), trimmed.
+pub(super) fn text(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    source: &SecretRef,
+) -> Option<(String, String)> {
+    let (bytes, origin) = read(cx, path, source)?;
+    match String::from_utf8(bytes) {
+        Ok(text) if !text.trim().is_empty() => Some((text.trim().to_owned(), origin)),
+        Ok(_) => {
+            cx.error(path, format!("{origin}: is empty"));
+            None
+        }
+        Err(_) => {
+            cx.error(path, format!("{origin}: is not UTF-8 text"));
+            None
+        }
+    }
+}
+
 /// The secret's bytes and a description of where they came from (never the value).
 fn read(cx: &mut Checker<'_>, path: &YamlPath, source: &SecretRef) -> Option<(Vec<u8>, String)> {
     match (&source.0.file, &source.0.env) {

@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use url::Url;
 
 use super::Checker;
-use crate::config::model::{LogFormat, LoggingSettings, ServerSettings};
+use crate::config::model::{LogFormat, LoggingSettings, ServerSettings, TlsFiles};
 use crate::config::path::YamlPath;
-use crate::config::raw::{RawLogFormat, RawLogging, RawServer};
+use crate::config::raw::{RawLogFormat, RawLogging, RawServer, RawTls};
 
 /// Checked `server:` parts; the public URL and prefix are also used by other sections.
 pub(super) struct ServerCheck {
@@ -33,25 +33,37 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawServer) -> ServerCheck {
         .and_then(|url| public_url(cx, &public_url_path, url));
     let prefix = prefix(cx, &path.key("prefix"), &raw.prefix);
     let threads = threads(cx, &path.key("threads"), raw.threads);
+    let tls = match &raw.tls {
+        Some(files) => tls(cx, &path.key("tls"), files).map(Some),
+        None => Some(None),
+    };
     let parts = (
         listen,
         admin_listen,
         public_url.clone(),
         prefix.clone(),
         threads,
+        tls,
     );
     let settings = match parts {
-        (Some(listen), Some(admin_listen), Some(public_url), Some(prefix), Some(threads)) => {
-            Some(ServerSettings {
-                listen,
-                admin_listen,
-                public_url,
-                prefix,
-                threads,
-                grace_period: raw.grace_period,
-                trust_forwarded_headers: raw.trust_forwarded_headers,
-            })
-        }
+        (
+            Some(listen),
+            Some(admin_listen),
+            Some(public_url),
+            Some(prefix),
+            Some(threads),
+            Some(tls),
+        ) => Some(ServerSettings {
+            listen,
+            admin_listen,
+            public_url,
+            prefix,
+            threads,
+            grace_period: raw.grace_period,
+            trust_forwarded_headers: raw.trust_forwarded_headers,
+            tls,
+            watch_config: raw.watch_config,
+        }),
         _ => None,
     };
     ServerCheck {
@@ -134,6 +146,51 @@ fn prefix(cx: &mut Checker<'_>, path: &YamlPath, value: &str) -> Option<String> 
 fn is_prefix_segment(segment: &str) -> bool {
     let unreserved = |c: char| c.is_ascii_alphanumeric() || "._~-".contains(c);
     !segment.is_empty() && segment != "." && segment != ".." && segment.chars().all(unreserved)
+}
+
+/// `server.tls`: a readable PEM certificate and a readable PEM private key
+/// (paths relative to the config file). Their contents are never echoed.
+fn tls(cx: &mut Checker<'_>, path: &YamlPath, raw: &RawTls) -> Option<TlsFiles> {
+    let cert = tls_file(
+        cx,
+        &path.key("cert"),
+        raw.cert.as_deref(),
+        "-----BEGIN CERTIFICATE-----",
+        "a PEM certificate",
+    );
+    let key = tls_file(
+        cx,
+        &path.key("key"),
+        raw.key.as_deref(),
+        "PRIVATE KEY-----",
+        "a PEM private key",
+    );
+    Some(TlsFiles {
+        cert: cert?,
+        key: key?,
+    })
+}
+
+fn tls_file(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    value: Option<&str>,
+    marker: &str,
+    what: &str,
+) -> Option<std::path::PathBuf> {
+    let value = cx.required(path, value)?;
+    let resolved = cx.base_dir.join(value);
+    match std::fs::read(&resolved) {
+        Ok(bytes) if String::from_utf8_lossy(&bytes).contains(marker) => Some(resolved),
+        Ok(_) => {
+            cx.error(path, format!("{} is not {what}", resolved.display()));
+            None
+        }
+        Err(e) => {
+            cx.error(path, format!("cannot read {}: {e}", resolved.display()));
+            None
+        }
+    }
 }
 
 fn threads(cx: &mut Checker<'_>, path: &YamlPath, value: u32) -> Option<usize> {

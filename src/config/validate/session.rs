@@ -1,8 +1,9 @@
-//! `session:` checks: the session cookie and the in-memory store bounds.
+//! `session:` checks: the session cookie, timeouts and store bounds (the
+//! store engine itself is checked in `store`).
 
 use url::Url;
 
-use super::{secrets, Checker};
+use super::{secrets, store, Checker};
 use crate::config::model::SessionSettings;
 use crate::config::path::YamlPath;
 use crate::config::raw::{RawSession, DEFAULT_INSECURE_COOKIE_NAME, DEFAULT_SECURE_COOKIE_NAME};
@@ -48,6 +49,7 @@ pub(super) fn check(
     let max_sessions = at_least_one(cx, &path.key("max_sessions"), raw.max_sessions);
     let max_pending_logins =
         at_least_one(cx, &path.key("max_pending_logins"), raw.max_pending_logins);
+    let store = store::check(cx, &path.key("store"), &raw.store, raw.idle_timeout);
     Some(SessionSettings {
         cookie_name: cookie_name?,
         cookie_keys: cookie_keys?,
@@ -56,6 +58,7 @@ pub(super) fn check(
         absolute_timeout: raw.absolute_timeout,
         max_sessions: max_sessions?,
         max_pending_logins: max_pending_logins?,
+        store: store?,
     })
 }
 

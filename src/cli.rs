@@ -1,0 +1,8 @@
+//! Operator subcommands besides `run` and `check-config`.
+//!
+//! `keygen` creates the e-Signet client key pair (or a gateway signing key);
+//! `register` registers the gateway as an OIDC client with e-Signet or MOSIP
+//! PMS. Both are run by hand, once per deployment or key rotation.
+
+pub mod keygen;
+pub mod register;
