@@ -13,11 +13,12 @@ use pingora::http::RequestHeader;
 use rand::RngCore;
 
 use crate::error::{GatewayError, LoginFailure};
+use crate::forward_auth;
 use crate::gateway::Gateway;
 use crate::mapping;
 use crate::oidc::verify::now_secs;
 use crate::policy;
-use crate::respond::{ClientKind, Reply};
+use crate::respond::{ClientKind, Reply, Requester};
 use crate::return_to::{request_target_is_safe, safe_return_path};
 use crate::secret::constant_time_eq;
 use crate::session::cookie::binding_hash;
@@ -25,7 +26,7 @@ use crate::session::{Session, SessionId};
 
 /// Answers a request under the reserved prefix. `rest` is the path after it.
 pub async fn handle(gw: &Gateway, req: &RequestHeader, rest: &str, correlation_id: &str) -> Reply {
-    let kind = ClientKind::of(&req.method, &req.headers);
+    let who = Requester::of(&req.method, &req.headers);
     let query = req.uri.query().unwrap_or("");
     let result = match (req.method.as_str(), rest) {
         ("GET", "/callback") => callback(gw, req, query).await,
@@ -37,12 +38,13 @@ pub async fn handle(gw: &Gateway, req: &RequestHeader, rest: &str, correlation_i
             start_login(gw, req, target, acrs).await
         }
         ("GET" | "POST", "/logout") => logout(gw, req, query).await,
+        (_, "/auth") => return forward_auth::answer(gw, req, correlation_id).await,
         ("GET", "/session") => session_info(gw, req).await,
         ("GET", "/jwks.json") => Ok(Reply::json(http::StatusCode::OK, &gw.minter.jwks())
             .with_header("cache-control", "public, max-age=300")),
         _ => Err(GatewayError::NoRoute),
     };
-    result.unwrap_or_else(|e| gw.reject(&e, kind, correlation_id, None))
+    result.unwrap_or_else(|e| gw.reject(&e, who, correlation_id, None))
 }
 
 /// What to do when a protected route is hit without a session good enough
@@ -56,18 +58,30 @@ pub async fn login_required(
     correlation_id: &str,
     required_acr: Option<Vec<String>>,
 ) -> Reply {
-    let kind = ClientKind::of(&req.method, &req.headers);
-    let target = req
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .filter(|t| request_target_is_safe(t))
-        .unwrap_or("/")
-        .to_string();
-    match kind {
+    let who = Requester::of(&req.method, &req.headers);
+    let target = req.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    login_required_for(gw, req, who, target, correlation_id, required_acr).await
+}
+
+/// [`login_required`] for an explicit target and client kind (forward-auth
+/// asks about a request other than its own).
+pub async fn login_required_for(
+    gw: &Gateway,
+    req: &RequestHeader,
+    who: Requester,
+    target: &str,
+    correlation_id: &str,
+    required_acr: Option<Vec<String>>,
+) -> Reply {
+    let target = if request_target_is_safe(target) {
+        target.to_string()
+    } else {
+        "/".to_string()
+    };
+    match who.kind {
         ClientKind::Browser => match start_login(gw, req, target, required_acr).await {
             Ok(reply) => reply,
-            Err(e) => gw.reject(&e, kind, correlation_id, None),
+            Err(e) => gw.reject(&e, who, correlation_id, None),
         },
         ClientKind::Api => {
             let login_url = format!(
@@ -79,7 +93,7 @@ pub async fn login_required(
                 Some(acr_values) => GatewayError::StepUpRequired { acr_values },
                 None => GatewayError::LoginRequired,
             };
-            gw.reject(&error, kind, correlation_id, Some(&login_url))
+            gw.reject(&error, who, correlation_id, Some(&login_url))
         }
     }
 }

@@ -151,74 +151,9 @@ impl GatewayError {
             Self::Internal(_) => "internal_error",
         }
     }
-
-    /// A short title and an explanation a citizen can act on. Never contains
-    /// details from the error itself.
-    pub fn public_message(&self) -> (&'static str, &'static str) {
-        match self {
-            Self::BadRequest(_) => (
-                "Bad request",
-                "The request could not be understood. Please go back and try again.",
-            ),
-            Self::NoRoute => ("Page not found", "There is nothing at this address."),
-            Self::LoginRequired => ("Sign-in required", "Please sign in to continue."),
-            Self::StepUpRequired { .. } => (
-                "Stronger sign-in needed",
-                "This page needs a stronger way of signing in. Please sign in again.",
-            ),
-            Self::Forbidden(_) => (
-                "Access denied",
-                "Your account is not allowed to open this page.",
-            ),
-            Self::LoginFailed { reason, .. } => match reason {
-                LoginFailure::UnknownState => (
-                    "Sign-in expired",
-                    "This sign-in link has expired or was already used. Please start again.",
-                ),
-                LoginFailure::BrowserMismatch => (
-                    "Sign-in not completed",
-                    "The sign-in was started in another browser or window. Please start again here.",
-                ),
-                LoginFailure::ProviderRefused => (
-                    "Sign-in cancelled",
-                    "The sign-in was cancelled or refused by the identity service.",
-                ),
-                LoginFailure::InsufficientAcr => (
-                    "Stronger sign-in needed",
-                    "This page needs a stronger way of signing in than the one used.",
-                ),
-                _ => (
-                    "Sign-in failed",
-                    "Your sign-in could not be verified. Please try again later.",
-                ),
-            },
-            Self::ProviderUnavailable(_) => (
-                "Sign-in unavailable",
-                "The identity service cannot be reached right now. Please try again later.",
-            ),
-            Self::Overloaded => (
-                "Busy",
-                "Too many people are signing in right now. Please try again in a minute.",
-            ),
-            Self::UpstreamUnavailable(_) => (
-                "Service unavailable",
-                "The portal is not answering right now. Please try again later.",
-            ),
-            Self::SessionStoreUnavailable(_) => (
-                "Sign-in temporarily unavailable",
-                "Signed-in sessions cannot be checked right now. Please try again in a minute.",
-            ),
-            Self::Internal(_) => (
-                "Something went wrong",
-                "An unexpected error happened. Please try again later.",
-            ),
-        }
-    }
 }
 
 impl From<crate::session::StoreError> for GatewayError {
-    /// Every store failure is an outage of the store (a corrupt record reads
-    /// as no session instead), so it maps to 503 `session_store_unavailable`.
     fn from(e: crate::session::StoreError) -> Self {
         GatewayError::SessionStoreUnavailable(e.0)
     }
@@ -227,6 +162,7 @@ impl From<crate::session::StoreError> for GatewayError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pages::{self, Lang};
 
     #[test]
     fn public_messages_never_echo_details() {
@@ -238,8 +174,10 @@ mod tests {
             GatewayError::Internal(secret.into()),
         ];
         for e in errors {
-            let (title, text) = e.public_message();
-            assert!(!title.contains(secret) && !text.contains(secret));
+            for lang in [Lang::En, Lang::Fr] {
+                let text = pages::text(e.public_code(), lang);
+                assert!(!text.title.contains(secret) && !text.message.contains(secret));
+            }
             assert!(!e.public_code().contains(secret));
         }
     }

@@ -13,7 +13,8 @@ use crate::error::GatewayError;
 use crate::identity::{AssertionMinter, HeaderStripper};
 use crate::metrics::Metrics;
 use crate::oidc::OidcClient;
-use crate::respond::{ClientKind, Reply};
+use crate::pages::Pages;
+use crate::respond::{Reply, Requester};
 use crate::routing::RouteTable;
 use crate::session::cookie::CookieCodec;
 use crate::session::SessionStore;
@@ -40,6 +41,8 @@ pub struct Gateway {
     pub upstreams: HashMap<String, Upstream>,
     /// The callback URL registered with the provider.
     pub redirect_uri: String,
+    /// Error and denial pages.
+    pub pages: Pages,
 }
 
 impl Gateway {
@@ -75,6 +78,11 @@ impl Gateway {
             minter,
             metrics,
             redirect_uri,
+            pages: config
+                .page_template
+                .clone()
+                .map(Pages::with_template)
+                .unwrap_or_default(),
             config,
         })
     }
@@ -91,7 +99,7 @@ impl Gateway {
     pub fn reject(
         &self,
         error: &GatewayError,
-        kind: ClientKind,
+        who: Requester,
         correlation_id: &str,
         login_url: Option<&str>,
     ) -> Reply {
@@ -110,6 +118,6 @@ impl Gateway {
                 tracing::warn!(correlation_id, code = error.public_code(), error = %error, "request refused")
             }
         }
-        Reply::error(error, kind, correlation_id, login_url)
+        Reply::error(error, who, &self.pages, correlation_id, login_url)
     }
 }

@@ -22,7 +22,7 @@ use crate::endpoints;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::policy::{self, Decision};
-use crate::respond::{ClientKind, Reply};
+use crate::respond::{Reply, Requester};
 use crate::routing::check_request_path;
 use crate::session::{Session as UserSession, SessionId};
 
@@ -154,7 +154,7 @@ impl ProxyHttp for GatewayProxy {
             }
             _ => GatewayError::Internal(e.to_string()),
         };
-        let kind = ClientKind::of(&session.req_header().method, &session.req_header().headers);
+        let kind = Requester::of(&session.req_header().method, &session.req_header().headers);
         let reply = gw.reject(&error, kind, &ctx.correlation_id, None);
         let code = reply.status.as_u16();
         let _ = write_reply(session, reply).await;
@@ -184,7 +184,7 @@ impl ProxyHttp for GatewayProxy {
 /// The routing and session decision. `None` means "proxy it".
 async fn decide(gw: &Gateway, req: &RequestHeader, ctx: &mut RequestCtx) -> Option<Reply> {
     let path = req.uri.path();
-    let kind = || ClientKind::of(&req.method, &req.headers);
+    let kind = || Requester::of(&req.method, &req.headers);
     if let Err(rejection) = check_request_path(path) {
         gw.metrics.refused("bad_path");
         let e = GatewayError::BadRequest(rejection.to_string());
@@ -205,7 +205,9 @@ async fn decide(gw: &Gateway, req: &RequestHeader, ctx: &mut RequestCtx) -> Opti
         return Some(gw.reject(&GatewayError::NoRoute, kind(), &ctx.correlation_id, None));
     };
     ctx.route = Some(route.index);
-    if route.access == Access::Public {
+    // CORS preflights carry no cookies and are never redirected: they go to
+    // the portal, without any identity, so its CORS policy answers them.
+    if route.access == Access::Public || is_cors_preflight(req) {
         return None;
     }
     if let Some(id) = gw.cookies.session_id(endpoints::cookie_headers(req)) {
@@ -234,6 +236,14 @@ async fn decide(gw: &Gateway, req: &RequestHeader, ctx: &mut RequestCtx) -> Opti
     }
     let acrs = policy::acrs_named(route);
     Some(endpoints::login_required(gw, req, &ctx.correlation_id, acrs).await)
+}
+
+fn is_cors_preflight(req: &RequestHeader) -> bool {
+    req.method == http::Method::OPTIONS
+        && req.headers.contains_key(http::header::ORIGIN)
+        && req
+            .headers
+            .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 /// Largest form body the gateway reads itself (back-channel logout).
@@ -311,6 +321,8 @@ fn set_forwarding_headers(
     };
     let proto = match (trust, existing("x-forwarded-proto")) {
         (true, Some(p)) => p,
+        // TLS terminated here (server.tls): the client spoke https to us.
+        _ if gw.config.server.tls.is_some() => "https".to_string(),
         _ => "http".to_string(),
     };
     let host = match (trust, existing("x-forwarded-host")) {
@@ -348,7 +360,7 @@ fn strip_gateway_cookies(gw: &Gateway, upstream: &mut RequestHeader) -> Result<(
 pub async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
     let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + 1))?;
     for (name, value) in reply.headers {
-        header.append_header(name, value)?;
+        header.append_header(name.into_owned(), value)?;
     }
     header.insert_header(http::header::CONTENT_LENGTH, reply.body.len().to_string())?;
     let head_only = session.req_header().method == http::Method::HEAD;

@@ -4,10 +4,13 @@
 //! `proxy` writes them to the downstream. Browsers get a small HTML page and
 //! API clients JSON, both carrying the request's correlation id.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::StatusCode;
 
 use crate::error::GatewayError;
+use crate::pages::{self, Lang, PageValues, Pages};
 
 /// Whether a request comes from a top-level browser navigation or from code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +50,7 @@ pub struct Reply {
     /// Status code.
     pub status: StatusCode,
     /// Headers, in order; names are lower-case.
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(Cow<'static, str>, String)>,
     /// Body.
     pub body: Bytes,
 }
@@ -57,7 +60,7 @@ impl Reply {
     pub fn empty(status: StatusCode) -> Reply {
         Reply {
             status,
-            headers: vec![("cache-control", "no-store".into())],
+            headers: vec![("cache-control".into(), "no-store".into())],
             body: Bytes::new(),
         }
     }
@@ -72,36 +75,42 @@ impl Reply {
         Reply {
             status,
             headers: vec![
-                ("content-type", "application/json".into()),
-                ("cache-control", "no-store".into()),
+                ("content-type".into(), "application/json".into()),
+                ("cache-control".into(), "no-store".into()),
             ],
             body: Bytes::from(value.to_string()),
         }
     }
 
     /// Adds a header (several `set-cookie` headers may be added).
-    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
-        self.headers.push((name, value.into()));
+    pub fn with_header(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<String>,
+    ) -> Reply {
+        self.headers.push((name.into(), value.into()));
         self
     }
 
     /// The reply for `error`, as HTML for browsers and JSON for API clients.
     ///
     /// `login_url` is offered to API clients that hit a protected route, so a
-    /// single-page app can navigate there itself.
+    /// single-page app can navigate there itself, and is the page's button.
     pub fn error(
         error: &GatewayError,
-        kind: ClientKind,
+        who: Requester,
+        pages: &Pages,
         correlation_id: &str,
         login_url: Option<&str>,
     ) -> Reply {
         let status = error.status();
-        let (title, text) = error.public_message();
-        let mut reply = match kind {
+        let code = error.public_code();
+        let text = pages::text(code, who.lang);
+        let mut reply = match who.kind {
             ClientKind::Api => {
                 let mut body = serde_json::json!({
-                    "error": error.public_code(),
-                    "message": text,
+                    "error": code,
+                    "message": text.message,
                     "correlation_id": correlation_id,
                 });
                 if let Some(url) = login_url {
@@ -109,15 +118,30 @@ impl Reply {
                 }
                 Reply::json(status, &body)
             }
-            ClientKind::Browser => Reply {
-                status,
-                headers: vec![
-                    ("content-type", "text/html; charset=utf-8".into()),
-                    ("cache-control", "no-store".into()),
-                    ("content-security-policy", PAGE_CSP.into()),
-                ],
-                body: Bytes::from(error_page(title, text, correlation_id, login_url)),
-            },
+            ClientKind::Browser => {
+                let (sign_in, back, _) = pages::labels(who.lang);
+                let (action_url, action_label) = match login_url {
+                    Some(url) => (url, sign_in),
+                    None => ("/", back),
+                };
+                let html = pages.render(&PageValues {
+                    lang: who.lang,
+                    text,
+                    action_url,
+                    action_label,
+                    correlation_id,
+                });
+                Reply {
+                    status,
+                    headers: vec![
+                        ("content-type".into(), "text/html; charset=utf-8".into()),
+                        ("content-language".into(), who.lang.tag().into()),
+                        ("cache-control".into(), "no-store".into()),
+                        ("content-security-policy".into(), PAGE_CSP.into()),
+                    ],
+                    body: Bytes::from(html),
+                }
+            }
         };
         reply = reply.with_header("x-correlation-id", correlation_id);
         match error {
@@ -140,39 +164,45 @@ impl Reply {
     }
 }
 
+/// Who is asking: browser or API client, and in which language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requester {
+    /// Browser navigation or API call.
+    pub kind: ClientKind,
+    /// Preferred bundled language.
+    pub lang: Lang,
+}
+
+impl Requester {
+    /// Classifies a request from its method and headers.
+    pub fn of(method: &http::Method, headers: &http::HeaderMap) -> Requester {
+        Requester {
+            kind: ClientKind::of(method, headers),
+            lang: lang_of(headers),
+        }
+    }
+
+    /// An API client (e.g. an ingress asking on a browser's behalf).
+    pub fn api(headers: &http::HeaderMap) -> Requester {
+        Requester {
+            kind: ClientKind::Api,
+            lang: lang_of(headers),
+        }
+    }
+}
+
+fn lang_of(headers: &http::HeaderMap) -> Lang {
+    let header = headers
+        .get(http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    Lang::from_accept_language(header)
+}
+
 /// Challenge sent with every 401, so API clients know a login is needed.
 const WWW_AUTHENTICATE: &str = "Bearer realm=\"g2p-gateway\"";
 
 /// The gateway's pages load nothing and run nothing.
 const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
-
-/// Renders the error page. Every dynamic value is escaped.
-fn error_page(title: &str, text: &str, correlation_id: &str, login_url: Option<&str>) -> String {
-    let action = match login_url {
-        Some(url) => format!(
-            "<p><a class=\"button\" href=\"{}\">Sign in</a></p>",
-            escape_html(url)
-        ),
-        None => "<p><a class=\"button\" href=\"/\">Back to the start page</a></p>".to_string(),
-    };
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title}</title><style>{STYLE}</style></head><body><main>\
-<h1>{title}</h1><p>{text}</p>{action}\
-<p class=\"ref\">Reference: <code>{id}</code></p></main></body></html>",
-        title = escape_html(title),
-        text = escape_html(text),
-        id = escape_html(correlation_id),
-    )
-}
-
-const STYLE: &str =
-    "body{font-family:system-ui,sans-serif;background:#f4f6f8;color:#1d2a35;margin:0}\
-main{max-width:32rem;margin:12vh auto;background:#fff;padding:2rem 2.5rem;border-radius:12px;\
-box-shadow:0 2px 12px rgba(0,0,0,.08)}h1{font-size:1.5rem;margin-top:0}\
-.button{display:inline-block;background:#0b6e4f;color:#fff;padding:.6rem 1.2rem;border-radius:6px;\
-text-decoration:none}.ref{color:#66727d;font-size:.85rem}";
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape_html(text: &str) -> String {
@@ -231,9 +261,14 @@ mod tests {
 
     #[test]
     fn error_page_escapes_and_carries_correlation_id() {
+        let browser = Requester {
+            kind: ClientKind::Browser,
+            lang: Lang::En,
+        };
         let reply = Reply::error(
             &GatewayError::LoginRequired,
-            ClientKind::Browser,
+            browser,
+            &Pages::default(),
             "<id>",
             Some("/_gateway/login?return_to=\"x\""),
         );
@@ -242,14 +277,19 @@ mod tests {
         assert!(body.contains("&quot;x&quot;"));
         assert!(!body.contains("<id>"));
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-        assert!(reply.headers.iter().any(|(k, _)| *k == "www-authenticate"));
+        assert!(reply.headers.iter().any(|(k, _)| k == "www-authenticate"));
     }
 
     #[test]
     fn api_error_is_json_with_code_and_login_url() {
+        let api = Requester {
+            kind: ClientKind::Api,
+            lang: Lang::Fr,
+        };
         let reply = Reply::error(
             &GatewayError::LoginRequired,
-            ClientKind::Api,
+            api,
+            &Pages::default(),
             "abc",
             Some("/login"),
         );

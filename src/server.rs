@@ -116,12 +116,12 @@ pub fn run_with(config: Config, options: RunOptions) -> Result<(), String> {
     server.run_forever()
 }
 
-/// The configured session store, and the Redis store again when its
+/// The store every request uses, and the Redis store again when its
 /// invalidation listener must run.
-fn build_store(
-    config: &Config,
-    metrics: &Arc<Metrics>,
-) -> Result<(Arc<dyn SessionStore>, Option<Arc<RedisStore>>), String> {
+type BuiltStore = (Arc<dyn SessionStore>, Option<Arc<RedisStore>>);
+
+/// The configured session store. Runs once at startup; connects nothing.
+fn build_store(config: &Config, metrics: &Arc<Metrics>) -> Result<BuiltStore, String> {
     match &config.session.store {
         StoreSettings::Memory => {
             metrics.set_store_up(true);

@@ -115,7 +115,7 @@ fn assert_refused(o: &Output, code: i32, needle: &str) {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_and_registered_client_logs_in() {
     let setup = setup().await;
     let key = setup.dir.path().join("client.pem");
@@ -155,19 +155,25 @@ async fn generated_and_registered_client_logs_in() {
     let page = browser.fetch_json(&home).await;
     assert_eq!(page.status(), 200);
     let seen: Value = page.json().await.unwrap();
-    assert_eq!(
-        seen["identity"]["claims"]["sub"],
-        setup
-            .emulator
-            .expected_sub(INDIVIDUAL_ID, "operator-e2e")
-            .as_str()
-    );
-    // The emulator recorded the assertion signed by the new key.
+    let psut = setup.emulator.expected_sub(INDIVIDUAL_ID, "operator-e2e");
+    let reg_id: Vec<&str> = seen["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|pair| pair[0] == "x-g2p-reg-id")
+        .map(|pair| pair[1].as_str().unwrap())
+        .collect();
+    assert_eq!(reg_id, vec![psut.as_str()], "logged in as the new client");
+    // The token request was authenticated with the new key.
     let request = setup.emulator.token_requests().pop().unwrap();
     assert_eq!(request.status, 200);
+    assert_eq!(
+        request.assertion_claims.as_ref().unwrap()["iss"],
+        "operator-e2e"
+    );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_target_registers_and_updates() {
     let setup = setup().await;
     // oidc-client (V1).
@@ -246,7 +252,7 @@ async fn every_target_registers_and_updates() {
     assert!(stdout(&out).contains(&format!("updated OIDC client {generated}")));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_are_reported_with_their_error_codes() {
     let setup = setup().await;
     let key = demo_key("gateway-signing.pem");
@@ -357,7 +363,7 @@ async fn refusals_are_reported_with_their_error_codes() {
     assert!(!stderr(&out).contains(DEFAULT_ADMIN_TOKEN_FOR_TESTS));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_prints_the_exact_body_and_sends_nothing() {
     let setup = setup().await;
     let key = demo_key("gateway-signing.pem");
@@ -410,7 +416,7 @@ async fn dry_run_prints_the_exact_body_and_sends_nothing() {
 }
 
 /// Raw requests for the refusals the CLI never produces (it validates first).
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emulator_refuses_malformed_registrations_with_http_200() {
     let setup = setup().await;
     let client = reqwest::Client::new();

@@ -32,6 +32,8 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// Log format and filter.
     pub logging: LoggingSettings,
+    /// The operator's page template (HTML with `{{placeholders}}`), if any.
+    pub page_template: Option<String>,
     /// Path of the file this came from (for reload and messages).
     pub source: PathBuf,
 }

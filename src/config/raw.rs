@@ -108,6 +108,14 @@ pub struct RawConfig {
     pub upstreams: Option<OrderedMap<RawUpstream>>,
     pub routes: Option<Vec<RawRoute>>,
     pub logging: RawLogging,
+    pub pages: RawPages,
+}
+
+/// `pages:` (the operator's error and denial page).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawPages {
+    pub template: Option<String>,
 }
 
 /// `server:`.
@@ -281,7 +289,7 @@ pub enum RawStore {
     #[default]
     Memory,
     /// The map form, checked by validation (exactly one engine).
-    Map(RawStoreMap),
+    Map(Box<RawStoreMap>),
 }
 
 /// `session.store:` written as a map.
@@ -366,7 +374,7 @@ impl<'de> serde::de::Visitor<'de> for StoreVisitor {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawStore, A::Error> {
         RawStoreMap::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-            .map(RawStore::Map)
+            .map(|map| RawStore::Map(Box::new(map)))
     }
 }
 

@@ -49,6 +49,7 @@ pub(crate) fn validate(raw: &RawConfig, source: &Path, cx: &mut Checker<'_>) -> 
         policy_context.as_ref(),
     );
     let logging = server::logging(cx, &raw.logging);
+    let page_template = cx.page_template(raw.pages.template.as_deref());
     if cx.has_errors() {
         return None;
     }
@@ -61,6 +62,7 @@ pub(crate) fn validate(raw: &RawConfig, source: &Path, cx: &mut Checker<'_>) -> 
         upstreams: upstreams.upstreams?,
         routes: routes?,
         logging,
+        page_template: page_template?,
         source: source.to_path_buf(),
     })
 }
@@ -73,6 +75,30 @@ pub(crate) struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
+    /// `pages.template`: a readable HTML file with at least `{{message}}`
+    /// and `{{correlation_id}}`, relative to the config file.
+    fn page_template(&mut self, file: Option<&str>) -> Option<Option<String>> {
+        let Some(file) = file else {
+            return Some(None);
+        };
+        let path = YamlPath::root().key("pages").key("template");
+        let full = self.base_dir.join(file);
+        let text = match std::fs::read_to_string(&full) {
+            Ok(text) => text,
+            Err(e) => {
+                self.error(&path, format!("cannot read {}: {e}", full.display()));
+                return None;
+            }
+        };
+        for needed in ["{{message}}", "{{correlation_id}}"] {
+            if !text.contains(needed) {
+                self.error(&path, format!("the template must contain {needed}"));
+                return None;
+            }
+        }
+        Some(Some(text))
+    }
+
     /// A checker resolving relative secret files against `base_dir`.
     pub(crate) fn new(base_dir: &Path, env: EnvLookup<'a>) -> Self {
         Checker {

@@ -64,7 +64,10 @@ redis.call('PUBLISH', ARGV[2], ARGV[1])
 return 1
 ";
 
-/// Ends every session listed in an index (a subject's, a provider session's).
+/// Ends every session listed in an index (a subject's, a provider session's);
+/// returns how many were still live, and every listed hash. The session keys
+/// are built from the prefix, so with Cluster the prefix's hash tag keeps them
+/// in the index's slot.
 const REMOVE_INDEXED: &str = r"
 local members = redis.call('SMEMBERS', KEYS[1])
 local n = 0
@@ -74,7 +77,7 @@ for _, h in ipairs(members) do
   redis.call('PUBLISH', ARGV[2], h)
 end
 redis.call('DEL', KEYS[1])
-return n
+return {n, members}
 ";
 
 /// Stores a pending login unless the bound is reached.
@@ -240,18 +243,18 @@ impl RedisStore {
             .key(self.sessions_set())
             .arg(format!("{}s:", self.prefix))
             .arg(&self.channel);
-        let n: u64 = self
+        let (ended, listed): (u64, Vec<String>) = self
             .wire
             .script(&invocation)
             .await
             .map_err(|e| self.fail("remove_indexed", e))?;
         self.ok();
-        // The published hashes reach this replica's cache too, but a missed
-        // message must not leave a copy here: drop every local copy.
-        if n > 0 {
-            self.cache.clear();
+        // The published hashes reach this replica's listener too; dropping
+        // the copies here as well covers a replica that is not subscribed.
+        for hash in &listed {
+            self.cache.invalidate(hash).await;
         }
-        Ok(n)
+        Ok(ended)
     }
 }
 

@@ -159,3 +159,71 @@ fn booleans_must_be_booleans() {
         "expected a boolean",
     );
 }
+
+#[test]
+fn tls_needs_a_readable_certificate_and_key() {
+    rejects(
+        &[("server.tls", "{cert: certs/demo/tls.crt}")],
+        "server.tls.key",
+        "required key is missing",
+    );
+    rejects(
+        &[(
+            "server.tls",
+            "{cert: certs/demo/missing.crt, key: certs/demo/tls.key}",
+        )],
+        "server.tls.cert",
+        "cannot read",
+    );
+    rejects(
+        &[(
+            "server.tls",
+            "{cert: certs/demo/client.pem, key: certs/demo/tls.key}",
+        )],
+        "server.tls.cert",
+        "is not a PEM certificate",
+    );
+    rejects(
+        &[(
+            "server.tls",
+            "{cert: certs/demo/tls.crt, key: certs/demo/tls.crt}",
+        )],
+        "server.tls.key",
+        "is not a PEM private key",
+    );
+    rejects(
+        &[(
+            "server.tls",
+            "{cert: certs/demo/tls.crt, key: certs/demo/tls.key, ca: x}",
+        )],
+        "server.tls.ca",
+        "unknown",
+    );
+}
+
+#[test]
+fn tls_files_resolve_against_the_config_directory() {
+    let config = config_with(&[(
+        "server.tls",
+        "{cert: certs/demo/tls.crt, key: certs/demo/tls.key}",
+    )]);
+    let tls = config.server.tls.expect("tls is on");
+    assert!(tls.cert.is_absolute() && tls.cert.ends_with("certs/demo/tls.crt"));
+    assert!(tls.key.ends_with("certs/demo/tls.key"));
+    assert!(config_with(&[]).server.tls.is_none());
+}
+
+#[test]
+fn watch_config_is_off_by_default() {
+    assert!(!config_with(&[]).server.watch_config);
+    assert!(
+        config_with(&[("server.watch_config", "true")])
+            .server
+            .watch_config
+    );
+    rejects(
+        &[("server.watch_config", "sometimes")],
+        "server.watch_config",
+        "expected a boolean",
+    );
+}

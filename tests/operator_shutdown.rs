@@ -1,0 +1,84 @@
+//! SIGTERM drains: a request in flight when the signal arrives still gets its
+//! whole response (within `server.grace_period`), then the process exits.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// How long the upstream takes to answer (like the demo upstream's `/slow?ms=1500`).
+const SLOW: Duration = Duration::from_millis(1500);
+const BODY: &str = "slow response, complete";
+
+/// A one-request upstream that says when the request has arrived, then answers after [`SLOW`].
+async fn slow_upstream() -> (String, oneshot::Receiver<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (arrived, arrived_rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "request headers");
+            request.extend_from_slice(&buf[..n]);
+        }
+        let _ = arrived.send(());
+        tokio::time::sleep(SLOW).await;
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{BODY}",
+            BODY.len()
+        );
+        stream.write_all(response.as_bytes()).await.unwrap();
+        stream.flush().await.unwrap();
+    });
+    (url, arrived_rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_an_in_flight_response_complete() {
+    let (slow_url, arrived) = slow_upstream().await;
+    let mut env = Env::start(EnvOptions {
+        edit: Box::new(move |config| {
+            config["server"]["grace_period"] = json!("5s");
+            config["upstreams"]["slow"] = json!({ "url": slow_url });
+            config["routes"].as_array_mut().unwrap().push(
+                json!({"name": "slow", "path": "/slow", "upstream": "slow", "auth": "public"}),
+            );
+        }),
+        ..Default::default()
+    })
+    .await;
+    let url = env.url("/slow?ms=1500");
+    let started = Instant::now();
+    let request = tokio::spawn(async move {
+        let response = reqwest::get(&url).await.expect("response despite SIGTERM");
+        let status = response.status();
+        (status, response.text().await.expect("the whole body"))
+    });
+    arrived.await.expect("the request reached the upstream");
+    env.gateway.signal("TERM");
+    let signalled = started.elapsed();
+
+    let (status, body) = request.await.unwrap();
+    let took = started.elapsed();
+    eprintln!("SIGTERM at {signalled:?}; in-flight response completed after {took:?}");
+    assert_eq!(status, 200);
+    assert_eq!(body, BODY);
+    assert!(took >= SLOW, "the upstream's answer, not an error");
+
+    // Then the process ends by itself, well within grace_period plus the drain timeout.
+    let exit = tokio::task::block_in_place(|| env.gateway.wait_exit(Duration::from_secs(15)));
+    let exit = exit.expect("the gateway exits after draining");
+    eprintln!(
+        "gateway exited {:?} after SIGTERM",
+        started.elapsed() - signalled
+    );
+    assert!(exit.success() || exit.code().is_none(), "{exit:?}");
+}
