@@ -59,6 +59,9 @@ enum Command {
 const EXIT_BAD_CONFIG: u8 = 64;
 
 fn main() -> ExitCode {
+    // One TLS crypto provider for the whole process (pingora, reqwest, Redis),
+    // whatever features the dependency graph happens to unify.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().command {
         Command::Keygen(args) => g2p_gateway::cli::keygen::main(args),
         Command::Register(args) => g2p_gateway::cli::register::main(args),

@@ -45,16 +45,50 @@ use crate::config::{RedisSettings, SessionSettings};
 use crate::metrics::Metrics;
 use crate::oidc::verify::now_secs;
 
+/// Deadlines in the size sets use Redis's clock (as key expiry does), one
+/// millisecond after the key's expiry: a hash leaves the set only once its key
+/// has expired, whatever the replicas' clocks say.
+macro_rules! with_clock {
+    ($body:literal) => {
+        concat!(
+            "local t = redis.call('TIME')\n",
+            "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n",
+            $body
+        )
+    };
+}
+
 /// Stores a session and adds it to the size set and the logout indexes.
-const INSERT_SESSION: &str = r"
+const INSERT_SESSION: &str = with_clock!(
+    r"
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]) + 1, ARGV[3])
 for i = 3, #KEYS do
   redis.call('SADD', KEYS[i], ARGV[3])
-  redis.call('PEXPIRE', KEYS[i], ARGV[5])
+  redis.call('PEXPIRE', KEYS[i], ARGV[4])
 end
 return 1
-";
+"
+);
+
+/// Renews a session's idle timer (if it still exists) and its size deadline.
+const REFRESH_SESSION: &str = with_clock!(
+    r"
+if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 1 then
+  redis.call('ZADD', KEYS[2], 'XX', now + tonumber(ARGV[1]) + 1, ARGV[2])
+end
+return 1
+"
+);
+
+/// Drops expired hashes from the size sets and counts what is left.
+const SIZES: &str = with_clock!(
+    r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2])}
+"
+);
 
 /// Ends one session and tells every replica.
 const REMOVE_SESSION: &str = r"
@@ -81,16 +115,18 @@ return {n, members}
 ";
 
 /// Stores a pending login unless the bound is reached.
-const INSERT_PENDING: &str = r"
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then
+const INSERT_PENDING: &str = with_clock!(
+    r"
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(ARGV[2]), ARGV[5])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]) + 1, ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1
-";
+"
+);
 
 /// Returns and deletes a pending login, once.
 const TAKE_PENDING: &str = r"
@@ -120,6 +156,8 @@ pub struct RedisStore {
 
 struct Scripts {
     insert_session: Script,
+    refresh_session: Script,
+    sizes: Script,
     remove_session: Script,
     remove_indexed: Script,
     insert_pending: Script,
@@ -150,6 +188,8 @@ impl RedisStore {
             max_pending: session.max_pending_logins,
             scripts: Scripts {
                 insert_session: Script::new(INSERT_SESSION),
+                refresh_session: Script::new(REFRESH_SESSION),
+                sizes: Script::new(SIZES),
                 remove_session: Script::new(REMOVE_SESSION),
                 remove_indexed: Script::new(REMOVE_INDEXED),
                 insert_pending: Script::new(INSERT_PENDING),
@@ -211,18 +251,16 @@ impl RedisStore {
     }
 
     async fn refresh(&self, key: &str, hash: &str, ttl_ms: u64) {
-        let mut pipe = ::redis::pipe();
-        pipe.pexpire(key, ttl_ms as i64)
-            .ignore()
-            .cmd("ZADD")
-            .arg(self.sessions_set())
-            .arg("XX")
-            .arg(now_ms() + ttl_ms)
-            .arg(hash)
-            .ignore();
-        match self.wire.pipe::<()>(&pipe).await {
+        let mut invocation = self.scripts.refresh_session.prepare_invoke();
+        invocation
+            .key(key)
+            .key(self.sessions_set())
+            .arg(ttl_ms)
+            .arg(hash);
+        match self.wire.script::<()>(&invocation).await {
             Ok(()) => self.ok(),
             Err(e) => {
+                // The session was read; only its renewal is lost.
                 self.fail("refresh", e);
             }
         }
@@ -279,7 +317,6 @@ impl SessionStore for RedisStore {
             .arg(record)
             .arg(ttl.as_millis() as u64)
             .arg(&hash)
-            .arg(now_ms() + ttl.as_millis() as u64)
             .arg(self.absolute.as_millis() as u64);
         self.wire
             .script::<()>(&invocation)
@@ -354,7 +391,6 @@ impl SessionStore for RedisStore {
             .key(self.pending_set())
             .arg(record)
             .arg(self.login_timeout.as_millis() as u64)
-            .arg(now_ms())
             .arg(self.max_pending)
             .arg(&hash);
         let stored: u64 = self
@@ -418,17 +454,9 @@ impl SessionStore for RedisStore {
     }
 
     async fn sizes(&self) -> (u64, u64) {
-        let now = now_ms();
-        let mut pipe = ::redis::pipe();
-        for set in [self.sessions_set(), self.pending_set()] {
-            pipe.cmd("ZREMRANGEBYSCORE")
-                .arg(&set)
-                .arg("-inf")
-                .arg(now)
-                .ignore()
-                .zcard(&set);
-        }
-        match self.wire.pipe::<(u64, u64)>(&pipe).await {
+        let mut invocation = self.scripts.sizes.prepare_invoke();
+        invocation.key(self.sessions_set()).key(self.pending_set());
+        match self.wire.script::<(u64, u64)>(&invocation).await {
             Ok(sizes) => {
                 self.ok();
                 sizes
@@ -444,11 +472,4 @@ impl SessionStore for RedisStore {
 /// base64url(SHA-256(value)): what keys hold instead of ids, states and subjects.
 fn digest(value: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(value.as_bytes()))
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
