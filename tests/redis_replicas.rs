@@ -305,18 +305,21 @@ async fn a_redis_outage_fails_closed_and_heals_by_itself() {
     let mut replicas = Replicas::start(Setup {
         count: 2,
         shared_public_url: false,
-        local_cache_ttl: "3s",
+        local_cache_ttl: "5s",
     })
     .await;
     let cached = login_cookie(&replicas, 0).await;
     let uncached = login_cookie(&replicas, 1).await;
+    let cached_at = Instant::now();
     assert_eq!(with_cookie(&replicas.url(0, "/x"), &cached).await, 200);
 
     replicas.redis.stop();
-    let outage = Instant::now();
     // A session in A's cache keeps working for the cache lifetime...
     assert_eq!(with_cookie(&replicas.url(0, "/x"), &cached).await, 200);
-    assert!(outage.elapsed() < Duration::from_secs(3));
+    assert!(
+        cached_at.elapsed() < Duration::from_secs(5),
+        "the machine is too slow for this check"
+    );
     // ...an unknown one is refused with 503 JSON for API clients...
     let response = reqwest::Client::new()
         .get(replicas.url(0, "/x"))
@@ -351,7 +354,7 @@ async fn a_redis_outage_fails_closed_and_heals_by_itself() {
     assert!(metrics.contains("g2p_gateway_session_store_errors_total{op="));
     // After the cache lifetime the cached session is refused too (fail closed).
     let a = replicas.url(0, "/x");
-    eventually("the cached copy expires", Duration::from_secs(10), || {
+    eventually("the cached copy expires", Duration::from_secs(15), || {
         let (a, cookie) = (a.clone(), cached.clone());
         async move { with_cookie(&a, &cookie).await == 503 }
     })

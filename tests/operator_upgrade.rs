@@ -1,0 +1,193 @@
+//! Zero-downtime binary upgrade: a second process started with `--upgrade`
+//! takes over the listening socket when the first gets SIGQUIT, while
+//! clients keep connecting; no request fails.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use esignet_emulator::{DemoUpstream, Emulator, EmulatorConfig};
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `g2p-gateway run` and returns it with its printed admin URL (once listening).
+async fn start(config: &Path, sock: &Path, upgrade: bool, log: &Path) -> (Proc, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_g2p-gateway"));
+    command
+        .args(["run", "--config"])
+        .arg(config)
+        .arg("--upgrade-sock")
+        .arg(sock)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap());
+    if upgrade {
+        command.arg("--upgrade");
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let proc = Proc(child);
+    let line = tokio::task::spawn_blocking(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        line
+    })
+    .await
+    .unwrap();
+    let admin = line
+        .split_whitespace()
+        .filter(|w| w.contains("http://"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no admin URL in {line:?}"))
+        .trim_end_matches(')')
+        .to_string();
+    (proc, admin)
+}
+
+async fn wait_until<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !condition().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigquit_hands_the_listener_to_the_new_process() {
+    let root = repo_root();
+    let emulator = Emulator::start(
+        EmulatorConfig::demo(&root).unwrap(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let upstream = DemoUpstream::start("127.0.0.1:0".parse().unwrap(), None, None)
+        .await
+        .unwrap();
+    let port = free_port();
+    let mut config = gateway_config(&root, port, &emulator, &upstream);
+    config["server"]["grace_period"] = serde_json::json!("2s");
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("gateway.yaml");
+    std::fs::write(&config_path, serde_yaml::to_string(&config).unwrap()).unwrap();
+    let sock = dir.path().join("upgrade.sock");
+
+    let (mut old, old_admin) = start(&config_path, &sock, false, &dir.path().join("old.log")).await;
+    let http = reqwest::Client::new();
+    wait_until("the old process", || async {
+        http.get(format!("{old_admin}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+
+    // Clients keep opening new connections the whole time.
+    let url = format!("http://127.0.0.1:{port}/public/upgrade");
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut workers = Vec::new();
+    for _ in 0..3 {
+        let (stop, ok, failures, url) = (stop.clone(), ok.clone(), failures.clone(), url.clone());
+        workers.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                match client.get(&url).send().await {
+                    Ok(r) if r.status() == 200 => match r.bytes().await {
+                        Ok(_) => {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => failures.lock().unwrap().push(format!("body: {e}")),
+                    },
+                    Ok(r) => failures
+                        .lock()
+                        .unwrap()
+                        .push(format!("HTTP {}", r.status())),
+                    Err(e) => failures.lock().unwrap().push(e.to_string()),
+                }
+            }
+        }));
+    }
+    wait_until("traffic", || async { ok.load(Ordering::Relaxed) > 20 }).await;
+
+    // The new binary waits on the socket; SIGQUIT makes the old one hand over.
+    let new_log = dir.path().join("new.log");
+    let new_start = {
+        let (config_path, sock, new_log) = (config_path.clone(), sock.clone(), new_log.clone());
+        tokio::spawn(async move { start(&config_path, &sock, true, &new_log).await })
+    };
+    wait_until("the upgrade socket", || {
+        let exists = sock.exists();
+        async move { exists }
+    })
+    .await;
+    let before = ok.load(Ordering::Relaxed);
+    let quit = Command::new("kill")
+        .args(["-QUIT", &old.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(quit.success());
+    let (_new, new_admin) = new_start.await.unwrap();
+    wait_until("the new process", || async {
+        http.get(format!("{new_admin}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    let exited = tokio::task::block_in_place(|| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = old.0.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    assert!(exited.is_some(), "the old process drains and exits");
+    wait_until("traffic on the new process", || async {
+        ok.load(Ordering::Relaxed) > before + 50
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await.unwrap();
+    }
+    let failures = failures.lock().unwrap().clone();
+    eprintln!(
+        "binary upgrade: {} requests ok ({} after SIGQUIT), {} failed",
+        ok.load(Ordering::Relaxed),
+        ok.load(Ordering::Relaxed) - before,
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "requests failed during the upgrade: {failures:?}"
+    );
+}
