@@ -5,6 +5,7 @@
 //! publishes the keys that verify the identity assertion. Each handler turns
 //! a request into a [`Reply`]; `proxy` writes it.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,6 +16,7 @@ use rand::RngCore;
 use crate::error::{GatewayError, LoginFailure};
 use crate::forward_auth;
 use crate::gateway::Gateway;
+use crate::limits::Refusal;
 use crate::mapping;
 use crate::oidc::verify::now_secs;
 use crate::policy;
@@ -25,20 +27,29 @@ use crate::session::cookie::binding_hash;
 use crate::session::{Session, SessionId};
 
 /// Answers a request under the reserved prefix. `rest` is the path after it.
-pub async fn handle(gw: &Gateway, req: &RequestHeader, rest: &str, correlation_id: &str) -> Reply {
+pub async fn handle(
+    gw: &Gateway,
+    req: &RequestHeader,
+    rest: &str,
+    correlation_id: &str,
+    client: Option<IpAddr>,
+) -> Reply {
     let who = Requester::of(&req.method, &req.headers);
     let query = req.uri.query().unwrap_or("");
     let result = match (req.method.as_str(), rest) {
-        ("GET", "/callback") => callback(gw, req, query).await,
+        ("GET", "/callback") => match gw.limits.allow_callback(client) {
+            Ok(()) => callback(gw, req, query).await,
+            Err(refusal) => Err(refused(gw, refusal)),
+        },
         ("GET", "/login") => {
             let target = query_param(query, "return_to")
                 .and_then(|t| safe_return_path(&t, &gw.config.server.public_url))
                 .unwrap_or_else(|| "/".into());
             let acrs = required_acr_for_target(gw, req, &target).await;
-            start_login(gw, req, target, acrs).await
+            start_login(gw, req, target, acrs, client).await
         }
         ("GET" | "POST", "/logout") => logout(gw, req, query).await,
-        (_, "/auth") => return forward_auth::answer(gw, req, correlation_id).await,
+        (_, "/auth") => return forward_auth::answer(gw, req, correlation_id, client).await,
         ("GET", "/session") => session_info(gw, req).await,
         ("GET", "/jwks.json") => Ok(Reply::json(http::StatusCode::OK, &gw.minter.jwks())
             .with_header("cache-control", "public, max-age=300")),
@@ -57,10 +68,11 @@ pub async fn login_required(
     req: &RequestHeader,
     correlation_id: &str,
     required_acr: Option<Vec<String>>,
+    client: Option<IpAddr>,
 ) -> Reply {
     let who = Requester::of(&req.method, &req.headers);
     let target = req.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    login_required_for(gw, req, who, target, correlation_id, required_acr).await
+    login_required_for(gw, req, who, target, correlation_id, required_acr, client).await
 }
 
 /// [`login_required`] for an explicit target and client kind (forward-auth
@@ -72,6 +84,7 @@ pub async fn login_required_for(
     target: &str,
     correlation_id: &str,
     required_acr: Option<Vec<String>>,
+    client: Option<IpAddr>,
 ) -> Reply {
     let target = if request_target_is_safe(target) {
         target.to_string()
@@ -79,7 +92,7 @@ pub async fn login_required_for(
         "/".to_string()
     };
     match who.kind {
-        ClientKind::Browser => match start_login(gw, req, target, required_acr).await {
+        ClientKind::Browser => match start_login(gw, req, target, required_acr, client).await {
             Ok(reply) => reply,
             Err(e) => gw.reject(&e, who, correlation_id, None),
         },
@@ -104,7 +117,11 @@ async fn start_login(
     req: &RequestHeader,
     return_to: String,
     required_acr: Option<Vec<String>>,
+    client: Option<IpAddr>,
 ) -> Result<Reply, GatewayError> {
+    gw.limits
+        .allow_login_start(client)
+        .map_err(|refusal| refused(gw, refusal))?;
     let existing = gw.cookies.binding(cookie_headers(req));
     let binding = existing.unwrap_or_else(random_token);
     let start = gw
@@ -387,6 +404,12 @@ async fn required_acr_for_target(
         },
         None => policy::acrs_named(route),
     }
+}
+
+/// Counts a refusal and turns it into the error the client sees.
+fn refused(gw: &Gateway, refusal: Refusal) -> GatewayError {
+    gw.metrics.refused(refusal.label());
+    GatewayError::RateLimited(refusal.label())
 }
 
 /// Maps a session-store failure to the error clients see (503

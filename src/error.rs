@@ -83,6 +83,12 @@ pub enum GatewayError {
     /// The identity provider could not be reached or answered nonsense.
     #[error("identity provider unavailable: {0}")]
     ProviderUnavailable(String),
+    /// The request's headers or body are larger than allowed.
+    #[error("request too large: {0}")]
+    TooLarge(&'static str),
+    /// This client sent too many login requests; it should slow down.
+    #[error("rate limited: {0}")]
+    RateLimited(&'static str),
     /// Too many logins are in progress; the gateway sheds new ones.
     #[error("too many logins in progress")]
     Overloaded,
@@ -123,6 +129,9 @@ impl GatewayError {
             },
             Self::ProviderUnavailable(_) => StatusCode::BAD_GATEWAY,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooLarge("headers") => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UpstreamUnavailable(_) => StatusCode::BAD_GATEWAY,
             Self::SessionStoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -146,6 +155,8 @@ impl GatewayError {
             },
             Self::ProviderUnavailable(_) => "identity_provider_unavailable",
             Self::Overloaded => "overloaded",
+            Self::RateLimited(_) => "rate_limited",
+            Self::TooLarge(_) => "request_too_large",
             Self::UpstreamUnavailable(_) => "upstream_unavailable",
             Self::SessionStoreUnavailable(_) => "session_store_unavailable",
             Self::Internal(_) => "internal_error",

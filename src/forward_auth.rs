@@ -30,7 +30,12 @@ struct OriginalRequest {
 }
 
 /// Answers an ingress's auth subrequest.
-pub async fn answer(gw: &Gateway, req: &RequestHeader, correlation_id: &str) -> Reply {
+pub async fn answer(
+    gw: &Gateway,
+    req: &RequestHeader,
+    correlation_id: &str,
+    client: Option<std::net::IpAddr>,
+) -> Reply {
     let Some(original) = original_request(req) else {
         let e = GatewayError::BadRequest("no X-Original-URL or X-Forwarded-Uri".into());
         return gw.reject(&e, Requester::api(&req.headers), correlation_id, None);
@@ -79,6 +84,7 @@ pub async fn answer(gw: &Gateway, req: &RequestHeader, correlation_id: &str) -> 
         &original.path_and_query,
         correlation_id,
         required_acr,
+        client,
     )
     .await
 }

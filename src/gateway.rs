@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::config::{Config, Upstream};
 use crate::error::GatewayError;
 use crate::identity::{AssertionMinter, HeaderStripper};
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::oidc::OidcClient;
 use crate::pages::Pages;
@@ -43,6 +44,8 @@ pub struct Gateway {
     pub redirect_uri: String,
     /// Error and denial pages.
     pub pages: Pages,
+    /// Per-client bounds on logins and callbacks.
+    pub limits: Limits,
 }
 
 impl Gateway {
@@ -78,6 +81,7 @@ impl Gateway {
             minter,
             metrics,
             redirect_uri,
+            limits: Limits::new(&config.limits, config.esignet.login_timeout),
             pages: config
                 .page_template
                 .clone()

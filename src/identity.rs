@@ -219,10 +219,34 @@ impl HeaderStripper {
     }
 
     /// Whether a request header with this name must be removed.
+    ///
+    /// Runs for every header of every request: compares in place, without
+    /// building the normalised name.
     pub fn is_identity_header(&self, name: &str) -> bool {
-        let n = normalize(name);
-        (!self.prefix.is_empty() && n.starts_with(&self.prefix)) || self.exact.contains(&n)
+        let name = name.trim().as_bytes();
+        let prefixed = !self.prefix.is_empty()
+            && name.len() >= self.prefix.len()
+            && same_normalized(&name[..self.prefix.len()], self.prefix.as_bytes());
+        prefixed
+            || self
+                .exact
+                .iter()
+                .any(|e| same_normalized(name, e.as_bytes()))
     }
+}
+
+/// Whether `raw` equals the already-normalised `normalized` once `raw` is
+/// lower-cased with `_` read as `-` (the same reading as [`normalize`]).
+fn same_normalized(raw: &[u8], normalized: &[u8]) -> bool {
+    raw.len() == normalized.len()
+        && raw.iter().zip(normalized).all(|(&r, &n)| {
+            let r = if r == b'_' {
+                b'-'
+            } else {
+                r.to_ascii_lowercase()
+            };
+            r == n
+        })
 }
 
 fn normalize(name: &str) -> String {

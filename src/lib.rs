@@ -20,8 +20,11 @@ pub mod config;
 pub mod endpoints;
 pub mod error;
 pub mod forward_auth;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway;
 pub mod identity;
+pub mod limits;
 pub mod mapping;
 pub mod metrics;
 pub mod oidc;

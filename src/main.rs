@@ -52,7 +52,7 @@ enum Command {
     /// Generate an RSA key pair: private key (PEM, 0600) and public JWK for e-Signet.
     Keygen(g2p_gateway::cli::keygen::KeygenArgs),
     /// Register (or update) the gateway's OIDC client with e-Signet or MOSIP PMS.
-    Register(g2p_gateway::cli::register::RegisterArgs),
+    Register(Box<g2p_gateway::cli::register::RegisterArgs>),
 }
 
 /// Exit code for an invalid configuration (sysexits EX_USAGE).
@@ -64,7 +64,7 @@ fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().command {
         Command::Keygen(args) => g2p_gateway::cli::keygen::main(args),
-        Command::Register(args) => g2p_gateway::cli::register::main(args),
+        Command::Register(args) => g2p_gateway::cli::register::main(*args),
         Command::CheckConfig { config } => match g2p_gateway::config::load(&config) {
             Ok(loaded) => {
                 for switch in g2p_gateway::config::insecure_settings(&loaded) {

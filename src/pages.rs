@@ -111,6 +111,8 @@ fn english(code: &str) -> (&'static str, &'static str) {
             "Sessions cannot be checked right now. Please try again in a minute.",
         ),
         "overloaded" => ("Busy", "Too many people are signing in right now. Please try again in a minute."),
+        "request_too_large" => ("Request too large", "The request is larger than this service accepts."),
+        "rate_limited" => ("Too many attempts", "Too many sign-in attempts came from your network. Please wait a minute and try again."),
         "upstream_unavailable" => (
             "Service unavailable",
             "The portal is not answering right now. Please try again later.",
@@ -151,6 +153,8 @@ fn french(code: &str) -> (&'static str, &'static str) {
             "Les sessions ne peuvent pas être vérifiées pour le moment. Réessayez dans une minute.",
         ),
         "overloaded" => ("Service occupé", "Trop de personnes se connectent en ce moment. Réessayez dans une minute."),
+        "request_too_large" => ("Requête trop volumineuse", "La requête dépasse la taille acceptée par ce service."),
+        "rate_limited" => ("Trop de tentatives", "Trop de tentatives de connexion viennent de votre réseau. Patientez une minute et réessayez."),
         "upstream_unavailable" => (
             "Service indisponible",
             "Le portail ne répond pas pour le moment. Réessayez plus tard.",

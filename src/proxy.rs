@@ -44,12 +44,16 @@ pub struct RequestCtx {
     gateway: Option<Arc<Gateway>>,
     /// Random id for logs and error pages.
     correlation_id: String,
+    /// The client's address (the rightmost `X-Forwarded-For` hop when trusted).
+    client_ip: Option<std::net::IpAddr>,
     /// Index of the matched route in `gateway.config.routes`.
     route: Option<usize>,
     /// The session, on protected routes (set in `request_filter`).
     session: Option<(SessionId, Arc<UserSession>)>,
     /// When the request started.
     started: Instant,
+    /// Request body bytes seen so far (against `max_body_bytes`).
+    body_bytes: u64,
 }
 
 #[async_trait]
@@ -60,9 +64,11 @@ impl ProxyHttp for GatewayProxy {
         RequestCtx {
             gateway: None,
             correlation_id: uuid::Uuid::new_v4().simple().to_string(),
+            client_ip: None,
             route: None,
             session: None,
             started: Instant::now(),
+            body_bytes: 0,
         }
     }
 
@@ -70,6 +76,7 @@ impl ProxyHttp for GatewayProxy {
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let gw = self.current.load_full();
         ctx.gateway = Some(gw.clone());
+        ctx.client_ip = client_ip(&gw, session);
         strip_identity_headers(&gw, session.req_header_mut());
         let reply = if is_backchannel_logout(&gw, session.req_header()) {
             let body = read_body_limited(session, MAX_FORM_BODY).await;
@@ -84,6 +91,27 @@ impl ProxyHttp for GatewayProxy {
             }
             None => Ok(false),
         }
+    }
+
+    /// Counts streamed body bytes; past `max_body_bytes` the request fails with 413.
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let Some(gw) = &ctx.gateway else {
+            return Ok(());
+        };
+        ctx.body_bytes += body.as_ref().map_or(0, |b| b.len() as u64);
+        if ctx.body_bytes > gw.config.server.max_body_bytes {
+            return Err(Error::explain(
+                ErrorType::HTTPStatus(413),
+                "request body too large",
+            ));
+        }
+        Ok(())
     }
 
     async fn upstream_peer(&self, _s: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
@@ -145,6 +173,7 @@ impl ProxyHttp for GatewayProxy {
             };
         };
         let error = match e.esource() {
+            _ if matches!(e.etype(), ErrorType::HTTPStatus(413)) => GatewayError::TooLarge("body"),
             ErrorSource::Upstream => GatewayError::UpstreamUnavailable(e.to_string()),
             ErrorSource::Downstream => {
                 return FailToProxy {
@@ -185,6 +214,10 @@ impl ProxyHttp for GatewayProxy {
 async fn decide(gw: &Gateway, req: &RequestHeader, ctx: &mut RequestCtx) -> Option<Reply> {
     let path = req.uri.path();
     let kind = || Requester::of(&req.method, &req.headers);
+    if let Some(too_large) = oversized(gw, req) {
+        gw.metrics.refused("too_large");
+        return Some(gw.reject(&too_large, kind(), &ctx.correlation_id, None));
+    }
     if let Err(rejection) = check_request_path(path) {
         gw.metrics.refused("bad_path");
         let e = GatewayError::BadRequest(rejection.to_string());
@@ -193,7 +226,9 @@ async fn decide(gw: &Gateway, req: &RequestHeader, ctx: &mut RequestCtx) -> Opti
     let prefix = gw.config.server.prefix.as_str();
     if let Some(rest) = path.strip_prefix(prefix) {
         if rest.is_empty() || rest.starts_with('/') {
-            return Some(endpoints::handle(gw, req, rest, &ctx.correlation_id).await);
+            return Some(
+                endpoints::handle(gw, req, rest, &ctx.correlation_id, ctx.client_ip).await,
+            );
         }
     }
     let host = req.uri.host().or_else(|| {
@@ -219,7 +254,14 @@ async fn decide(gw: &Gateway, req: &RequestHeader, ctx: &mut RequestCtx) -> Opti
                         None
                     }
                     Decision::StepUp(acrs) => Some(
-                        endpoints::login_required(gw, req, &ctx.correlation_id, Some(acrs)).await,
+                        endpoints::login_required(
+                            gw,
+                            req,
+                            &ctx.correlation_id,
+                            Some(acrs),
+                            ctx.client_ip,
+                        )
+                        .await,
                     ),
                     Decision::Deny(reason) => {
                         let e = GatewayError::Forbidden(format!("route {}: {reason}", route.name));
@@ -235,7 +277,53 @@ async fn decide(gw: &Gateway, req: &RequestHeader, ctx: &mut RequestCtx) -> Opti
         }
     }
     let acrs = policy::acrs_named(route);
-    Some(endpoints::login_required(gw, req, &ctx.correlation_id, acrs).await)
+    Some(endpoints::login_required(gw, req, &ctx.correlation_id, acrs, ctx.client_ip).await)
+}
+
+/// The client's address: the peer, or with `trust_forwarded_headers` the
+/// rightmost `X-Forwarded-For` entry (the one the trusted hop added).
+fn client_ip(gw: &Gateway, session: &Session) -> Option<std::net::IpAddr> {
+    if gw.config.server.trust_forwarded_headers {
+        let forwarded = session
+            .req_header()
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .last()
+            .and_then(|ip| ip.trim().parse().ok());
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip())
+}
+
+/// Headers or a declared body beyond the configured caps. Chunked bodies are
+/// counted as they stream, in `request_body_filter`.
+fn oversized(gw: &Gateway, req: &RequestHeader) -> Option<GatewayError> {
+    let limits = &gw.config.server;
+    let header_bytes: usize = req
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if header_bytes > limits.max_header_bytes {
+        return Some(GatewayError::TooLarge("headers"));
+    }
+    let declared = req
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body_bytes) {
+        return Some(GatewayError::TooLarge("body"));
+    }
+    None
 }
 
 fn is_cors_preflight(req: &RequestHeader) -> bool {

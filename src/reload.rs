@@ -62,9 +62,12 @@ pub async fn reload(current: &ArcSwap<Gateway>) -> Result<(), ReloadError> {
     let path = old.config.source.clone();
     let result = build_from(&old, &path).await;
     match &result {
-        Ok(new) => {
+        Ok((new, warmed)) => {
             let routes = new.config.routes.len();
             current.store(new.clone());
+            if !warmed {
+                retry_warm_up(new.clone());
+            }
             old.metrics.config_reload(true);
             tracing::info!(config = %path.display(), routes, "configuration reloaded");
         }
@@ -88,7 +91,29 @@ pub async fn reload(current: &ArcSwap<Gateway>) -> Result<(), ReloadError> {
     result.map(|_| ())
 }
 
-async fn build_from(old: &Gateway, path: &Path) -> Result<Arc<Gateway>, ReloadError> {
+/// Keeps warming up a swapped-in snapshot whose provider was unreachable,
+/// with backoff, until it works or a newer snapshot replaces it.
+fn retry_warm_up(gateway: Arc<Gateway>) {
+    let weak = Arc::downgrade(&gateway);
+    drop(gateway);
+    tokio::spawn(async move {
+        let mut delay = Duration::from_millis(500);
+        loop {
+            tokio::time::sleep(delay).await;
+            let Some(gateway) = weak.upgrade() else {
+                return;
+            };
+            if gateway.oidc.warm_up().await.is_ok() {
+                tracing::info!("reload: identity provider metadata and keys loaded");
+                return;
+            }
+            delay = (delay * 2).min(Duration::from_secs(30));
+        }
+    });
+}
+
+/// The new snapshot, and whether its provider metadata and keys are loaded.
+async fn build_from(old: &Gateway, path: &Path) -> Result<(Arc<Gateway>, bool), ReloadError> {
     let config = crate::config::load(path)
         .map_err(|errors| ReloadError::Invalid(errors.iter().map(ToString::to_string).collect()))?;
     warn_fixed_settings(&old.config, &config);
@@ -97,17 +122,22 @@ async fn build_from(old: &Gateway, path: &Path) -> Result<Arc<Gateway>, ReloadEr
         .map_err(ReloadError::Build)?;
     // Load the provider's metadata and keys before the swap, so /readyz stays
     // true and the next login does not pay for it. If the provider is down,
-    // the new snapshot still goes live and loads them on first use.
-    match tokio::time::timeout(http_timeout * 2, new.oidc.warm_up()).await {
-        Ok(Ok(())) => {}
+    // the new snapshot still goes live (routes and keys must not wait for
+    // e-Signet) and keeps retrying in the background.
+    let warmed = match tokio::time::timeout(http_timeout * 2, new.oidc.warm_up()).await {
+        Ok(Ok(())) => true,
         Ok(Err(e)) => {
-            tracing::warn!(error = %e, "reload: identity provider not reachable; will retry on first use")
+            tracing::warn!(error = %e, "reload: identity provider not reachable; retrying in the background");
+            false
         }
         Err(_) => {
-            tracing::warn!("reload: identity provider warm-up timed out; will retry on first use")
+            tracing::warn!(
+                "reload: identity provider warm-up timed out; retrying in the background"
+            );
+            false
         }
-    }
-    Ok(Arc::new(new))
+    };
+    Ok((Arc::new(new), warmed))
 }
 
 /// Logs a warning for every setting a reload cannot apply.

@@ -155,6 +155,9 @@ impl Reply {
                     ),
                 );
             }
+            _ if status == StatusCode::TOO_MANY_REQUESTS => {
+                reply = reply.with_header("retry-after", "60");
+            }
             _ if status == StatusCode::UNAUTHORIZED => {
                 reply = reply.with_header("www-authenticate", WWW_AUTHENTICATE);
             }

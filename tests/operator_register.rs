@@ -415,6 +415,9 @@ async fn dry_run_prints_the_exact_body_and_sends_nothing() {
     assert!(!text.contains("publicKey"));
 }
 
+/// An edit of a request body.
+type Edit = Box<dyn Fn(&mut Value)>;
+
 /// Raw requests for the refusals the CLI never produces (it validates first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emulator_refuses_malformed_registrations_with_http_200() {
@@ -465,7 +468,7 @@ async fn emulator_refuses_malformed_registrations_with_http_200() {
             .map(|e| e["errorCode"].as_str().unwrap().to_string())
             .collect()
     };
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "invalid_request_time",
             Box::new(|b| b["requestTime"] = json!("2020-01-01T00:00:00.000Z")),

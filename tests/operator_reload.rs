@@ -322,3 +322,75 @@ async fn a_rotated_signing_key_verifies_old_and_new_assertions() {
         .contains("not published"));
     verify(&after, &identity_of(&browser, &env.url("/portal/c")).await).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_config_reloads_a_changed_file_without_a_signal() {
+    let env = Env::start(EnvOptions {
+        edit: Box::new(|config| config["server"]["watch_config"] = json!(true)),
+        ..Default::default()
+    })
+    .await;
+    let gateway = &env.gateway;
+    wait_armed(gateway).await;
+    let anonymous = Browser::new();
+    assert_eq!(
+        anonymous.fetch_json(&env.url("/watched/x")).await.status(),
+        401
+    );
+    let mut config = read_config(gateway);
+    config["routes"].as_array_mut().unwrap().push(json!({
+        "name": "watched", "path": "/watched", "upstream": "portal", "auth": "public",
+    }));
+    write_config(gateway, &config);
+    eventually("the file watch to reload", gateway, || async {
+        reloads(gateway, "success").await == 1
+    })
+    .await;
+    assert_eq!(
+        anonymous.fetch_json(&env.url("/watched/x")).await.status(),
+        200
+    );
+    // A broken edit is rejected by the watch as well, and the route stays.
+    write_text(&gateway.config_path(), "server: [");
+    eventually("the file watch to reject", gateway, || async {
+        reloads(gateway, "failure").await == 1
+    })
+    .await;
+    assert_eq!(
+        anonymous.fetch_json(&env.url("/watched/x")).await.status(),
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_does_not_wait_for_an_unreachable_provider() {
+    let env = Env::start(EnvOptions::default()).await;
+    let gateway = &env.gateway;
+    wait_armed(gateway).await;
+    // e-Signet's JWKS answers 503 while the reload warms the new snapshot up.
+    env.emulator.set_faults(esignet_emulator::Faults {
+        jwks_unavailable: true,
+        ..Default::default()
+    });
+    let mut config = read_config(gateway);
+    config["routes"].as_array_mut().unwrap().push(json!({
+        "name": "late", "path": "/late", "upstream": "portal", "auth": "public",
+    }));
+    write_config(gateway, &config);
+    hup_and_wait(gateway, "success").await;
+    let anonymous = Browser::new();
+    assert_eq!(
+        anonymous.fetch_json(&env.url("/late/x")).await.status(),
+        200
+    );
+    assert!(gateway.logs().contains("retrying in the background"));
+    // Once the provider is back, the new snapshot loads its keys by itself.
+    env.emulator.set_faults(esignet_emulator::Faults::default());
+    let readyz = format!("{}/readyz", gateway.admin_url);
+    eventually("readiness after the provider recovers", gateway, || async {
+        reqwest::get(&readyz).await.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    let browser = env.browser();
+    assert_eq!(browser.login(&env.url("/portal/after")).await.status(), 302);
+}

@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::redis::{eventually, RedisServer};
+use common::redis::{eventually, RedisCluster, RedisSentinel, RedisServer, RedisTls};
 use g2p_gateway::config::{RedisSettings, RedisTopology, SessionSettings, StoreSettings};
 use g2p_gateway::mapping::{MappedIdentity, RegistrantId};
 use g2p_gateway::metrics::Metrics;
@@ -61,6 +61,7 @@ fn redis_settings(server: &RedisServer, prefix: &str, keys: &[[u8; 32]]) -> Redi
         local_cache_ttl: Duration::from_millis(300),
         connect_timeout: Duration::from_millis(500),
         command_timeout: Duration::from_millis(500),
+        tls_ca: None,
     }
 }
 
@@ -626,4 +627,129 @@ async fn an_outage_fails_closed_and_recovers_without_losing_sessions() {
     })
     .await;
     assert!(store.session(&id).await.unwrap().is_some(), "nothing lost");
+}
+
+// === Sentinel and Cluster ===
+
+/// Two replicas sharing one topology: what a login, a race and a logout need.
+async fn two_replicas_share_sessions(settings: RedisSettings) {
+    let limits = Limits::default();
+    let mut settings = settings;
+    settings.local_cache_ttl = Duration::from_secs(20);
+    let a = redis_store_with(&settings, limits);
+    let b = redis_store_with(&settings, limits);
+    eventually("both replicas listen", LIMIT, || async {
+        a.store.is_listening() && b.store.is_listening()
+    })
+    .await;
+    assert!(a.store.health().await.is_ok());
+
+    let id = SessionId::random();
+    let life = Duration::from_secs(60);
+    a.store
+        .insert_session(&id, session("psut", Some("sid-1"), life))
+        .await
+        .unwrap();
+    assert!(
+        b.store.session(&id).await.unwrap().is_some(),
+        "B reads A's session"
+    );
+    a.store.remove_sessions_of_sid("sid-1").await.unwrap();
+    eventually(
+        "B drops its cached copy",
+        Duration::from_secs(2),
+        || async { b.store.session(&id).await.unwrap().is_none() },
+    )
+    .await;
+
+    assert!(a.store.insert_pending("race", pending(1)).await.unwrap());
+    let (x, y) = tokio::join!(a.store.take_pending("race"), b.store.take_pending("race"));
+    assert_eq!(
+        usize::from(x.unwrap().is_some()) + usize::from(y.unwrap().is_some()),
+        1
+    );
+    assert!(b.store.remember_logout_jti("j", life).await.unwrap());
+    assert!(!a.store.remember_logout_jti("j", life).await.unwrap());
+    let other = SessionId::random();
+    b.store
+        .insert_session(&other, session("someone", None, life))
+        .await
+        .unwrap();
+    assert_eq!(a.store.sizes().await, (1, 0));
+}
+
+#[tokio::test]
+async fn a_sentinel_managed_master_with_a_password() {
+    let sentinel = RedisSentinel::start("sentinel-master-pw");
+    let settings = RedisSettings {
+        topology: RedisTopology::Sentinel {
+            master: "mymaster".into(),
+            urls: Secret::new(vec![format!("redis://127.0.0.1:{}", sentinel.port)]),
+            password: Some(Secret::new("sentinel-master-pw".into())),
+            tls: false,
+        },
+        ..redis_settings(&sentinel.master, "g2p:", &[[3; 32]])
+    };
+    two_replicas_share_sessions(settings).await;
+}
+
+#[tokio::test]
+async fn a_redis_cluster() {
+    let cluster = RedisCluster::start();
+    let settings = RedisSettings {
+        topology: RedisTopology::Cluster {
+            urls: Secret::new(cluster.urls()),
+        },
+        key_prefix: "{g2p}:".into(),
+        record_keys: vec![Secret::new(vec![3; 32])],
+        local_cache_ttl: Duration::from_millis(300),
+        connect_timeout: Duration::from_millis(500),
+        command_timeout: Duration::from_millis(500),
+        tls_ca: None,
+    };
+    two_replicas_share_sessions(settings).await;
+}
+
+#[tokio::test]
+async fn tls_with_a_password_and_a_private_ca() {
+    // The gateway's `main` picks the process's TLS provider; a test does it here.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = RedisTls::start("tls-redis-pw");
+    let settings = RedisSettings {
+        topology: RedisTopology::Standalone {
+            url: Secret::new(server.url()),
+        },
+        key_prefix: "g2p:".into(),
+        record_keys: vec![Secret::new(vec![3; 32])],
+        local_cache_ttl: Duration::from_millis(300),
+        connect_timeout: Duration::from_millis(500),
+        command_timeout: Duration::from_millis(500),
+        tls_ca: Some(server.ca_pem.clone()),
+    };
+    // Without the CA, the server's certificate is not trusted: nothing works.
+    let untrusted = redis_store_with(
+        &RedisSettings {
+            tls_ca: None,
+            ..settings.clone()
+        },
+        Limits::default(),
+    );
+    assert!(untrusted.store.health().await.is_err());
+    assert!(untrusted.store.session(&SessionId::random()).await.is_err());
+    // Nor without the password.
+    let anonymous = redis_store_with(
+        &RedisSettings {
+            topology: RedisTopology::Standalone {
+                url: Secret::new(format!("rediss://127.0.0.1:{}", server.port)),
+            },
+            ..settings.clone()
+        },
+        Limits::default(),
+    );
+    assert!(anonymous
+        .store
+        .insert_pending("s", pending(1))
+        .await
+        .is_err());
+    two_replicas_share_sessions(settings).await;
 }

@@ -32,6 +32,8 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// Log format and filter.
     pub logging: LoggingSettings,
+    /// Bounds against abuse of the login endpoints.
+    pub limits: LimitSettings,
     /// The operator's page template (HTML with `{{placeholders}}`), if any.
     pub page_template: Option<String>,
     /// Path of the file this came from (for reload and messages).
@@ -61,6 +63,10 @@ pub struct ServerSettings {
     pub tls: Option<TlsFiles>,
     /// Also reload when the file changes (polled every 2 s), not only on SIGHUP.
     pub watch_config: bool,
+    /// Largest total size of a request's header names and values (431 beyond).
+    pub max_header_bytes: usize,
+    /// Largest request body (413 beyond).
+    pub max_body_bytes: u64,
 }
 
 /// `server.tls`: PEM files, read by the TLS listener at startup.
@@ -223,6 +229,9 @@ pub struct RedisSettings {
     pub connect_timeout: Duration,
     /// Bound on one command (or script) round trip.
     pub command_timeout: Duration,
+    /// PEM certificates trusted for `rediss://` instead of the system's roots
+    /// (a private CA, as Kubernetes operators often use).
+    pub tls_ca: Option<Vec<u8>>,
 }
 
 /// How the gateway reaches Redis. URLs are secrets: they may carry a password.
@@ -346,6 +355,26 @@ pub enum ClaimTest {
     OneOf(Vec<serde_json::Value>),
     /// Present and not null or empty.
     Present,
+}
+
+/// Per-client bounds on the login machinery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitSettings {
+    /// Login starts per client address; `None` disables the rate limit.
+    pub login_starts: Option<RateLimit>,
+    /// Callbacks per client address; `None` disables the rate limit.
+    pub callbacks: Option<RateLimit>,
+    /// Logins a client address may have started within one `login_timeout`.
+    pub pending_logins_per_client: u32,
+}
+
+/// A token-bucket rate: a sustained rate and a burst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests per minute, sustained.
+    pub per_minute: u32,
+    /// Requests allowed at once.
+    pub burst: u32,
 }
 
 /// Log output settings.

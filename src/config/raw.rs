@@ -109,6 +109,59 @@ pub struct RawConfig {
     pub routes: Option<Vec<RawRoute>>,
     pub logging: RawLogging,
     pub pages: RawPages,
+    pub limits: RawLimits,
+}
+
+/// `limits:`; each rate may be `off`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawLimits {
+    pub login_starts: RawRate,
+    pub callbacks: RawRate,
+    pub pending_logins_per_client: u32,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            login_starts: RawRate::Limit(RawRateLimit {
+                per_minute: DEFAULT_LOGIN_STARTS_PER_MINUTE,
+                burst: DEFAULT_LOGIN_STARTS_BURST,
+            }),
+            callbacks: RawRate::Limit(RawRateLimit {
+                per_minute: DEFAULT_CALLBACKS_PER_MINUTE,
+                burst: DEFAULT_CALLBACKS_BURST,
+            }),
+            pending_logins_per_client: DEFAULT_PENDING_LOGINS_PER_CLIENT,
+        }
+    }
+}
+
+/// Default login starts per client per minute (a NAT may hide many citizens).
+pub const DEFAULT_LOGIN_STARTS_PER_MINUTE: u32 = 60;
+/// Default burst of login starts per client.
+pub const DEFAULT_LOGIN_STARTS_BURST: u32 = 30;
+/// Default callbacks per client per minute.
+pub const DEFAULT_CALLBACKS_PER_MINUTE: u32 = 60;
+/// Default burst of callbacks per client.
+pub const DEFAULT_CALLBACKS_BURST: u32 = 30;
+/// Default cap of logins a client may have started within one login timeout.
+pub const DEFAULT_PENDING_LOGINS_PER_CLIENT: u32 = 200;
+
+/// A rate: `{per_minute, burst}` or the word `off`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawRate {
+    Limit(RawRateLimit),
+    Off(String),
+}
+
+/// `{per_minute, burst}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimit {
+    pub per_minute: u32,
+    pub burst: u32,
 }
 
 /// `pages:` (the operator's error and denial page).
@@ -132,7 +185,14 @@ pub struct RawServer {
     pub trust_forwarded_headers: bool,
     pub tls: Option<RawTls>,
     pub watch_config: bool,
+    pub max_header_bytes: usize,
+    pub max_body_bytes: u64,
 }
+
+/// Default cap on the total size of a request's headers (431 beyond).
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
+/// Default cap on a request body (413 beyond); portals take document uploads.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 100 * 1024 * 1024;
 
 /// `server.tls:` certificate and key files (PEM) for TLS on `server.listen`.
 #[derive(Debug, Default, Deserialize)]
@@ -154,6 +214,8 @@ impl Default for RawServer {
             trust_forwarded_headers: false,
             tls: None,
             watch_config: false,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -314,6 +376,7 @@ pub struct RawRedis {
     pub connect_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub command_timeout: Duration,
+    pub tls_ca: Option<SecretRef>,
 }
 
 impl Default for RawRedis {
@@ -327,6 +390,7 @@ impl Default for RawRedis {
             local_cache_ttl: DEFAULT_LOCAL_CACHE_TTL,
             connect_timeout: DEFAULT_REDIS_CONNECT_TIMEOUT,
             command_timeout: DEFAULT_REDIS_COMMAND_TIMEOUT,
+            tls_ca: None,
         }
     }
 }

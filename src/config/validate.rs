@@ -50,6 +50,7 @@ pub(crate) fn validate(raw: &RawConfig, source: &Path, cx: &mut Checker<'_>) -> 
     );
     let logging = server::logging(cx, &raw.logging);
     let page_template = cx.page_template(raw.pages.template.as_deref());
+    let limits = cx.limits(&raw.limits);
     if cx.has_errors() {
         return None;
     }
@@ -63,6 +64,7 @@ pub(crate) fn validate(raw: &RawConfig, source: &Path, cx: &mut Checker<'_>) -> 
         routes: routes?,
         logging,
         page_template: page_template?,
+        limits: limits?,
         source: source.to_path_buf(),
     })
 }
@@ -97,6 +99,50 @@ impl<'a> Checker<'a> {
             }
         }
         Some(Some(text))
+    }
+
+    /// `limits:`: rates must be positive or `off`; the per-client cap at least 1.
+    fn limits(&mut self, raw: &super::raw::RawLimits) -> Option<super::model::LimitSettings> {
+        let path = YamlPath::root().key("limits");
+        let login_starts = self.rate(&path.key("login_starts"), &raw.login_starts);
+        let callbacks = self.rate(&path.key("callbacks"), &raw.callbacks);
+        if raw.pending_logins_per_client == 0 {
+            self.error(&path.key("pending_logins_per_client"), "must be at least 1");
+            return None;
+        }
+        Some(super::model::LimitSettings {
+            login_starts: login_starts?,
+            callbacks: callbacks?,
+            pending_logins_per_client: raw.pending_logins_per_client,
+        })
+    }
+
+    fn rate(
+        &mut self,
+        path: &YamlPath,
+        raw: &super::raw::RawRate,
+    ) -> Option<Option<super::model::RateLimit>> {
+        match raw {
+            super::raw::RawRate::Off(word) if word == "off" => Some(None),
+            super::raw::RawRate::Off(word) => {
+                self.error(
+                    path,
+                    format!("expected {{per_minute, burst}} or `off`, got {word:?}"),
+                );
+                None
+            }
+            super::raw::RawRate::Limit(l) if l.per_minute == 0 || l.burst == 0 => {
+                self.error(
+                    path,
+                    "per_minute and burst must be at least 1 (or write `off`)",
+                );
+                None
+            }
+            super::raw::RawRate::Limit(l) => Some(Some(super::model::RateLimit {
+                per_minute: l.per_minute,
+                burst: l.burst,
+            })),
+        }
     }
 
     /// A checker resolving relative secret files against `base_dir`.

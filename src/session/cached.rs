@@ -86,6 +86,11 @@ impl LocalCache {
         }
     }
 
+    /// Whether the invalidation subscription is up (copies are being kept).
+    pub fn is_subscribed(&self) -> bool {
+        self.subscribed.load(Ordering::SeqCst)
+    }
+
     fn set_subscribed(&self, subscribed: bool) {
         self.subscribed.store(subscribed, Ordering::SeqCst);
     }

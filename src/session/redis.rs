@@ -204,6 +204,11 @@ impl RedisStore {
         cached::listen(&self.cache, &self.wire, &self.channel, shutdown).await;
     }
 
+    /// Whether this replica currently hears other replicas' logouts.
+    pub fn is_listening(&self) -> bool {
+        self.cache.is_subscribed()
+    }
+
     fn key(&self, kind: &str, hash: &str) -> String {
         format!("{}{kind}:{hash}", self.prefix)
     }

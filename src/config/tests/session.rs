@@ -256,3 +256,26 @@ fn redis_timeouts_and_cache_lifetime_are_bounded() {
     );
     assert_error(&errors, "session.store.redis.key_prefix", "whitespace");
 }
+
+#[test]
+fn a_private_ca_for_rediss_must_be_a_pem_certificate() {
+    let config = load_store(
+        "{redis: {url: {env: REDIS_URL}, record_keys: [{file: certs/demo/record.key}], tls_ca: {file: certs/demo/tls-ca.crt}}}",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let StoreSettings::Redis(redis) = config.session.store else {
+        panic!("expected redis");
+    };
+    assert!(redis
+        .tls_ca
+        .is_some_and(|pem| pem.starts_with(b"-----BEGIN CERTIFICATE-----")));
+    let errors = load_store(
+        "{redis: {url: {env: REDIS_URL}, record_keys: [{file: certs/demo/record.key}], tls_ca: {file: certs/demo/record.key}}}",
+    )
+    .expect_err("not a certificate");
+    assert_error(
+        &errors,
+        "session.store.redis.tls_ca",
+        "is not a PEM certificate",
+    );
+}

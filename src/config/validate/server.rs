@@ -63,6 +63,8 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawServer) -> ServerCheck {
             trust_forwarded_headers: raw.trust_forwarded_headers,
             tls,
             watch_config: raw.watch_config,
+            max_header_bytes: raw.max_header_bytes,
+            max_body_bytes: raw.max_body_bytes,
         }),
         _ => None,
     };

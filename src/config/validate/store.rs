@@ -89,7 +89,22 @@ fn redis(
         ms(10),
         Duration::from_secs(60),
     );
+    let tls_ca = match &raw.tls_ca {
+        None => Some(None),
+        Some(source) => secrets::text(cx, &path.key("tls_ca"), source).and_then(|(pem, origin)| {
+            if pem.contains("-----BEGIN CERTIFICATE-----") {
+                Some(Some(pem.into_bytes()))
+            } else {
+                cx.error(
+                    &path.key("tls_ca"),
+                    format!("{origin}: is not a PEM certificate (-----BEGIN CERTIFICATE-----)"),
+                );
+                None
+            }
+        }),
+    };
     Some(RedisSettings {
+        tls_ca: tls_ca?,
         topology: topology?,
         key_prefix: key_prefix?,
         record_keys: record_keys?,

@@ -17,7 +17,7 @@ use ::redis::cluster_async::ClusterConnection;
 use ::redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use ::redis::{
     AsyncConnectionConfig, Client, Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, RedisError,
-    RedisFuture, ScriptInvocation, TlsMode, Value,
+    RedisFuture, ScriptInvocation, TlsCertificates, TlsMode, Value,
 };
 
 use crate::config::{RedisSettings, RedisTopology};
@@ -100,10 +100,21 @@ pub(crate) struct Wire {
 impl Wire {
     /// Prepares clients from the settings; connects nothing yet.
     pub(crate) fn new(settings: &RedisSettings) -> Result<Wire, String> {
+        let certificates = settings.tls_ca.as_ref().map(|ca| TlsCertificates {
+            client_tls: None,
+            root_cert: Some(ca.clone()),
+        });
+        let open = |url: &str, what: &str| {
+            match &certificates {
+                Some(certs) => Client::build_with_tls(url, certs.clone()),
+                None => Client::open(url),
+            }
+            .map_err(|e| redacted(what, &e))
+        };
         let target = match &settings.topology {
-            RedisTopology::Standalone { url } => Target::Standalone(
-                Client::open(url.expose().as_str()).map_err(|e| redacted("url", &e))?,
-            ),
+            RedisTopology::Standalone { url } => {
+                Target::Standalone(open(url.expose().as_str(), "url")?)
+            }
             RedisTopology::Sentinel {
                 master,
                 urls,
@@ -141,19 +152,27 @@ impl Wire {
                 if *tls {
                     builder = builder.set_client_to_redis_tls_mode(TlsMode::Secure);
                 }
+                if let Some(certs) = &certificates {
+                    builder = builder
+                        .set_client_to_redis_certificates(certs.clone())
+                        .set_client_to_sentinel_certificates(certs.clone());
+                }
                 let client = builder.build().map_err(|e| redacted("sentinel", &e))?;
                 Target::Sentinel(tokio::sync::Mutex::new(client))
             }
             RedisTopology::Cluster { urls } => {
-                let client = ClusterClientBuilder::new(urls.expose().iter().map(String::as_str))
-                    .connection_timeout(settings.connect_timeout)
-                    .response_timeout(settings.command_timeout)
-                    .build()
-                    .map_err(|e| redacted("cluster", &e))?;
+                let mut builder =
+                    ClusterClientBuilder::new(urls.expose().iter().map(String::as_str))
+                        .connection_timeout(settings.connect_timeout)
+                        .response_timeout(settings.command_timeout);
+                if let Some(certs) = &certificates {
+                    builder = builder.certs(certs.clone());
+                }
+                let client = builder.build().map_err(|e| redacted("cluster", &e))?;
                 let nodes = urls
                     .expose()
                     .iter()
-                    .map(|u| Client::open(u.as_str()).map_err(|e| redacted("cluster url", &e)))
+                    .map(|u| open(u.as_str(), "cluster url"))
                     .collect::<Result<_, _>>()?;
                 Target::Cluster { client, nodes }
             }

@@ -1,0 +1,81 @@
+//! The benchmark floor: a plain pingora reverse proxy, nothing else.
+//!
+//! Bench-only (an example, never shipped): `./scripts/bench` runs it as row 2,
+//! built from the same pingora version, features and server settings as the
+//! gateway (worker threads, default upstream keep-alive pool), so the
+//! difference between this row and the gateway's rows is the gateway's own
+//! work: routing, header stripping, cookie opening, the session lookup, the
+//! identity assertion and metrics.
+//!
+//! ```text
+//! cargo build --release --examples
+//! target/release/examples/passthrough --listen 127.0.0.1:6190 --upstream 127.0.0.1:8000 --threads 2
+//! ```
+//! Prints `passthrough listening on http://ADDR` once configured.
+
+use async_trait::async_trait;
+use clap::Parser;
+use pingora::prelude::HttpPeer;
+use pingora::proxy::{ProxyHttp, Session};
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::Server;
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:6190")]
+    listen: String,
+    /// Upstream `host:port` (plain HTTP).
+    #[arg(long)]
+    upstream: String,
+    /// pingora worker threads (the gateway's `server.threads`).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+}
+
+/// Forwards every request to one upstream, unchanged.
+struct PassThrough {
+    upstream: String,
+}
+
+#[async_trait]
+impl ProxyHttp for PassThrough {
+    type CTX = ();
+
+    fn new_ctx(&self) {}
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut (),
+    ) -> pingora::Result<Box<HttpPeer>> {
+        Ok(Box::new(HttpPeer::new(
+            self.upstream.as_str(),
+            false,
+            String::new(),
+        )))
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let conf = ServerConf {
+        threads: args.threads,
+        grace_period_seconds: Some(1),
+        graceful_shutdown_timeout_seconds: Some(1),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(Some(Opt::default()), conf);
+    server.bootstrap();
+    let mut proxy = pingora::proxy::http_proxy_service_with_name(
+        &server.configuration,
+        PassThrough {
+            upstream: args.upstream,
+        },
+        "passthrough",
+    );
+    proxy.add_tcp(&args.listen);
+    server.add_service(proxy);
+    println!("passthrough listening on http://{}", args.listen);
+    server.run_forever();
+}
