@@ -83,6 +83,8 @@ fn main() -> ExitCode {
             upgrade,
             upgrade_sock,
         } => {
+            // Before anything slow: an early SIGHUP must not end the process.
+            g2p_gateway::reload::guard_sighup();
             let loaded = match g2p_gateway::config::load(&config) {
                 Ok(c) => c,
                 Err(errors) => {

@@ -186,6 +186,25 @@ fn warn_fixed_settings(old: &Config, new: &Config) {
     );
 }
 
+/// Installs the process-wide SIGHUP handler right away, before pingora
+/// starts its services: until the reload service listens, a SIGHUP (an early
+/// `systemctl reload`) is then ignored instead of ending the process, which
+/// is SIGHUP's default action. Tokio keeps the OS handler installed for the
+/// life of the process; the reload service's own stream receives later ones.
+pub fn guard_sighup() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(async {
+            if let Err(e) = signal(SignalKind::hangup()) {
+                tracing::warn!(error = %e, "cannot install the SIGHUP handler early");
+            }
+        }),
+        Err(e) => tracing::warn!(error = %e, "cannot install the SIGHUP handler early"),
+    }
+}
+
 /// The background service that waits for SIGHUP (and watches the file).
 pub struct ReloadService {
     current: Arc<ArcSwap<Gateway>>,

@@ -269,3 +269,102 @@ async fn pending_logins_are_capped_per_client() {
     let r = client.get(env.url("/_gateway/login")).send().await.unwrap();
     assert_eq!(r.status(), 429);
 }
+
+#[tokio::test]
+async fn a_flood_of_unknown_kids_costs_one_jwks_fetch_per_interval() {
+    let env = Env::start(EnvOptions {
+        edit: Box::new(|config| {
+            config["limits"] = serde_json::json!({ "login_starts": "off", "callbacks": "off" });
+        }),
+        ..Default::default()
+    })
+    .await;
+    let metric = |text: &str| -> u64 {
+        text.lines()
+            .find(|l| l.starts_with("g2p_gateway_jwks_refreshes_total{outcome=\"ok\"}"))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let scrape = || async {
+        reqwest::get(format!("{}/metrics", env.gateway.admin_url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let before = metric(&scrape().await);
+    env.emulator.set_faults(esignet_emulator::Faults {
+        id_token: Some(esignet_emulator::IdTokenFault::UnknownKid),
+        ..Default::default()
+    });
+    for _ in 0..15 {
+        let browser = env.browser();
+        assert_eq!(browser.login(&env.url("/")).await.status(), 401);
+    }
+    let after = metric(&scrape().await);
+    assert!(
+        after - before <= 1,
+        "{} JWKS fetches for 15 unknown kids",
+        after - before
+    );
+}
+
+#[tokio::test]
+async fn a_planted_session_cookie_is_replaced_at_login() {
+    let env = Env::start(EnvOptions::default()).await;
+    // The attacker logs in and plants their own session cookie in the victim's browser.
+    let attacker = env.browser();
+    let planted = attacker.login(&env.url("/")).await;
+    let planted_cookie = planted
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("g2p-session="))
+        .unwrap();
+    let victim = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let start = victim
+        .get(env.url("/_gateway/login"))
+        .header("cookie", &planted_cookie)
+        .send()
+        .await
+        .unwrap();
+    let binding = start
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("g2p-session-login="))
+        .unwrap();
+    let helper = env.browser();
+    let callback = helper.authenticate(&location(&start), "5678901234").await;
+    let back = victim
+        .get(&callback)
+        .header("cookie", format!("{planted_cookie}; {binding}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), 302);
+    let fresh = back
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("g2p-session=") && c.len() > 12)
+        .unwrap();
+    assert_ne!(fresh, planted_cookie, "a fresh session id at login");
+    // The planted session is gone: the attacker cannot ride on the victim's login.
+    let reuse = reqwest::Client::new()
+        .get(env.url("/x"))
+        .header("accept", "application/json")
+        .header("cookie", &planted_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reuse.status(), 401);
+}

@@ -483,3 +483,70 @@ fn open_session_cookie(cookie: &str) -> String {
         .expect("the demo cookie key opens the cookie");
     id.as_str().to_string()
 }
+
+#[tokio::test]
+async fn a_back_channel_logout_on_b_ends_the_session_cached_on_a() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let replicas = Replicas::start(Setup {
+        count: 2,
+        shared_public_url: false,
+        local_cache_ttl: "30s",
+    })
+    .await;
+    let cookie = login_cookie(&replicas, 0).await;
+    assert_eq!(with_cookie(&replicas.url(0, "/x"), &cookie).await, 200);
+    let before = redis_gets(&replicas.redis);
+    assert_eq!(with_cookie(&replicas.url(0, "/x"), &cookie).await, 200);
+    assert_eq!(redis_gets(&replicas.redis), before, "cached on A");
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = serde_json::json!({
+        "iss": replicas.emulator.issuer(), "aud": CLIENT_ID, "iat": now, "exp": now + 120,
+        "jti": "bc-jti-1", "sub": replicas.emulator.expected_sub(INDIVIDUAL_ID, CLIENT_ID),
+        "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+    });
+    let pem = std::fs::read(repo_root().join("certs/demo/esignet-signing.pem")).unwrap();
+    let key = EncodingKey::from_rsa_pem(&pem).unwrap();
+    let jwks: Value = reqwest::get(replicas.emulator.jwks_url())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // The provider's JWKS also holds the ID system's key: use the kid that verifies.
+    let mut accepted = false;
+    for jwk in jwks["keys"].as_array().unwrap() {
+        let mut header = Header::new(match jwk["alg"].as_str() {
+            Some("PS256") => Algorithm::PS256,
+            _ => Algorithm::RS256,
+        });
+        header.kid = jwk["kid"].as_str().map(str::to_owned);
+        header.typ = Some("logout+jwt".into());
+        let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
+        let response = reqwest::Client::new()
+            .post(replicas.url(1, "/_gateway/backchannel-logout"))
+            .form(&[("logout_token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            accepted = true;
+            break;
+        }
+    }
+    assert!(
+        accepted,
+        "B accepts the logout token; logs:\n{}",
+        replicas.gateways[1].logs()
+    );
+    let a = replicas.url(0, "/x");
+    let took = eventually("A refuses the session", Duration::from_secs(2), || {
+        let (a, cookie) = (a.clone(), cookie.clone());
+        async move { with_cookie(&a, &cookie).await == 401 }
+    })
+    .await;
+    println!("back-channel logout on B refused on A after {took:?}");
+}

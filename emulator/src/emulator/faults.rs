@@ -70,4 +70,7 @@ pub enum TokenEndpointFault {
     Garbage,
     /// This HTTP status with `{"error":"unknown_error"}`.
     Status(u16),
+    /// Answer normally, but only after this long (a provider slower than the gateway's
+    /// `esignet.http_timeout`). The code is consumed when the answer is produced.
+    Delay(std::time::Duration),
 }

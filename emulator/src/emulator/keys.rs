@@ -3,6 +3,7 @@
 //! document is derived from the first two.
 
 use std::io;
+use std::sync::{Arc, RwLock};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
@@ -75,8 +76,10 @@ impl SigningKey {
 
 /// All keys of one emulator.
 pub(crate) struct Keys {
-    /// e-Signet's OIDC key: ID and access tokens.
-    pub esignet: SigningKey,
+    /// e-Signet's OIDC key: ID and access tokens. Replaced by [`Keys::rotate_esignet`].
+    esignet: RwLock<Arc<SigningKey>>,
+    /// e-Signet keys replaced by a rotation, still published until [`Keys::retire_previous`].
+    previous: RwLock<Vec<Arc<SigningKey>>>,
     /// The ID system's KYC key: userinfo.
     pub id_system: SigningKey,
     /// Never published.
@@ -89,17 +92,66 @@ impl Keys {
     /// Loads the two configured keys and the built-in rogue key.
     pub fn load(esignet_pem: &str, id_system_pem: &str, now: i64) -> io::Result<Self> {
         Ok(Keys {
-            esignet: SigningKey::from_pem(esignet_pem, "e-Signet signing key")?,
+            esignet: RwLock::new(Arc::new(SigningKey::from_pem(
+                esignet_pem,
+                "e-Signet signing key",
+            )?)),
+            previous: RwLock::new(Vec::new()),
             id_system: SigningKey::from_pem(id_system_pem, "ID-system signing key")?,
             rogue: SigningKey::from_pem(ROGUE_KEY_PEM, "built-in rogue key")?,
             jwks_exp: now + 365 * 24 * 3600,
         })
     }
 
-    /// The JWKS document: e-Signet's key followed by the ID system's KYC key (e-Signet appends
+    /// The e-Signet key that signs now.
+    pub fn esignet(&self) -> Arc<SigningKey> {
+        self.esignet
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Makes `pem` the e-Signet signing key; the replaced key stays published. Returns the
+    /// new `kid`.
+    pub fn rotate_esignet(&self, pem: &str) -> io::Result<String> {
+        let new = Arc::new(SigningKey::from_pem(pem, "new e-Signet signing key")?);
+        let kid = new.kid.clone();
+        let old = std::mem::replace(
+            &mut *self
+                .esignet
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            new,
+        );
+        self.previous
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(old);
+        Ok(kid)
+    }
+
+    /// Stops publishing the e-Signet keys replaced by rotations.
+    pub fn retire_previous(&self) {
+        self.previous
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+    }
+
+    /// The JWKS document: e-Signet's key (then, after a rotation, its previous keys until
+    /// retired) followed by the ID system's KYC key (e-Signet appends
     /// `getAllKycSigningCertificates()` to its own).
     pub fn jwks(&self) -> Value {
-        json!({ "keys": [self.esignet.jwk(self.jwks_exp), self.id_system.jwk(self.jwks_exp)] })
+        let mut keys = vec![self.esignet().jwk(self.jwks_exp)];
+        keys.extend(
+            self.previous
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .iter()
+                .map(|k| k.jwk(self.jwks_exp)),
+        );
+        keys.push(self.id_system.jwk(self.jwks_exp));
+        json!({ "keys": keys })
     }
 }
 

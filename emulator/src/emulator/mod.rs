@@ -167,6 +167,30 @@ impl Emulator {
         self.shared.faults()
     }
 
+    /// Rotates e-Signet's token-signing key at runtime: `pem` (PKCS#8 RSA) signs every ID and
+    /// access token from now on, and the JWKS publishes it first while still publishing the
+    /// replaced key, until [`Emulator::retire_old_keys`]. Returns the new key's `kid`.
+    pub fn rotate_signing_key(&self, pem: &str) -> io::Result<String> {
+        self.shared.keys.rotate_esignet(pem)
+    }
+
+    /// Stops publishing the e-Signet keys replaced by [`Emulator::rotate_signing_key`].
+    pub fn retire_old_keys(&self) {
+        self.shared.keys.retire_previous();
+    }
+
+    /// The `kid`s the JWKS publishes now, in order.
+    pub fn published_kids(&self) -> Vec<String> {
+        self.shared.keys.jwks()["keys"]
+            .as_array()
+            .map(|keys| {
+                keys.iter()
+                    .filter_map(|k| k["kid"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Registers (or replaces, by `client_id`) a client.
     pub fn register_client(&self, client: ClientRegistration) {
         self.shared

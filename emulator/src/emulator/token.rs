@@ -35,6 +35,7 @@ pub(crate) async fn token_v2(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    delay_if_faulted(&app).await;
     handle(&app, Endpoint::V2, &headers, &body)
 }
 
@@ -44,7 +45,15 @@ pub(crate) async fn token_v1(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    delay_if_faulted(&app).await;
     handle(&app, Endpoint::V1, &headers, &body)
+}
+
+/// Waits under [`TokenEndpointFault::Delay`].
+async fn delay_if_faulted(app: &Shared) {
+    if let Some(TokenEndpointFault::Delay(delay)) = app.faults().token_endpoint {
+        tokio::time::sleep(delay).await;
+    }
 }
 
 /// Why a token request failed. Rendered with the raw e-Signet code on 1.4.1 and with the
@@ -132,7 +141,10 @@ fn handle(app: &Shared, endpoint: Endpoint, headers: &HeaderMap, body: &[u8]) ->
         error: None,
     };
     let faults = app.faults();
-    let (status, body, content_type) = if let Some(fault) = faults.token_endpoint {
+    let failure = faults
+        .token_endpoint
+        .filter(|f| !matches!(f, TokenEndpointFault::Delay(_)));
+    let (status, body, content_type) = if let Some(fault) = failure {
         fault_body(fault)
     } else {
         match exchange(app, endpoint, &form, &faults) {
@@ -183,6 +195,12 @@ fn fault_body(fault: TokenEndpointFault) -> (StatusCode, String, &'static str) {
         ),
         TokenEndpointFault::Status(code) => (
             StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            unknown,
+            "application/json",
+        ),
+        // Handled before: a delayed answer is a normal one.
+        TokenEndpointFault::Delay(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
             unknown,
             "application/json",
         ),
@@ -352,7 +370,8 @@ fn issue(app: &Shared, grant: &CodeGrant, faults: &Faults, now: i64) -> (String,
     if app.version.is_modern() {
         access["azp"] = json!(client_id);
     }
-    let access_token = app.keys.esignet.sign(alg, &app.keys.esignet.kid, &access);
+    let esignet = app.keys.esignet();
+    let access_token = esignet.sign(alg, &esignet.kid, &access);
     lock(&app.store).access_tokens.insert(
         access_token.clone(),
         AccessGrant {
@@ -458,20 +477,21 @@ fn corrupt_claims(
 
 fn sign_id_token(app: &Shared, claims: &Value, fault: Option<IdTokenFault>) -> String {
     let keys = &app.keys;
+    let esignet = keys.esignet();
     let alg = token_alg(app.version);
     match fault {
-        Some(IdTokenFault::BadSignature) => keys.rogue.sign(alg, &keys.esignet.kid, claims),
+        Some(IdTokenFault::BadSignature) => keys.rogue.sign(alg, &esignet.kid, claims),
         Some(IdTokenFault::UnknownKid) => keys.rogue.sign(alg, &keys.rogue.kid, claims),
         Some(IdTokenFault::AlgNone) => {
-            unsigned_jws(&json!({ "alg": "none", "kid": keys.esignet.kid }), claims)
+            unsigned_jws(&json!({ "alg": "none", "kid": esignet.kid }), claims)
         }
         Some(IdTokenFault::Hs256WithPublicKey) => {
             let mut header = Header::new(Algorithm::HS256);
             header.typ = None;
-            header.kid = Some(keys.esignet.kid.clone());
-            let secret = EncodingKey::from_secret(keys.esignet.public_pem.as_bytes());
+            header.kid = Some(esignet.kid.clone());
+            let secret = EncodingKey::from_secret(esignet.public_pem.as_bytes());
             jsonwebtoken::encode(&header, claims, &secret).unwrap_or_default()
         }
-        _ => keys.esignet.sign(alg, &keys.esignet.kid, claims),
+        _ => esignet.sign(alg, &esignet.kid, claims),
     }
 }
