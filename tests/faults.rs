@@ -375,7 +375,7 @@ async fn fake_upstream(addr: SocketAddr, mode: UpstreamMode) -> tokio::task::Joi
             };
             match mode {
                 UpstreamMode::Reset => {
-                    let _ = stream.set_linger(Some(Duration::ZERO));
+                    let _ = stream.set_zero_linger();
                     drop(stream);
                 }
                 UpstreamMode::CloseAfterRequest => {
