@@ -234,12 +234,7 @@ async fn login_floods_are_rate_limited_per_client() {
         .fetch_json(&env.url("/_gateway/callback?state=x&code=y"))
         .await;
     assert_eq!(flooded.status(), 429);
-    let metrics = reqwest::get(format!("{}/metrics", env.gateway.admin_url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = env.gateway.metrics().await;
     assert!(
         metrics.contains("g2p_gateway_requests_refused_total{reason=\"rate_limited\"} 2"),
         "{metrics}"
@@ -286,14 +281,9 @@ async fn a_flood_of_unknown_kids_costs_one_jwks_fetch_per_interval() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    let scrape = || async {
-        reqwest::get(format!("{}/metrics", env.gateway.admin_url))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let scrape = || async { env.gateway.metrics().await };
+    // A genuine login first, so the key set is cached before counting.
+    assert_eq!(env.browser().login(&env.url("/")).await.status(), 302);
     let before = metric(&scrape().await);
     env.emulator.set_faults(esignet_emulator::Faults {
         id_token: Some(esignet_emulator::IdTokenFault::UnknownKid),
@@ -317,13 +307,7 @@ async fn a_planted_session_cookie_is_replaced_at_login() {
     // The attacker logs in and plants their own session cookie in the victim's browser.
     let attacker = env.browser();
     let planted = attacker.login(&env.url("/")).await;
-    let planted_cookie = planted
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|c| c.starts_with("g2p-session="))
-        .unwrap();
+    let planted_cookie = set_cookie(&planted, "g2p-session").unwrap();
     let victim = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -334,13 +318,7 @@ async fn a_planted_session_cookie_is_replaced_at_login() {
         .send()
         .await
         .unwrap();
-    let binding = start
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|c| c.starts_with("g2p-session-login="))
-        .unwrap();
+    let binding = set_cookie(&start, "g2p-session-login").unwrap();
     let helper = env.browser();
     let callback = helper.authenticate(&location(&start), "5678901234").await;
     let back = victim
@@ -350,13 +328,7 @@ async fn a_planted_session_cookie_is_replaced_at_login() {
         .await
         .unwrap();
     assert_eq!(back.status(), 302);
-    let fresh = back
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|c| c.starts_with("g2p-session=") && c.len() > 12)
-        .unwrap();
+    let fresh = set_cookie(&back, "g2p-session").unwrap();
     assert_ne!(fresh, planted_cookie, "a fresh session id at login");
     // The planted session is gone: the attacker cannot ride on the victim's login.
     let reuse = reqwest::Client::new()

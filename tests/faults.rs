@@ -99,7 +99,26 @@ fn assert_no_panic(gateway: &Gateway) {
 }
 
 async fn logged_in_browser(base_url: &str) -> Browser {
-    let browser = Browser::new();
+    login_with(Browser::new(), base_url).await
+}
+
+/// A browser that opens a new connection for every request: after a failed
+/// proxy the gateway closes the client connection although its answer says
+/// `connection: keep-alive` (see `a_502_says_connection_close`), which a
+/// pooling client can hit as a reset on its next request.
+async fn unpooled_logged_in_browser(base_url: &str) -> Browser {
+    let browser = Browser {
+        client: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap(),
+    };
+    login_with(browser, base_url).await
+}
+
+async fn login_with(browser: Browser, base_url: &str) -> Browser {
     let callback = browser.login(&format!("{base_url}/account")).await;
     assert_eq!(callback.status(), 302, "login completes");
     browser
@@ -439,7 +458,7 @@ async fn upstream_down_or_resetting_gives_502_and_the_next_request_works() {
     }))
     .await;
     let base = env.gateway.base_url.clone();
-    let browser = logged_in_browser(&base).await;
+    let browser = unpooled_logged_in_browser(&base).await;
 
     // Down: nothing listens.
     assert_upstream_502(&env.gateway, &browser).await;
@@ -537,4 +556,23 @@ async fn a_slow_upstream_times_out_with_504() {
     .expect("the gateway answers a hung upstream within its timeout");
     assert!(matches!(response.status().as_u16(), 502 | 504));
     stop(server).await;
+}
+
+#[tokio::test]
+#[ignore = "gateway bug (issue 7 report): after a failed proxy it closes the client connection but answers `connection: keep-alive`"]
+async fn a_502_says_connection_close() {
+    let upstream_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let env = Env::start(edit(move |c| {
+        c["upstreams"]["portal"]["url"] = format!("http://{upstream_addr}").into();
+    }))
+    .await;
+    let response = reqwest::get(format!("{}/public", env.gateway.base_url))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+    assert_eq!(
+        response.headers().get("connection").map(|v| v.to_str().unwrap()),
+        Some("close"),
+        "the connection is closed after this answer"
+    );
 }

@@ -311,12 +311,7 @@ async fn session_info_logout_and_jwks() {
 async fn metrics_count_the_login_funnel() {
     let env = Env::start(EnvOptions::default()).await;
     env.browser().login(&env.url("/")).await;
-    let text = reqwest::get(format!("{}/metrics", env.gateway.admin_url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = env.gateway.metrics().await;
     assert!(
         text.contains("g2p_gateway_logins_started_total 1"),
         "{text}"

@@ -75,12 +75,7 @@ async fn every_bad_id_token_is_refused() {
     ] {
         login_fails_cleanly(&env, id_token_fault(fault), 401).await;
     }
-    let metrics = reqwest::get(format!("{}/metrics", env.gateway.admin_url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = env.gateway.metrics().await;
     assert!(metrics.contains("g2p_gateway_logins_failed_total{reason=\"invalid_id_token\"}"));
     assert!(metrics.contains("g2p_gateway_logins_failed_total{reason=\"unknown_key\"}"));
     assert!(!metrics.contains("g2p_gateway_logins_completed_total 1"));
@@ -230,16 +225,7 @@ async fn tampered_session_cookies_are_ignored() {
     let env = Env::start(EnvOptions::default()).await;
     let browser = env.browser();
     let back = browser.login(&env.url("/")).await;
-    let cookie = back
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("g2p-session="))
-        .unwrap();
-    let value = cookie
-        .split(';')
-        .next()
+    let value = set_cookie(&back, "g2p-session")
         .unwrap()
         .trim_start_matches("g2p-session=")
         .to_string();

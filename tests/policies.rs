@@ -30,12 +30,7 @@ async fn env() -> Env {
 }
 
 fn session_cookie(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|c| c.starts_with("g2p-session=") && c.len() > "g2p-session=".len())
+    set_cookie(response, "g2p-session")
 }
 
 async fn acr_seen(browser: &Browser, url: &str) -> String {
@@ -109,12 +104,7 @@ async fn a_silent_acr_fallback_ends_on_a_clear_page_not_a_loop() {
     // The existing session is untouched.
     assert_eq!(browser.fetch_json(&env.url("/")).await.status(), 200);
     assert_eq!(acr_seen(&browser, &env.url("/")).await, OTP);
-    let metrics = reqwest::get(format!("{}/metrics", env.gateway.admin_url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = env.gateway.metrics().await;
     assert!(metrics.contains("g2p_gateway_logins_failed_total{reason=\"insufficient_acr\"} 1"));
 }
 

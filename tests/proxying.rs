@@ -76,13 +76,7 @@ async fn websockets_are_authenticated_at_the_upgrade_and_proxied() {
 
     let browser = env.browser();
     let back = browser.login(&env.url("/")).await;
-    let cookie = back
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|c| c.starts_with("g2p-session="))
-        .unwrap();
+    let cookie = set_cookie(&back, "g2p-session").unwrap();
     let mut request = ws_url.into_client_request().unwrap();
     request
         .headers_mut()
@@ -205,12 +199,7 @@ async fn the_assertion_is_signed_once_and_reused() {
     }
     tokens.dedup();
     assert_eq!(tokens.len(), 1, "one signature serves many requests");
-    let metrics = reqwest::get(format!("{}/metrics", env.gateway.admin_url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = env.gateway.metrics().await;
     assert!(
         metrics.contains("g2p_gateway_identity_assertions_minted_total 1"),
         "{metrics}"

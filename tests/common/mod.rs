@@ -59,6 +59,16 @@ impl Drop for Gateway {
 }
 
 impl Gateway {
+    /// The admin listener's Prometheus text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.admin_url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Everything the gateway logged so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
@@ -389,6 +399,18 @@ impl Default for Browser {
     fn default() -> Self {
         Browser::new()
     }
+}
+
+/// The `name=value` part of the `Set-Cookie` header for cookie `name`, if
+/// the response sets it to a non-empty value.
+pub fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").to_string())
+        .find(|c| c.len() > name.len() + 1 && c.starts_with(&format!("{name}=")))
 }
 
 /// The `Location` header.
