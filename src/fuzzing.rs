@@ -40,9 +40,12 @@ use crate::secret::Secret;
 use crate::session::cookie::CookieCodec;
 use crate::session::{Session, SessionId};
 
+/// A target body.
+pub type Target = fn(&[u8]);
+
 /// Every target, by name (the name of its `fuzz/fuzz_targets/<name>.rs` and
 /// of its corpus directory `fuzz/corpus/<name>/`).
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Target); 5] = [
     ("session_cookie", session_cookie),
     ("return_to", return_to),
     ("config_loader", config_loader),
@@ -169,7 +172,7 @@ pub fn return_to(data: &[u8]) {
         assert!(
             !path
                 .bytes()
-                .any(|b| b < 0x20 || b >= 0x7f || matches!(b, b'\\' | b';' | b' ' | b'#')),
+                .any(|b| !(0x20..0x7f).contains(&b) || matches!(b, b'\\' | b';' | b' ' | b'#')),
             "a forbidden byte passed the path check: {path:?}"
         );
         assert!(

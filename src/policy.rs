@@ -105,8 +105,16 @@ fn same(claim: &Value, wanted: &Value) -> bool {
         return true;
     }
     match (claim, wanted) {
-        (Value::String(s), Value::Number(_) | Value::Bool(_)) => *s == wanted.to_string(),
-        (Value::Number(_) | Value::Bool(_), Value::String(s)) => *s == claim.to_string(),
+        (Value::String(s), other) | (other, Value::String(s)) => text_matches(s, other),
+        _ => false,
+    }
+}
+
+/// Whether `text` spells the number or boolean `value`.
+fn text_matches(text: &str, value: &Value) -> bool {
+    match value {
+        Value::Bool(b) => text == if *b { "true" } else { "false" },
+        Value::Number(n) => text.trim().parse::<f64>().ok() == n.as_f64(),
         _ => false,
     }
 }

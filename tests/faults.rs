@@ -571,7 +571,10 @@ async fn a_502_says_connection_close() {
         .unwrap();
     assert_eq!(response.status(), 502);
     assert_eq!(
-        response.headers().get("connection").map(|v| v.to_str().unwrap()),
+        response
+            .headers()
+            .get("connection")
+            .map(|v| v.to_str().unwrap()),
         Some("close"),
         "the connection is closed after this answer"
     );

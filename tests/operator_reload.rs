@@ -88,6 +88,9 @@ fn header<'a>(echo: &'a Value, name: &str) -> Option<&'a str> {
         .and_then(|pair| pair[1].as_str())
 }
 
+/// Reloads in the live-traffic test.
+const RELOADS: u64 = 20;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reload_under_live_traffic_drops_no_request_and_no_session() {
     let env = Env::start(EnvOptions::default()).await;
@@ -131,14 +134,14 @@ async fn reload_under_live_traffic_drops_no_request_and_no_session() {
             }
         }));
     }
-    // Let traffic flow, then reload five times, each adding a public route.
+    // Let traffic flow, then reload again and again, each time adding a public route.
     eventually("traffic", gateway, || async {
         ok.load(Ordering::Relaxed) > 50
     })
     .await;
     let before = ok.load(Ordering::Relaxed);
     let started = Instant::now();
-    for n in 1..=5 {
+    for n in 1..=RELOADS {
         let mut config = read_config(gateway);
         config["routes"].as_array_mut().unwrap().push(json!({
             "name": format!("extra{n}"), "path": format!("/extra{n}"),
@@ -146,6 +149,12 @@ async fn reload_under_live_traffic_drops_no_request_and_no_session() {
         }));
         write_config(gateway, &config);
         hup_and_wait(gateway, "success").await;
+        // Requests keep completing between one reload and the next.
+        let mark = ok.load(Ordering::Relaxed);
+        eventually("traffic between reloads", gateway, || async {
+            ok.load(Ordering::Relaxed) >= mark + 20
+        })
+        .await;
     }
     let reload_time = started.elapsed();
     eventually("traffic after the reloads", gateway, || async {
@@ -159,21 +168,19 @@ async fn reload_under_live_traffic_drops_no_request_and_no_session() {
     let failures = failures.lock().unwrap().clone();
     let total = ok.load(Ordering::Relaxed);
     eprintln!(
-        "reload under traffic: {total} requests ok, {} failed, 5 reloads in {reload_time:?} \
+        "reload under traffic: {total} requests ok, {} failed, {RELOADS} reloads in {reload_time:?} \
          ({} requests during the reloads)",
         failures.len(),
         total - before
     );
     assert!(failures.is_empty(), "requests failed: {failures:?}");
-    assert_eq!(reloads(gateway, "success").await, 5);
+    assert_eq!(reloads(gateway, "success").await, RELOADS);
     assert_eq!(reloads(gateway, "failure").await, 0);
 
     // The new routes are live; the session survived every reload.
     let anonymous = Browser::new();
-    assert_eq!(
-        anonymous.fetch_json(&env.url("/extra5/x")).await.status(),
-        200
-    );
+    let last = format!("/extra{RELOADS}/x");
+    assert_eq!(anonymous.fetch_json(&env.url(&last)).await.status(), 200);
     assert_eq!(
         anonymous.fetch_json(&env.url("/portal/x")).await.status(),
         401

@@ -184,8 +184,9 @@ fn shipped_gateway_yaml_loads_cleanly() {
         .iter()
         .map(|r| r.path_prefix.as_str())
         .collect();
-    assert_eq!(paths, ["/", "/public"]);
+    assert_eq!(paths, ["/", "/public", "/bank"]);
     assert_eq!(config.routes[1].access, Access::Public);
+    assert!(config.routes[2].policy.is_some(), "the step-up example");
     assert_eq!(
         insecure_settings(&config),
         ["session.insecure_cookie_without_secure"]

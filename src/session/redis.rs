@@ -1,20 +1,20 @@
 //! The Redis session store, shared by every replica of the gateway.
 //!
-//! Layout under the configured prefix `P` (`H(x)` = base64url(SHA-256(x))):
+//! Layout under the configured prefix `<p>` (e.g. `g2p:`; `H(x)` = base64url(SHA-256(x))):
 //!
 //! | key | value | expires |
 //! |---|---|---|
-//! | `P s:H(session id)` | sealed session | min(idle, absolute end), refreshed by reads |
-//! | `P p:H(state)` | sealed pending login | login timeout |
-//! | `P u:H(sub)`, `P d:H(sid)` | set of `H(session id)` (back-channel logout indexes) | absolute timeout |
-//! | `P j:H(jti)` | `1` (logout-token replay set) | the token's lifetime |
-//! | `P sessions`, `P pending` | sorted sets of hashes by deadline (sizes, the pending bound) | |
+//! | `<p>s:H(session id)` | sealed session | min(idle, absolute end), refreshed by reads |
+//! | `<p>p:H(state)` | sealed pending login | login timeout |
+//! | `<p>u:H(sub)`, `<p>d:H(sid)` | set of `H(session id)` (back-channel logout indexes) | absolute timeout |
+//! | `<p>j:H(jti)` | `1` (logout-token replay set) | the token's lifetime |
+//! | `<p>sessions`, `<p>pending` | sorted sets of hashes by deadline (sizes, the pending bound) | |
 //!
 //! Keys hold only hashes, so reading Redis does not yield a session id or a
 //! state to replay; values are sealed ([`Sealer`]) and bound to their key.
 //! Writes that touch several keys are Lua scripts (atomic); `take_pending`
 //! is one too, so a state is used once even when two replicas race. Ending a
-//! session publishes its hash on `P invalidate`, which every replica's
+//! session publishes its hash on `<p>invalidate`, which every replica's
 //! [`LocalCache`] listens to.
 //!
 //! Every method runs on the request path of whichever pingora runtime serves
