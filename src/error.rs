@@ -92,6 +92,9 @@ pub enum GatewayError {
     /// Too many logins are in progress; the gateway sheds new ones.
     #[error("too many logins in progress")]
     Overloaded,
+    /// The upstream did not answer in time.
+    #[error("upstream timed out: {0}")]
+    UpstreamTimeout(String),
     /// The upstream could not be reached or failed.
     #[error("upstream unavailable: {0}")]
     UpstreamUnavailable(String),
@@ -133,6 +136,7 @@ impl GatewayError {
             Self::TooLarge("headers") => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UpstreamUnavailable(_) => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::SessionStoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -158,6 +162,7 @@ impl GatewayError {
             Self::RateLimited(_) => "rate_limited",
             Self::TooLarge(_) => "request_too_large",
             Self::UpstreamUnavailable(_) => "upstream_unavailable",
+            Self::UpstreamTimeout(_) => "upstream_timeout",
             Self::SessionStoreUnavailable(_) => "session_store_unavailable",
             Self::Internal(_) => "internal_error",
         }

@@ -113,7 +113,7 @@ fn english(code: &str) -> (&'static str, &'static str) {
         "overloaded" => ("Busy", "Too many people are signing in right now. Please try again in a minute."),
         "request_too_large" => ("Request too large", "The request is larger than this service accepts."),
         "rate_limited" => ("Too many attempts", "Too many sign-in attempts came from your network. Please wait a minute and try again."),
-        "upstream_unavailable" => (
+        "upstream_unavailable" | "upstream_timeout" => (
             "Service unavailable",
             "The portal is not answering right now. Please try again later.",
         ),
@@ -155,7 +155,7 @@ fn french(code: &str) -> (&'static str, &'static str) {
         "overloaded" => ("Service occupé", "Trop de personnes se connectent en ce moment. Réessayez dans une minute."),
         "request_too_large" => ("Requête trop volumineuse", "La requête dépasse la taille acceptée par ce service."),
         "rate_limited" => ("Trop de tentatives", "Trop de tentatives de connexion viennent de votre réseau. Patientez une minute et réessayez."),
-        "upstream_unavailable" => (
+        "upstream_unavailable" | "upstream_timeout" => (
             "Service indisponible",
             "Le portail ne répond pas pour le moment. Réessayez plus tard.",
         ),

@@ -120,11 +120,15 @@ impl ProxyHttp for GatewayProxy {
             .upstreams
             .get(&gw.config.routes[route].upstream)
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "route names no upstream"))?;
-        Ok(Box::new(HttpPeer::new(
+        let mut peer = HttpPeer::new(
             upstream.address.as_str(),
             upstream.tls,
             upstream.sni.clone(),
-        )))
+        );
+        peer.options.connection_timeout = Some(upstream.connect_timeout);
+        peer.options.read_timeout = Some(upstream.read_timeout);
+        peer.options.write_timeout = Some(upstream.read_timeout);
+        Ok(Box::new(peer))
     }
 
     /// Sets forwarding headers, removes the gateway's cookies and adds the identity.
@@ -174,6 +178,7 @@ impl ProxyHttp for GatewayProxy {
         };
         let error = match e.esource() {
             _ if matches!(e.etype(), ErrorType::HTTPStatus(413)) => GatewayError::TooLarge("body"),
+            ErrorSource::Upstream if is_timeout(e) => GatewayError::UpstreamTimeout(e.to_string()),
             ErrorSource::Upstream => GatewayError::UpstreamUnavailable(e.to_string()),
             ErrorSource::Downstream => {
                 return FailToProxy {
@@ -185,6 +190,8 @@ impl ProxyHttp for GatewayProxy {
         };
         let kind = Requester::of(&session.req_header().method, &session.req_header().headers);
         let reply = gw.reject(&error, kind, &ctx.correlation_id, None);
+        // The connection is not reused after a failure: say so to the client.
+        session.set_keepalive(None);
         let code = reply.status.as_u16();
         let _ = write_reply(session, reply).await;
         FailToProxy {
@@ -332,6 +339,13 @@ fn is_cors_preflight(req: &RequestHeader) -> bool {
         && req
             .headers
             .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+fn is_timeout(e: &Error) -> bool {
+    matches!(
+        e.etype(),
+        ErrorType::ReadTimedout | ErrorType::WriteTimedout | ErrorType::ConnectTimedout
+    )
 }
 
 /// Largest form body the gateway reads itself (back-channel logout).

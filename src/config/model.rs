@@ -289,6 +289,11 @@ pub struct Upstream {
     pub tls: bool,
     /// SNI / Host for TLS, from the URL host.
     pub sni: String,
+    /// Time to open a connection.
+    pub connect_timeout: Duration,
+    /// Longest wait for each read from and write to the upstream; a hung
+    /// upstream then ends in a 504, not a request held forever.
+    pub read_timeout: Duration,
 }
 
 /// Whether a route needs a login.

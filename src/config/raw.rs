@@ -475,11 +475,30 @@ impl Default for RawIdentity {
 }
 
 /// One entry of `upstreams:`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawUpstream {
     pub url: Option<String>,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub read_timeout: Duration,
 }
+
+impl Default for RawUpstream {
+    fn default() -> Self {
+        RawUpstream {
+            url: None,
+            connect_timeout: DEFAULT_UPSTREAM_CONNECT_TIMEOUT,
+            read_timeout: DEFAULT_UPSTREAM_READ_TIMEOUT,
+        }
+    }
+}
+
+/// Default time to open a connection to an upstream.
+pub const DEFAULT_UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default longest wait for an upstream to send anything (each read and write).
+pub const DEFAULT_UPSTREAM_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One entry of `routes:`.
 #[derive(Debug, Default, Deserialize)]

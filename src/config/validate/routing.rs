@@ -1,6 +1,7 @@
 //! `upstreams:` and `routes:` checks: where requests go and who may pass.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use url::{Host, Url};
 
@@ -62,7 +63,21 @@ fn upstream_entry(
     let url_path = path.key("url");
     let url = cx.required(&url_path, raw.url.as_ref())?;
     let upstream = upstream_url(cx, &url_path, url);
-    upstream.filter(|_| named)
+    let mut timeouts_ok = true;
+    for (key, value) in [
+        ("connect_timeout", raw.connect_timeout),
+        ("read_timeout", raw.read_timeout),
+    ] {
+        if value.is_zero() {
+            cx.error(&path.key(key), "must be longer than 0s");
+            timeouts_ok = false;
+        }
+    }
+    upstream.filter(|_| named && timeouts_ok).map(|u| Upstream {
+        connect_timeout: raw.connect_timeout,
+        read_timeout: raw.read_timeout,
+        ..u
+    })
 }
 
 /// `http(s)://host[:port]` → address, TLS flag and SNI.
@@ -94,6 +109,8 @@ fn upstream_of(url: &Url) -> Option<Upstream> {
         address: format!("{host}:{port}"),
         tls: url.scheme() == "https",
         sni,
+        connect_timeout: Duration::ZERO,
+        read_timeout: Duration::ZERO,
     })
 }
 
