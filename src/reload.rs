@@ -61,6 +61,7 @@ pub async fn reload(current: &ArcSwap<Gateway>) -> Result<(), ReloadError> {
     let old = current.load_full();
     let path = old.config.source.clone();
     let result = build_from(&old, &path).await;
+    // Logs first, then the metric: whoever sees the count also finds the lines.
     match &result {
         Ok((new, warmed)) => {
             let routes = new.config.routes.len();
@@ -68,11 +69,10 @@ pub async fn reload(current: &ArcSwap<Gateway>) -> Result<(), ReloadError> {
             if !warmed {
                 retry_warm_up(new.clone());
             }
-            old.metrics.config_reload(true);
             tracing::info!(config = %path.display(), routes, "configuration reloaded");
+            old.metrics.config_reload(true);
         }
         Err(ReloadError::Invalid(errors)) => {
-            old.metrics.config_reload(false);
             for error in errors {
                 tracing::error!(config = %path.display(), problem = %error, "configuration reload rejected");
             }
@@ -81,11 +81,12 @@ pub async fn reload(current: &ArcSwap<Gateway>) -> Result<(), ReloadError> {
                 errors = errors.len(),
                 "configuration reload rejected; the previous configuration stays in force"
             );
+            old.metrics.config_reload(false);
         }
         Err(ReloadError::Build(e)) => {
-            old.metrics.config_reload(false);
             tracing::error!(config = %path.display(), error = %e,
                 "configuration reload failed; the previous configuration stays in force");
+            old.metrics.config_reload(false);
         }
     }
     result.map(|_| ())

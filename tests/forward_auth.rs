@@ -14,7 +14,6 @@ use serde_json::Value;
 struct Nginx {
     child: Child,
     dir: tempfile::TempDir,
-    base_url: String,
 }
 
 impl Drop for Nginx {
@@ -103,7 +102,6 @@ async fn start_nginx(port: u16, gateway: &str, upstream: &str) -> Nginx {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let base_url = format!("http://127.0.0.1:{port}");
     // Wait until nginx accepts connections (bounded poll on the condition).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -117,11 +115,7 @@ async fn start_nginx(port: u16, gateway: &str, upstream: &str) -> Nginx {
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    Nginx {
-        child,
-        dir,
-        base_url,
-    }
+    Nginx { child, dir }
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ async fn the_gateway_logs_in_through_panva_oidc_provider() {
     let browser = Browser::new();
     let start = browser.start_login(&format!("{base}/benefits")).await;
     assert!(start.authorize_url.starts_with(&provider.issuer));
-    let back_url = provider_login(&browser, &start.authorize_url, &callback).await;
+    let back_url = provider_login(&browser, &start.authorize_url, callback).await;
     let back = browser.navigate(&back_url).await;
     assert_eq!(back.status(), 302, "logs: {}", gateway.logs());
     assert_eq!(location(&back), "/benefits");
