@@ -21,7 +21,7 @@
 //!   counting JWKS server, drives callbacks for `--seconds`, and reports how
 //!   many JWKS fetches reached the provider.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -39,7 +39,8 @@ use g2p_gateway::session::{Session, SessionId, SessionStore};
 use serde_json::{json, Map, Value};
 
 /// Counts live heap bytes, so `sessions` can report bytes per session
-/// independently of the allocator's page reuse.
+/// independently of the allocator's page reuse. Allocates with mimalloc, the
+/// gateway binary's allocator, so RSS figures match the gateway's.
 struct Counting;
 
 static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
@@ -50,17 +51,17 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
-        unsafe { System.alloc_zeroed(layout) }
+        unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         LIVE_BYTES.fetch_add(
@@ -68,7 +69,7 @@ unsafe impl GlobalAlloc for Counting {
             Ordering::Relaxed,
         );
         // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
     }
 }
 
@@ -112,6 +113,10 @@ enum Cmd {
         /// Session counts to measure at, ascending.
         #[arg(long, value_delimiter = ',', default_value = "0,10000,100000")]
         counts: Vec<usize>,
+        /// Keep the raw ID token in each session, as the gateway does when
+        /// the provider has an `end_session_endpoint` (e-Signet has none).
+        #[arg(long)]
+        with_id_token: bool,
     },
     /// JWKS fetches under a flood of ID tokens with unknown `kid`s.
     JwksFlood {
@@ -160,7 +165,11 @@ fn main() {
             otp,
             print_cookie,
         )),
-        Cmd::Sessions { repo_root, counts } => runtime.block_on(sessions(repo_root, counts)),
+        Cmd::Sessions {
+            repo_root,
+            counts,
+            with_id_token,
+        } => runtime.block_on(sessions(repo_root, counts, with_id_token)),
         Cmd::JwksFlood {
             gateway_bin,
             repo_root,
@@ -464,11 +473,23 @@ fn realistic_session(n: usize, key: &jsonwebtoken::EncodingKey) -> Result<Sessio
     })
 }
 
-async fn sessions(repo_root: PathBuf, counts: Vec<usize>) -> Result<Value, String> {
+async fn sessions(
+    repo_root: PathBuf,
+    counts: Vec<usize>,
+    with_id_token: bool,
+) -> Result<Value, String> {
     let pem = std::fs::read(repo_root.join("certs/demo/esignet-signing.pem"))
         .map_err(|e| format!("certs/demo/esignet-signing.pem: {e}"))?;
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem).map_err(|e| e.to_string())?;
-    let template = realistic_session(0, &key)?;
+    let mut template = realistic_session(0, &key)?;
+    let id_token_bytes = template.id_token.as_ref().map_or(0, String::len);
+    if !with_id_token {
+        template.id_token = None;
+    }
+    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let one = template.clone();
+    let session_heap_bytes = LIVE_BYTES.load(Ordering::Relaxed) - before;
+    drop(one);
     let max = counts.iter().copied().max().unwrap_or(0) as u64;
     let store = MemoryStore::new(
         max.max(1) * 2,
@@ -514,11 +535,12 @@ async fn sessions(repo_root: PathBuf, counts: Vec<usize>) -> Result<Value, Strin
             return Err("a stored session was not found again".into());
         }
     }
-    let id_token_bytes = template.id_token.as_ref().map_or(0, String::len);
     let serialized = serde_json::to_vec(&template).map_or(0, |v| v.len());
     Ok(json!({
         "rows": rows,
         "id_token_bytes": id_token_bytes,
+        "id_token_kept": with_id_token,
+        "session_heap_bytes": session_heap_bytes,
         "session_json_bytes": serialized,
     }))
 }

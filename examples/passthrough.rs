@@ -20,6 +20,11 @@ use pingora::proxy::{ProxyHttp, Session};
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
 
+/// The gateway's allocator, so the floor differs from the gateway only by
+/// the gateway's own work.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 struct Args {
     /// Address to listen on.
@@ -31,11 +36,16 @@ struct Args {
     /// pingora worker threads (the gateway's `server.threads`).
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Upstream connect/read/write timeouts in seconds, like the gateway's
+    /// `upstreams.<name>.connect_timeout`/`read_timeout` (0: none).
+    #[arg(long, default_value_t = 0)]
+    upstream_timeouts: u64,
 }
 
 /// Forwards every request to one upstream, unchanged.
 struct PassThrough {
     upstream: String,
+    timeouts: Option<std::time::Duration>,
 }
 
 #[async_trait]
@@ -49,11 +59,13 @@ impl ProxyHttp for PassThrough {
         _session: &mut Session,
         _ctx: &mut (),
     ) -> pingora::Result<Box<HttpPeer>> {
-        Ok(Box::new(HttpPeer::new(
-            self.upstream.as_str(),
-            false,
-            String::new(),
-        )))
+        let mut peer = HttpPeer::new(self.upstream.as_str(), false, String::new());
+        if let Some(t) = self.timeouts {
+            peer.options.connection_timeout = Some(t);
+            peer.options.read_timeout = Some(t);
+            peer.options.write_timeout = Some(t);
+        }
+        Ok(Box::new(peer))
     }
 }
 
@@ -71,6 +83,8 @@ fn main() {
         &server.configuration,
         PassThrough {
             upstream: args.upstream,
+            timeouts: (args.upstream_timeouts > 0)
+                .then(|| std::time::Duration::from_secs(args.upstream_timeouts)),
         },
         "passthrough",
     );

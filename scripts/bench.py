@@ -124,6 +124,8 @@ def http_get(url, cookie=None, timeout=10):
             return r.status, r.read().decode(errors="replace")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError):
+        return 0, ""
 
 
 class Proc:
@@ -767,7 +769,8 @@ def report(info, rows, results, extras, args):
         cells = ", ".join(f"{r['sessions']:,}: RSS {r['rss_bytes'] / 2**20:.1f} MiB / heap {r['heap_bytes'] / 2**20:.1f} MiB" for r in m["rows"])
         b = extras["bytes_per_session"]
         md.append(f"Memory (MemoryStore filled in-process, bench_tool sessions): {cells}; per session {b['rss']:,.0f} B RSS, "
-                  f"{b['heap']:,.0f} B heap (ID token kept: {m['id_token_bytes']} B, session as JSON {m['session_json_bytes']} B). "
+                  f"{b['heap']:,.0f} B heap, of which the Session's own heap data {m['session_heap_bytes']} B and the rest the store's entry "
+                  f"(moka) and id; the ID token ({m['id_token_bytes']} B) is {'kept' if m['id_token_kept'] else 'not kept (no end_session_endpoint)'}. "
                   f"Gateway process RSS after the login runs: {extras.get('gateway_rss_kib_after_logins', 0) / 1024:.1f} MiB.")
     if "jwks_flood" in extras:
         f = extras["jwks_flood"]

@@ -38,7 +38,7 @@ pub async fn handle(
     let query = req.uri.query().unwrap_or("");
     let result = match (req.method.as_str(), rest) {
         ("GET", "/callback") => match gw.limits.allow_callback(client) {
-            Ok(()) => callback(gw, req, query).await,
+            Ok(()) => callback(gw, req, query, client).await,
             Err(refusal) => Err(refused(gw, refusal)),
         },
         ("GET", "/login") => {
@@ -142,12 +142,19 @@ async fn start_login(
 }
 
 /// Finishes a login on the provider's redirect back.
-async fn callback(gw: &Gateway, req: &RequestHeader, query: &str) -> Result<Reply, GatewayError> {
+async fn callback(
+    gw: &Gateway,
+    req: &RequestHeader,
+    query: &str,
+    client: Option<IpAddr>,
+) -> Result<Reply, GatewayError> {
     let state = query_param(query, "state");
     if let Some(error) = query_param(query, "error") {
         if let Some(state) = &state {
             // Consume the state: the same callback cannot be retried.
-            let _ = gw.store.take_pending(state).await;
+            if let Ok(Some(_)) = gw.store.take_pending(state).await {
+                gw.limits.login_finished(client);
+            }
         }
         return Err(GatewayError::login(
             LoginFailure::ProviderRefused,
@@ -166,6 +173,8 @@ async fn callback(gw: &Gateway, req: &RequestHeader, query: &str) -> Result<Repl
         .await
         .map_err(store_error)?
         .ok_or_else(|| GatewayError::login(LoginFailure::UnknownState, "unknown or used state"))?;
+    // The login is no longer pending, whatever happens next.
+    gw.limits.login_finished(client);
     let binding = gw
         .cookies
         .binding(cookie_headers(req))
@@ -212,6 +221,15 @@ async fn callback(gw: &Gateway, req: &RequestHeader, query: &str) -> Result<Repl
             ));
         }
     }
+    // The raw ID token serves only as `id_token_hint` at RP-initiated logout:
+    // keep it only when the provider has an `end_session_endpoint` (e-Signet
+    // has none), which saves about 1 kB per session.
+    let keep_id_token = gw
+        .oidc
+        .provider()
+        .metadata()
+        .await
+        .is_ok_and(|m| m.end_session_endpoint.is_some());
     let now = now_secs();
     let mut session = Session {
         sub: claim_str("sub").unwrap_or_default(),
@@ -224,7 +242,7 @@ async fn callback(gw: &Gateway, req: &RequestHeader, query: &str) -> Result<Repl
         sid: claim_str("sid"),
         created_at: now,
         expires_at: now + gw.config.session.absolute_timeout.as_secs(),
-        id_token: Some(login.raw_id_token),
+        id_token: keep_id_token.then_some(login.raw_id_token),
         identity,
     };
     let id = match previous_session(gw, req).await {

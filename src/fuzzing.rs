@@ -106,7 +106,13 @@ pub fn session_cookie(data: &[u8]) {
     let headers: Vec<&str> = text.split('\n').collect();
     let binding_name = format!("{COOKIE_NAME}-login");
 
-    if let Some(id) = codec.session_id(headers.iter().copied()) {
+    let opened = codec.session_id(headers.iter().copied());
+    assert_eq!(
+        opened.as_ref().map(|id| id.as_str().to_owned()),
+        reference_session_id(&headers),
+        "the session cookie opens differently from the cookie crate's private jar"
+    );
+    if let Some(id) = opened {
         // Only a well-formed id sealed under the key comes out, and it
         // survives a re-seal.
         assert!(SessionId::parse(id.as_str()).is_some(), "malformed id");
@@ -136,6 +142,27 @@ pub fn session_cookie(data: &[u8]) {
             "stripping is idempotent"
         );
     }
+}
+
+/// The session id as the `cookie` crate's private jar opens it (the
+/// reference the gateway's own AES-GCM opening must agree with): the first
+/// `g2p-session` pair, in header order, that opens to a well-formed id.
+fn reference_session_id(headers: &[&str]) -> Option<String> {
+    static KEY: OnceLock<cookie::Key> = OnceLock::new();
+    let key = KEY.get_or_init(|| cookie::Key::from(&COOKIE_KEY));
+    headers
+        .iter()
+        .flat_map(|h| h.split(';'))
+        .filter_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k.trim() == COOKIE_NAME).then(|| v.trim())
+        })
+        .find_map(|raw| {
+            let mut jar = cookie::CookieJar::new();
+            jar.add_original(cookie::Cookie::new(COOKIE_NAME, raw.to_string()));
+            let value = jar.private(key).get(COOKIE_NAME)?.value().to_string();
+            SessionId::parse(&value).map(|id| id.as_str().to_owned())
+        })
 }
 
 fn origins() -> &'static [Url; 2] {

@@ -76,6 +76,14 @@ impl Limits {
         Ok(())
     }
 
+    /// Runs when a started login is taken back at its callback (whatever its
+    /// outcome): it no longer counts against the client's pending logins.
+    pub fn login_finished(&self, client: Option<IpAddr>) {
+        if let Some(count) = client.and_then(|ip| self.pending.get(&ip)) {
+            let _ = count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
+    }
+
     /// Runs before a callback is processed.
     pub fn allow_callback(&self, client: Option<IpAddr>) -> Result<(), Refusal> {
         self.tick();
@@ -146,6 +154,20 @@ mod tests {
             limits.allow_login_start(Some(a)),
             Err(Refusal::TooManyPending)
         );
+    }
+
+    #[test]
+    fn finished_logins_no_longer_count_as_pending() {
+        let limits = Limits::new(&settings(1000, 1000, 2), Duration::from_secs(600));
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        for _ in 0..10 {
+            assert_eq!(limits.allow_login_start(Some(a)), Ok(()));
+            limits.login_finished(Some(a));
+        }
+        limits.login_finished(Some(a));
+        assert_eq!(limits.allow_login_start(Some(a)), Ok(()));
+        assert_eq!(limits.allow_login_start(Some(a)), Ok(()));
+        assert_eq!(limits.allow_login_start(Some(a)), Err(Refusal::TooManyPending));
     }
 
     #[test]

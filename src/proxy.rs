@@ -42,8 +42,8 @@ impl GatewayProxy {
 pub struct RequestCtx {
     /// The snapshot this request runs under (set in `request_filter`).
     gateway: Option<Arc<Gateway>>,
-    /// Random id for logs and error pages.
-    correlation_id: String,
+    /// Random id for logs and error pages (made on first use).
+    correlation_id: CorrelationId,
     /// The client's address (the rightmost `X-Forwarded-For` hop when trusted).
     client_ip: Option<std::net::IpAddr>,
     /// Index of the matched route in `gateway.config.routes`.
@@ -56,6 +56,22 @@ pub struct RequestCtx {
     body_bytes: u64,
 }
 
+/// A request's correlation id, generated only when something reads it (an
+/// error page, a log line, a gateway endpoint): a forwarded request that goes
+/// well never needs one, and a random UUID costs a `getrandom` system call
+/// and an allocation. Reads as `&str` (`&ctx.correlation_id`).
+#[derive(Default)]
+struct CorrelationId(std::sync::OnceLock<String>);
+
+impl std::ops::Deref for CorrelationId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.0
+            .get_or_init(|| uuid::Uuid::new_v4().simple().to_string())
+    }
+}
+
 #[async_trait]
 impl ProxyHttp for GatewayProxy {
     type CTX = RequestCtx;
@@ -63,7 +79,7 @@ impl ProxyHttp for GatewayProxy {
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
             gateway: None,
-            correlation_id: uuid::Uuid::new_v4().simple().to_string(),
+            correlation_id: CorrelationId::default(),
             client_ip: None,
             route: None,
             session: None,
@@ -377,9 +393,12 @@ async fn read_body_limited(session: &mut Session, limit: usize) -> Option<Vec<u8
     }
 }
 
-fn route_of(ctx: &RequestCtx) -> Result<(Arc<Gateway>, usize)> {
+/// The request's snapshot and route; borrowed, not cloned: the snapshot's
+/// reference count is shared by every worker thread, and each clone and drop
+/// on the hot path is a contended atomic write.
+fn route_of(ctx: &RequestCtx) -> Result<(&Gateway, usize)> {
     match (&ctx.gateway, ctx.route) {
-        (Some(gw), Some(route)) => Ok((gw.clone(), route)),
+        (Some(gw), Some(route)) => Ok((gw.as_ref(), route)),
         _ => Err(Error::explain(ErrorType::InternalError, "no route decided")),
     }
 }

@@ -340,3 +340,22 @@ async fn a_planted_session_cookie_is_replaced_at_login() {
         .unwrap();
     assert_eq!(reuse.status(), 401);
 }
+
+#[tokio::test]
+async fn completed_logins_free_their_pending_slot() {
+    let env = Env::start(EnvOptions {
+        edit: Box::new(|config| {
+            config["limits"] = serde_json::json!({
+                "login_starts": "off",
+                "callbacks": "off",
+                "pending_logins_per_client": 3,
+            });
+        }),
+        ..Default::default()
+    })
+    .await;
+    for _ in 0..6 {
+        let browser = env.browser();
+        assert_eq!(browser.login(&env.url("/")).await.status(), 302);
+    }
+}

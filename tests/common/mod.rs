@@ -281,7 +281,17 @@ async fn wait_ready(gateway: &Gateway) {
             .send()
             .await
             .is_ok_and(|r| r.status() == 200);
-        if ready {
+        // The admin and proxy services start on their own threads: under
+        // load /readyz can answer before the proxy port accepts.
+        let proxy_up = tokio::net::TcpStream::connect(
+            gateway
+                .base_url
+                .trim_start_matches("http://")
+                .trim_start_matches("https://"),
+        )
+        .await
+        .is_ok();
+        if ready && proxy_up {
             return;
         }
         assert!(
