@@ -1,17 +1,21 @@
 //! The benchmark floor: a plain pingora reverse proxy, nothing else.
 //!
 //! Bench-only (an example, never shipped): `./scripts/bench` runs it as row 2,
-//! built from the same pingora version, features and server settings as the
-//! gateway (worker threads, default upstream keep-alive pool), so the
+//! built from the same pingora version, features and settings as the gateway
+//! (worker threads, allocator, upstream timeouts, pingora's default upstream
+//! keep-alive pool of 128 connections), so the
 //! difference between this row and the gateway's rows is the gateway's own
 //! work: routing, header stripping, cookie opening, the session lookup, the
 //! identity assertion and metrics.
 //!
 //! ```text
 //! cargo build --release --examples
-//! target/release/examples/passthrough --listen 127.0.0.1:6190 --upstream 127.0.0.1:8000 --threads 2
+//! target/release/examples/passthrough --listen 127.0.0.1:6190 --upstream 127.0.0.1:8000 \
+//!     --threads 2 --connect-timeout 5 --read-timeout 60
 //! ```
 //! Prints `passthrough listening on http://ADDR` once configured.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use clap::Parser;
@@ -36,16 +40,21 @@ struct Args {
     /// pingora worker threads (the gateway's `server.threads`).
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// Upstream connect/read/write timeouts in seconds, like the gateway's
-    /// `upstreams.<name>.connect_timeout`/`read_timeout` (0: none).
+    /// Upstream connect timeout in seconds, like the gateway's
+    /// `upstreams.<name>.connect_timeout` (0: none).
     #[arg(long, default_value_t = 0)]
-    upstream_timeouts: u64,
+    connect_timeout: u64,
+    /// Upstream read and write timeout in seconds, like the gateway's
+    /// `upstreams.<name>.read_timeout` (0: none).
+    #[arg(long, default_value_t = 0)]
+    read_timeout: u64,
 }
 
 /// Forwards every request to one upstream, unchanged.
 struct PassThrough {
     upstream: String,
-    timeouts: Option<std::time::Duration>,
+    connect_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
 }
 
 #[async_trait]
@@ -60,13 +69,15 @@ impl ProxyHttp for PassThrough {
         _ctx: &mut (),
     ) -> pingora::Result<Box<HttpPeer>> {
         let mut peer = HttpPeer::new(self.upstream.as_str(), false, String::new());
-        if let Some(t) = self.timeouts {
-            peer.options.connection_timeout = Some(t);
-            peer.options.read_timeout = Some(t);
-            peer.options.write_timeout = Some(t);
-        }
+        peer.options.connection_timeout = self.connect_timeout;
+        peer.options.read_timeout = self.read_timeout;
+        peer.options.write_timeout = self.read_timeout;
         Ok(Box::new(peer))
     }
+}
+
+fn secs(n: u64) -> Option<Duration> {
+    (n > 0).then(|| Duration::from_secs(n))
 }
 
 fn main() {
@@ -83,8 +94,8 @@ fn main() {
         &server.configuration,
         PassThrough {
             upstream: args.upstream,
-            timeouts: (args.upstream_timeouts > 0)
-                .then(|| std::time::Duration::from_secs(args.upstream_timeouts)),
+            connect_timeout: secs(args.connect_timeout),
+            read_timeout: secs(args.read_timeout),
         },
         "passthrough",
     );

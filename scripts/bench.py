@@ -292,7 +292,9 @@ http {{
         port = free_port()
         p = self.start(
             "passthrough",
-            [str(PASSTHROUGH), "--listen", f"127.0.0.1:{port}", "--upstream", f"127.0.0.1:{self.nginx_port}", "--threads", str(self.args.threads)],
+            [str(PASSTHROUGH), "--listen", f"127.0.0.1:{port}", "--upstream", f"127.0.0.1:{self.nginx_port}", "--threads", str(self.args.threads),
+             # the gateway's default upstreams.<name>.connect_timeout / read_timeout
+             "--connect-timeout", "5", "--read-timeout", "60"],
         )
         wait_port(port)
         return f"http://127.0.0.1:{port}", p
@@ -602,6 +604,8 @@ def main():
         log(f"warning: load average {info['load_avg_at_start'][0]:.2f} at start; the machine is busy, numbers are noisy")
 
     stack = Stack(args)
+    # SIGTERM (and Ctrl-C) still stop every process started here.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results, extras, urls = {}, {}, {}
     try:
         log(f"starting nginx, the emulator and the proxies in {stack.dir}")
@@ -742,39 +746,39 @@ def report(info, rows, results, extras, args):
         ))
 
     md = []
-    md.append(f"Machine: {info['nproc']} × {info['cpu']}, Linux {info['kernel']}, load average at start {info['load_avg_at_start'][0]:.2f}; "
+    md.append(f"- Machine: {info['nproc']} × {info['cpu']}, Linux {info['kernel']}, load average at start {info['load_avg_at_start'][0]:.2f}; "
               f"{info['date']}.")
-    md.append(f"Versions: pingora {info['pingora']}, rustc {info['rustc']}, nginx {info['nginx']}, Apache {info['apache2']}, "
+    md.append(f"- Versions: pingora {info['pingora']}, rustc {info['rustc']}, nginx {info['nginx']}, Apache {info['apache2']}, "
               f"mod_auth_openidc {info['mod_auth_openidc']}, Redis {info['redis']}, wrk {info['wrk']}.")
-    md.append(f"Method: wrk {info['wrk_args']}, {info['rounds']} interleaved round(s), medians; gateway and pass-through with "
+    md.append(f"- Method: wrk {info['wrk_args']}, {info['rounds']} interleaved round(s), medians; gateway and pass-through with "
               f"{info['gateway_threads']} worker threads.")
     md.append("")
     md.append(fmt_table(rows, results))
     errs = {n: r["errors"] for n, r in results.items() if not r.get("na") and r["errors"]}
     if errs:
-        md.append(f"\nwrk errors (non-2xx/3xx or socket): {errs}")
+        md.append(f"\n- wrk errors (non-2xx/3xx or socket): {errs}")
     md.append("")
     if "login" in extras:
         lg = extras["login"]
-        md.append(f"Login cost (gateway, {lg['logins']} logins, 4 at a time): gateway {lg['proxy_cpu_ms_per_login']:.2f} ms CPU/login, "
+        md.append(f"- Login cost (gateway, {lg['logins']} logins, 4 at a time): gateway {lg['proxy_cpu_ms_per_login']:.2f} ms CPU/login, "
                   f"emulator (IdP) {lg['idp_cpu_ms_per_login']:.2f} ms CPU/login, {lg['logins_per_second']:.0f} logins/s"
                   + (f", {lg['failed']} failed ({lg['first_error']})" if lg["failed"] else ""))
     if "login_apache" in extras:
         la = extras["login_apache"]
-        md.append(f"Login cost (Apache + mod_auth_openidc, {la['logins']} logins): Apache {la['proxy_cpu_ms_per_login']:.2f} ms CPU/login, "
+        md.append(f"- Login cost (Apache + mod_auth_openidc, {la['logins']} logins): Apache {la['proxy_cpu_ms_per_login']:.2f} ms CPU/login, "
                   f"emulator {la['idp_cpu_ms_per_login']:.2f} ms, {la['logins_per_second']:.0f} logins/s"
                   + (f", {la['failed']} failed ({la['first_error']})" if la["failed"] else ""))
     if "memory" in extras:
         m = extras["memory"]
         cells = ", ".join(f"{r['sessions']:,}: RSS {r['rss_bytes'] / 2**20:.1f} MiB / heap {r['heap_bytes'] / 2**20:.1f} MiB" for r in m["rows"])
         b = extras["bytes_per_session"]
-        md.append(f"Memory (MemoryStore filled in-process, bench_tool sessions): {cells}; per session {b['rss']:,.0f} B RSS, "
+        md.append(f"- Memory (MemoryStore filled in-process, bench_tool sessions): {cells}; per session {b['rss']:,.0f} B RSS, "
                   f"{b['heap']:,.0f} B heap, of which the Session's own heap data {m['session_heap_bytes']} B and the rest the store's entry "
                   f"(moka) and id; the ID token ({m['id_token_bytes']} B) is {'kept' if m['id_token_kept'] else 'not kept (no end_session_endpoint)'}. "
                   f"Gateway process RSS after the login runs: {extras.get('gateway_rss_kib_after_logins', 0) / 1024:.1f} MiB.")
     if "jwks_flood" in extras:
         f = extras["jwks_flood"]
-        md.append(f"JWKS flood: {f['callbacks']} callbacks with unknown-kid ID tokens in {f['seconds']:.1f} s "
+        md.append(f"- JWKS flood: {f['callbacks']} callbacks with unknown-kid ID tokens in {f['seconds']:.1f} s "
                   f"({f['sessions_created']} sessions created), {f['jwks_fetches']} JWKS fetches reached the provider "
                   f"(gateway metric: {f['jwks_refreshes_metric']:.0f}), throttle interval {f['interval_seconds']} s.")
     md.append("")

@@ -167,7 +167,10 @@ mod tests {
         limits.login_finished(Some(a));
         assert_eq!(limits.allow_login_start(Some(a)), Ok(()));
         assert_eq!(limits.allow_login_start(Some(a)), Ok(()));
-        assert_eq!(limits.allow_login_start(Some(a)), Err(Refusal::TooManyPending));
+        assert_eq!(
+            limits.allow_login_start(Some(a)),
+            Err(Refusal::TooManyPending)
+        );
     }
 
     #[test]

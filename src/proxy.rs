@@ -155,8 +155,8 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let (gw, route) = route_of(ctx)?;
-        set_forwarding_headers(&gw, session, upstream)?;
-        strip_gateway_cookies(&gw, upstream)?;
+        set_forwarding_headers(gw, session, upstream)?;
+        strip_gateway_cookies(gw, upstream)?;
         if let Some((id, user)) = &ctx.session {
             let route = &gw.config.routes[route];
             let audience = route

@@ -117,7 +117,20 @@ async fn a_real_browser_logs_in_sees_its_identity_and_is_sent_back_after_expiry(
         .await
         .unwrap();
 
-    // Back on the portal page, which shows the identity it verified.
+    // Back on the portal page, which shows the identity it verified. Wait for
+    // the redirects to land there (the e-Signet page has an <h1> too).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let at = browser.current_url().await.unwrap();
+        if at.as_str().starts_with(&env.gateway.base_url) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never came back from e-Signet: at {at}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let heading = browser
         .wait()
         .at_most(Duration::from_secs(20))
