@@ -246,7 +246,12 @@ async fn every_target_registers_and_updates() {
     assert!(text.contains("still says client_id: placeholder"), "{text}");
     let out = setup.register(
         &pms,
-        &["--target", "pms", "--update", "--client-id", &generated],
+        &[
+            "--target",
+            "pms",
+            "--update",
+            &format!("--client-id={generated}"),
+        ],
     );
     assert_ok(&out);
     assert!(stdout(&out).contains(&format!("updated OIDC client {generated}")));

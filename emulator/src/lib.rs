@@ -12,6 +12,7 @@
 
 pub mod emulator;
 mod html;
+mod serve;
 pub mod upstream;
 
 pub use emulator::{

@@ -224,7 +224,9 @@ fn process(
         None => {
             let public_jwk = fields.public_jwk.unwrap_or(Value::Null);
             let client_id = match api {
-                Api::Pms => random_token(24),
+                // PMS-style generated id; the prefix keeps it from starting
+                // with `-`, which command lines would read as a flag.
+                Api::Pms => format!("pms-{}", random_token(24)),
                 _ => fields.client_id.unwrap_or_default(),
             };
             if clients.contains_key(&client_id) {

@@ -33,12 +33,10 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
 
+use crate::serve::Served;
 use axum::routing::{get, post, put};
 use axum::Router;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub use client_mgmt::MAX_PUBLIC_KEY_CHARS;
 pub use config::{
@@ -58,8 +56,7 @@ use state::{lock, now, Shared, Store};
 pub struct Emulator {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    server: Served,
 }
 
 impl Emulator {
@@ -95,21 +92,12 @@ impl Emulator {
             token_requests: Mutex::new(Vec::new()),
         });
         let app = router(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let server = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = server.await {
-                tracing::error!(error = %e, "e-Signet emulator stopped with an error");
-            }
-        });
+        let server = Served::spawn(listener, app, "e-Signet emulator");
         tracing::debug!(%addr, version = %shared.version, "e-Signet emulator listening");
         Ok(Emulator {
             addr,
             shared,
-            stop: Some(stop),
-            task: Some(task),
+            server,
         })
     }
 
@@ -213,26 +201,7 @@ impl Emulator {
     /// Stops accepting connections, lets in-flight requests finish (at most 5 s), and waits
     /// for the server task to end. Afterwards connections to [`Emulator::addr`] are refused.
     pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(Duration::from_secs(5), &mut task)
-                .await
-                .is_err()
-            {
-                task.abort();
-                let _ = task.await;
-            }
-        }
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.server.shutdown().await;
     }
 }
 

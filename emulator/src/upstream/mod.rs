@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::serve::Served;
 use axum::body::{Body, Bytes};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -26,8 +27,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use echo::{echo_json, respond, Received};
 use identity::{IdentityCheck, IdentityVerifier, IDENTITY_HEADER};
@@ -42,8 +41,7 @@ const MAX_CHUNK_DELAY_MS: u64 = 1000;
 /// A running demo upstream. Dropping it stops the server (without waiting).
 pub struct DemoUpstream {
     addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    server: Served,
 }
 
 impl DemoUpstream {
@@ -64,20 +62,8 @@ impl DemoUpstream {
             .route("/stream", any(stream))
             .fallback(echo)
             .with_state(verifier);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let server = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = server.await {
-                tracing::error!(error = %e, "demo upstream stopped with an error");
-            }
-        });
-        Ok(DemoUpstream {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        })
+        let server = Served::spawn(listener, app, "demo upstream");
+        Ok(DemoUpstream { addr, server })
     }
 
     /// The bound address.
@@ -93,26 +79,7 @@ impl DemoUpstream {
     /// Stops accepting connections and waits (at most 5 s) for in-flight requests; open
     /// WebSockets and streams are cut after that.
     pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(Duration::from_secs(5), &mut task)
-                .await
-                .is_err()
-            {
-                task.abort();
-                let _ = task.await;
-            }
-        }
-    }
-}
-
-impl Drop for DemoUpstream {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.server.shutdown().await;
     }
 }
 
