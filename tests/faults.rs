@@ -19,23 +19,6 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-async fn metrics(gateway: &Gateway) -> String {
-    reqwest::get(format!("{}/metrics", gateway.admin_url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-/// The value of one sample (`name{labels}`), 0 when absent.
-fn sample(metrics: &str, series: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 /// A failed callback: the status, a page with the correlation id (also in
 /// the header and in the log, with the public code), no session cookie.
 async fn assert_clean_failure(
@@ -164,7 +147,7 @@ async fn idp_down_gives_502_and_logins_work_again_when_it_returns() {
         has_session(&before, &base).await,
         "existing sessions survive an IdP outage"
     );
-    let text = metrics(&env.gateway).await;
+    let text = env.gateway.metrics().await;
     assert!(
         sample(
             &text,
@@ -239,7 +222,7 @@ async fn a_slow_failing_or_garbled_token_endpoint_gives_502_then_recovers() {
         assert_eq!(again.status(), 302, "the next login works after {fault:?}");
     }
     assert!(has_session(&before, &base).await);
-    let text = metrics(&env.gateway).await;
+    let text = env.gateway.metrics().await;
     assert!(
         sample(
             &text,
@@ -277,7 +260,7 @@ async fn logins_continue_across_an_idp_key_rotation() {
     let base = env.gateway.base_url.clone();
     let refreshes = |text: &str| sample(text, "g2p_gateway_jwks_refreshes_total{outcome=\"ok\"}");
     let first = logged_in_browser(&base).await;
-    let at_start = refreshes(&metrics(&env.gateway).await);
+    let at_start = refreshes(&env.gateway.metrics().await);
     assert!(at_start >= 1.0);
 
     let old_kids = env.emulator.published_kids();
@@ -293,7 +276,7 @@ async fn logins_continue_across_an_idp_key_rotation() {
     let second = logged_in_browser(&base).await;
     let third = logged_in_browser(&base).await;
     assert_eq!(
-        refreshes(&metrics(&env.gateway).await),
+        refreshes(&env.gateway.metrics().await),
         at_start + 1.0,
         "exactly one refetch for the new kid"
     );
@@ -313,7 +296,7 @@ async fn logins_continue_across_an_idp_key_rotation() {
     let refused = browser.navigate(&callback).await;
     assert_clean_failure(&env.gateway, refused, 401, "login_failed").await;
     env.emulator.set_faults(Faults::default());
-    assert_eq!(refreshes(&metrics(&env.gateway).await), at_start + 1.0);
+    assert_eq!(refreshes(&env.gateway.metrics().await), at_start + 1.0);
 
     for browser in [&first, &second, &third, &fourth] {
         assert!(has_session(browser, &base).await, "no session lost");
@@ -328,7 +311,7 @@ async fn logins_keep_working_on_cached_keys_while_the_jwks_endpoint_is_down() {
     let base = env.gateway.base_url.clone();
     let first = logged_in_browser(&base).await;
     let failed_before = sample(
-        &metrics(&env.gateway).await,
+        &env.gateway.metrics().await,
         "g2p_gateway_jwks_refreshes_total{outcome=\"error\"}",
     );
     env.emulator.set_faults(Faults {
@@ -349,7 +332,7 @@ async fn logins_keep_working_on_cached_keys_while_the_jwks_endpoint_is_down() {
     });
     let refused = browser.navigate(&callback).await;
     assert_clean_failure(&env.gateway, refused, 401, "login_failed").await;
-    let text = metrics(&env.gateway).await;
+    let text = env.gateway.metrics().await;
     assert_eq!(
         sample(&text, "g2p_gateway_jwks_refreshes_total{outcome=\"error\"}"),
         failed_before + 1.0,
@@ -481,7 +464,7 @@ async fn upstream_down_or_resetting_gives_502_and_the_next_request_works() {
     // Counted in the logging phase, after the answer is sent: poll (bounded).
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let text = metrics(&env.gateway).await;
+        let text = env.gateway.metrics().await;
         let series = "g2p_gateway_requests_total{route=\"portal\",status_class=\"5xx\"}";
         if sample(&text, series) >= 4.0 {
             break;

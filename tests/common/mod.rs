@@ -411,6 +411,14 @@ impl Default for Browser {
     }
 }
 
+/// The value of one Prometheus sample (`name{labels}`), 0 when absent.
+pub fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// The `name=value` part of the `Set-Cookie` header for cookie `name`, if
 /// the response sets it to a non-empty value.
 pub fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
