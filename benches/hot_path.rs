@@ -148,7 +148,7 @@ fn hot_path(c: &mut Criterion) {
         10_000,
         Duration::from_secs(600),
     );
-    let minter = AssertionMinter::new(&identity_settings(), 100_000).expect("minter");
+    let minter = AssertionMinter::new(&identity_settings(), [], 100_000).expect("minter");
     let user = session();
     let id = SessionId::random();
     rt.block_on(store.insert_session(&id, user.clone()))
@@ -180,10 +180,10 @@ fn hot_path(c: &mut Criterion) {
         .expect("lookup")
         .expect("found");
     minter
-        .assertion(&id, &arc_user, "g2p-portal")
+        .identity(&id, &arc_user, "g2p-portal")
         .expect("first mint");
-    c.bench_function("assertion_cached (AssertionMinter::assertion)", |b| {
-        b.iter(|| minter.assertion(black_box(&id), &arc_user, black_box("g2p-portal")))
+    c.bench_function("identity_cached (AssertionMinter::identity)", |b| {
+        b.iter(|| minter.identity(black_box(&id), &arc_user, black_box("g2p-portal")))
     });
     c.bench_function("plain_headers (3 x plain_header_value)", |b| {
         b.iter(|| {
@@ -200,12 +200,8 @@ fn hot_path(c: &mut Criterion) {
                 .session_id(std::iter::once(black_box(cookie_header.as_str())))
                 .expect("opens");
             let user = store.session(&id).await.expect("lookup").expect("found");
-            let (token, _) = minter.assertion(&id, &user, "g2p-portal").expect("token");
-            let headers: Vec<String> = header_keys
-                .iter()
-                .filter_map(|k| plain_header_value(&user, k))
-                .collect();
-            (token, headers)
+            let (identity, _) = minter.identity(&id, &user, "g2p-portal").expect("token");
+            identity.headers.to_vec()
         })
     });
 

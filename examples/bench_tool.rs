@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use g2p_gateway::config::MappingSettings;
-use g2p_gateway::mapping::map_identity;
+use g2p_gateway::mapping::{map_identity, Claims};
 use g2p_gateway::session::memory::MemoryStore;
 use g2p_gateway::session::{Session, SessionId, SessionStore};
 use serde_json::{json, Map, Value};
@@ -508,10 +508,9 @@ async fn sessions(
             session.identity.user_id = session.sub.clone();
             session.identity.registrant_id.value = session.sub.clone();
             session.identity.login = format!("user{inserted}@example.org");
-            session
-                .identity
-                .claims
-                .insert("email".into(), json!(session.identity.login));
+            let mut claims = session.identity.claims.to_map();
+            claims.insert("email".into(), json!(session.identity.login));
+            session.identity.claims = Claims::from_map(claims);
             let id = SessionId::random();
             store
                 .insert_session(&id, session)

@@ -2,9 +2,8 @@
 //!
 //! Bench-only (an example, never shipped): `./scripts/bench` runs it as row 2,
 //! built from the same pingora version, features and settings as the gateway
-//! (worker threads, allocator, upstream timeouts, pingora's default upstream
-//! keep-alive pool of 128 connections), so the
-//! difference between this row and the gateway's rows is the gateway's own
+//! (worker threads and runtime kind, allocator, upstream timeouts, pingora's
+//! default upstream keep-alive pool of 128 connections), so the difference between this row and the gateway's rows is the gateway's own
 //! work: routing, header stripping, cookie opening, the session lookup, the
 //! identity assertion and metrics.
 //!
@@ -18,7 +17,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use clap::Parser;
+use http::HeaderValue;
+use pingora::http::RequestHeader;
 use pingora::prelude::HttpPeer;
 use pingora::proxy::{ProxyHttp, Session};
 use pingora::server::configuration::{Opt, ServerConf};
@@ -40,6 +42,11 @@ struct Args {
     /// pingora worker threads (the gateway's `server.threads`).
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// pingora's work-stealing runtime, as the gateway's
+    /// `server.work_stealing` (default: off, one runtime per thread, as the
+    /// gateway's default).
+    #[arg(long)]
+    work_stealing: bool,
     /// Upstream connect timeout in seconds, like the gateway's
     /// `upstreams.<name>.connect_timeout` (0: none).
     #[arg(long, default_value_t = 0)]
@@ -48,13 +55,28 @@ struct Args {
     /// `upstreams.<name>.read_timeout` (0: none).
     #[arg(long, default_value_t = 0)]
     read_timeout: u64,
+    /// A header to add to every upstream request, as `Name: value`
+    /// (repeatable). `./scripts/bench` uses it for its diagnostic row that
+    /// carries the gateway's own upstream headers (the identity assertion and
+    /// the forwarding headers) with constant values and no other work.
+    #[arg(long = "set-header", value_parser = parse_header)]
+    set_headers: Vec<(String, String)>,
 }
 
-/// Forwards every request to one upstream, unchanged.
+fn parse_header(raw: &str) -> Result<(String, String), String> {
+    let (name, value) = raw
+        .split_once(':')
+        .ok_or_else(|| format!("{raw:?}: expected `Name: value`"))?;
+    Ok((name.trim().to_string(), value.trim().to_string()))
+}
+
+/// Forwards every request to one upstream, unchanged but for `set_headers`.
 struct PassThrough {
     upstream: String,
     connect_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
+    /// Case-preserving names (pingora takes `Bytes` as such) and values.
+    set_headers: Vec<(Bytes, HeaderValue)>,
 }
 
 #[async_trait]
@@ -74,6 +96,18 @@ impl ProxyHttp for PassThrough {
         peer.options.write_timeout = self.read_timeout;
         Ok(Box::new(peer))
     }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream: &mut RequestHeader,
+        _ctx: &mut (),
+    ) -> pingora::Result<()> {
+        for (name, value) in &self.set_headers {
+            upstream.insert_header(name.clone(), value.clone())?;
+        }
+        Ok(())
+    }
 }
 
 fn secs(n: u64) -> Option<Duration> {
@@ -84,6 +118,7 @@ fn main() {
     let args = Args::parse();
     let conf = ServerConf {
         threads: args.threads,
+        work_stealing: args.work_stealing,
         grace_period_seconds: Some(1),
         graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()
@@ -96,6 +131,14 @@ fn main() {
             upstream: args.upstream,
             connect_timeout: secs(args.connect_timeout),
             read_timeout: secs(args.read_timeout),
+            set_headers: args
+                .set_headers
+                .iter()
+                .map(|(name, value)| {
+                    let value = HeaderValue::from_str(value).expect("a valid header value");
+                    (Bytes::copy_from_slice(name.as_bytes()), value)
+                })
+                .collect(),
         },
         "passthrough",
     );

@@ -8,6 +8,12 @@ identity provider (the project's e-Signet emulator), everything on loopback:
   2 plain pingora pass-through  5 gateway, protected route, live session, Redis store
   3 gateway, public route       6 Apache + mod_auth_openidc, live session (server cache)
 
+and a diagnostic row, 7: the pass-through of row 2 adding the very headers the
+gateway sends upstream in row 4 (the signed identity, the plain identity
+headers, X-Forwarded-*), as constants, with no other work. Rows 2 to 7 show
+the cost of carrying the identity (pingora, the kernel, nginx) and rows 7 to
+4 the cost of the gateway's own work.
+
 Rounds are interleaved (1..6, 1..6, 1..6) and each figure is the median of
 its rounds. wrk runs with -t1 so the load generator and the proxy share the
 two cores the same way in every row. CPU per request is the proxy's process
@@ -51,7 +57,13 @@ ROWS = {
     4: "gateway, session, memory store",
     5: "gateway, session, Redis store",
     6: "Apache + mod_auth_openidc, session",
+    7: "pass-through + the gateway's upstream headers (diagnostic)",
 }
+
+# The headers the gateway adds upstream (row 4), echoed by nginx for row 7.
+UPSTREAM_HEADERS = ["X-G2P-Identity", "X-G2P-User-Id", "X-G2P-Reg-Id",
+                    "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"]
+ECHO_PATH = "/_bench/upstream-headers"
 
 
 def log(msg):
@@ -237,6 +249,8 @@ class Stack:
         tmp = self.dir / "nginx-tmp"
         tmp.mkdir()
         conf = self.dir / "nginx.conf"
+        var = lambda h: "$http_" + h.lower().replace("-", "_")
+        echo = "".join(f"{h}: {var(h)}\\n" for h in UPSTREAM_HEADERS)
         conf.write_text(
             f"""
 worker_processes 1;
@@ -256,6 +270,10 @@ http {{
     listen 127.0.0.1:{port} reuseport;
     root {www};
     location / {{ try_files /index.html =404; }}
+    location = {ECHO_PATH} {{
+      default_type text/plain;
+      return 200 "{echo}";
+    }}
   }}
 }}
 """
@@ -288,13 +306,15 @@ http {{
         wait_port(port)
         self.emu_url, self.emu_proc = f"http://127.0.0.1:{port}", p
 
-    def passthrough(self):
+    def passthrough(self, name="passthrough", set_headers=()):
         port = free_port()
+        extra = [arg for h in set_headers for arg in ("--set-header", h)]
         p = self.start(
-            "passthrough",
+            name,
             [str(PASSTHROUGH), "--listen", f"127.0.0.1:{port}", "--upstream", f"127.0.0.1:{self.nginx_port}", "--threads", str(self.args.threads),
              # the gateway's default upstreams.<name>.connect_timeout / read_timeout
-             "--connect-timeout", "5", "--read-timeout", "60"],
+             "--connect-timeout", "5", "--read-timeout", "60"]
+            + (["--work-stealing"] if self.args.work_stealing else []) + extra,
         )
         wait_port(port)
         return f"http://127.0.0.1:{port}", p
@@ -325,6 +345,7 @@ http {{
                 "admin_listen": "127.0.0.1:0",
                 "public_url": f"http://127.0.0.1:{port}",
                 "threads": self.args.threads,
+                "work_stealing": self.args.work_stealing,
                 "grace_period": "1s",
             },
             "esignet": {
@@ -544,6 +565,7 @@ def machine(args):
         "wrk_args": f"-t1 -c{args.connections} -d{args.duration}s --latency",
         "rounds": args.rounds,
         "gateway_threads": args.threads,
+        "work_stealing": args.work_stealing,
     }
 
 
@@ -582,7 +604,9 @@ def main():
     ap.add_argument("--duration", type=int, help="seconds per wrk run (default 15)")
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2, help="pingora worker threads (gateway and pass-through)")
-    ap.add_argument("--rows", default="1,2,3,4,5,6")
+    ap.add_argument("--work-stealing", action="store_true",
+                    help="pingora's work-stealing runtime for the gateway and the pass-through (default: off, one runtime per thread, the gateway's default)")
+    ap.add_argument("--rows", default="1,2,3,4,5,6,7")
     ap.add_argument("--logins", type=int, help="logins driven for the login cost (default 400)")
     ap.add_argument("--skip-install", action="store_true")
     ap.add_argument("--skip-build", action="store_true")
@@ -618,6 +642,9 @@ def main():
         gw_url, gw = stack.gateway("gateway-memory")
         targets[3] = (gw_url + "/public/", gw)
         targets[4] = (gw_url + "/", gw)
+        if 7 in rows:
+            url7, p7 = stack.passthrough("passthrough-headers", gateway_headers(gw_url))
+            targets[7] = (url7 + "/", p7)
         if 5 in rows:
             try:
                 rport, _ = stack.redis()
@@ -647,7 +674,7 @@ def main():
                 if n not in targets:
                     continue
                 url, proc = targets[n]
-                cookie = login(url) if n in (4, 5, 6) else None
+                cookie = login(url) if n in (4, 5, 6) else login(gw_url + "/") if n == 7 else None
                 check_ok(url, cookie, ROWS[n])
                 wrk(url, warmup, args.connections, cookie)
                 before = tree_cpu(proc.pid)
@@ -681,6 +708,17 @@ def main():
         )
     shutil.rmtree(stack.dir, ignore_errors=True)
     report(info, rows, results, extras, args)
+
+
+def gateway_headers(gw_url):
+    """The headers the gateway adds upstream on a protected route, as `Name: value` lines."""
+    status, body = http_get(gw_url + ECHO_PATH, login(gw_url + "/"))
+    if status != 200:
+        raise RuntimeError(f"{gw_url}{ECHO_PATH} answered {status}")
+    lines = [line for line in body.splitlines() if line.split(":", 1)[1].strip()]
+    if not any(line.startswith("X-G2P-Identity:") for line in lines):
+        raise RuntimeError("the gateway sent no identity upstream")
+    return lines
 
 
 def login_cost(stack, url, proc, n):
@@ -751,7 +789,8 @@ def report(info, rows, results, extras, args):
     md.append(f"- Versions: pingora {info['pingora']}, rustc {info['rustc']}, nginx {info['nginx']}, Apache {info['apache2']}, "
               f"mod_auth_openidc {info['mod_auth_openidc']}, Redis {info['redis']}, wrk {info['wrk']}.")
     md.append(f"- Method: wrk {info['wrk_args']}, {info['rounds']} interleaved round(s), medians; gateway and pass-through with "
-              f"{info['gateway_threads']} worker threads.")
+              f"{info['gateway_threads']} worker threads, "
+              f"{'the work-stealing runtime' if info.get('work_stealing') else 'one runtime per thread (work_stealing off, the default)'}.")
     md.append("")
     md.append(fmt_table(rows, results))
     errs = {n: r["errors"] for n, r in results.items() if not r.get("na") and r["errors"]}

@@ -14,7 +14,6 @@ use pingora::http::RequestHeader;
 use crate::endpoints::{self, cookie_headers};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::identity::plain_header_value;
 use crate::policy::{self, Decision};
 use crate::respond::{Reply, Requester};
 use crate::routing::check_request_path;
@@ -101,24 +100,23 @@ fn allowed(
         .as_deref()
         .unwrap_or(&gw.config.identity.audience);
     let mut reply = Reply::empty(http::StatusCode::OK);
-    match gw.minter.assertion(id, user, audience) {
-        Ok((token, minted)) => {
+    match gw.minter.identity(id, user, audience) {
+        Ok((identity, minted)) => {
             if minted {
                 gw.metrics.assertion_minted();
             }
-            reply = reply.with_header(gw.config.identity.header.clone(), token.to_string());
+            for (name, value) in &identity.headers {
+                // Header values the minter made are visible ASCII.
+                let name = String::from_utf8_lossy(name).into_owned();
+                reply = reply.with_header(name, value.to_str().unwrap_or_default());
+            }
+            reply
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot sign the identity assertion");
-            return Reply::empty(http::StatusCode::INTERNAL_SERVER_ERROR);
+            Reply::empty(http::StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
-    for (name, key) in &gw.config.identity.headers {
-        if let Some(value) = plain_header_value(user, key) {
-            reply = reply.with_header(name.clone(), value);
-        }
-    }
-    reply
 }
 
 /// Reads the original request from nginx's or Traefik's headers.

@@ -513,7 +513,7 @@ pub fn claim_mapper(data: &[u8]) {
     );
     assert_eq!(identity.registrant_id.value, identity.user_id);
     assert!(!identity.login.is_empty(), "empty login");
-    for (key, value) in &identity.claims {
+    for (key, value) in &identity.claims.to_map() {
         assert!(!RESERVED_KEYS.contains(&key.as_str()), "reserved key {key}");
         assert!(
             !matches!(value, Value::Null) && value.as_str() != Some(""),
@@ -529,7 +529,7 @@ pub fn claim_mapper(data: &[u8]) {
     let keys: Vec<String> = identity
         .claims
         .keys()
-        .cloned()
+        .into_iter()
         .chain(RESERVED_KEYS.iter().map(|k| k.to_string()))
         .chain(["acr", "auth_time", "picture", "absent"].map(String::from))
         .collect();

@@ -12,7 +12,7 @@ use crate::config::{Config, Upstream};
 use crate::error::GatewayError;
 use crate::identity::{AssertionMinter, HeaderStripper};
 use crate::limits::Limits;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RouteMetrics};
 use crate::oidc::OidcClient;
 use crate::pages::Pages;
 use crate::respond::{Reply, Requester};
@@ -38,6 +38,11 @@ pub struct Gateway {
     pub stripper: HeaderStripper,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Request metrics per route, by index in `config.routes`.
+    pub route_metrics: Vec<RouteMetrics>,
+    /// Request metrics of requests no route took (the gateway's endpoints,
+    /// refusals before routing), under the route name "gateway".
+    pub unrouted_metrics: RouteMetrics,
     /// Upstreams by name.
     pub upstreams: HashMap<String, Upstream>,
     /// The callback URL registered with the provider.
@@ -66,7 +71,11 @@ impl Gateway {
             metrics.clone(),
         )?;
         let cookies = CookieCodec::new(&config.session, config.esignet.login_timeout.as_secs())?;
-        let minter = AssertionMinter::new(&config.identity, config.session.max_sessions)?;
+        let minter = AssertionMinter::new(
+            &config.identity,
+            config.routes.iter().filter_map(|r| r.audience.as_deref()),
+            config.session.max_sessions,
+        )?;
         Ok(Gateway {
             routes: RouteTable::new(&config.routes),
             stripper: HeaderStripper::new(&config.identity),
@@ -79,6 +88,12 @@ impl Gateway {
             store,
             cookies,
             minter,
+            route_metrics: config
+                .routes
+                .iter()
+                .map(|r| metrics.route(&r.name))
+                .collect(),
+            unrouted_metrics: metrics.route("gateway"),
             metrics,
             redirect_uri,
             limits: Limits::new(&config.limits, config.esignet.login_timeout),

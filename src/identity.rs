@@ -12,6 +12,8 @@ pub mod keys;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Map, Value};
 
@@ -41,22 +43,49 @@ const RESERVED: &[&str] = &[
     "registrant_id",
 ];
 
-/// Cache key of a minted assertion: the session, the audience, and the
-/// session's `auth_time`, so a step-up (a new authentication, possibly on
-/// another replica) never reuses an assertion carrying the old `acr`.
-type AssertionKey = (SessionId, Arc<str>, u64);
+/// Cache key of a forwarded identity, within its audience's cache: the
+/// session and its `auth_time`, so a step-up (a new authentication, possibly
+/// on another replica) never reuses an assertion carrying the old `acr`.
+/// Both parts are `Copy`: building the key allocates nothing.
+type IdentityKey = (SessionId, u64);
+
+/// The forwarded identities of one audience.
+type IdentityCache = moka::sync::Cache<IdentityKey, Arc<ForwardedIdentity>>;
+
+/// What a request on a protected route carries upstream for one session and
+/// audience: the signed assertion header first, then the plain identity
+/// headers, as ready header values. Cached whole, so a forwarded request only
+/// clones reference-counted header values.
+#[derive(Debug)]
+pub struct ForwardedIdentity {
+    /// Header name (as configured, case kept: pingora takes `Bytes` as a
+    /// case-preserving name) and value pairs, the assertion first.
+    pub headers: Vec<(Bytes, HeaderValue)>,
+}
 
 /// Mints and caches identity assertions.
 pub struct AssertionMinter {
     keys: Vec<SigningKey>,
     issuer: String,
     lifetime: Duration,
-    cache: moka::sync::Cache<AssertionKey, Arc<str>>,
+    /// The assertion header's name (`identity.header`).
+    header: Bytes,
+    /// Plain headers: name and mapped key (`identity.headers`).
+    plain_headers: Vec<(Bytes, String)>,
+    /// One cache per configured audience (the default and the routes'):
+    /// looking one up is a short scan over a handful of strings, and keeps
+    /// the audience out of the per-request key.
+    caches: Vec<(Box<str>, IdentityCache)>,
 }
 
 impl AssertionMinter {
-    /// Builds the minter from the configured keys (newest first).
-    pub fn new(settings: &IdentitySettings, max_sessions: u64) -> Result<AssertionMinter, String> {
+    /// Builds the minter from the configured keys (newest first) and every
+    /// audience a route may ask for. Runs at startup and at each reload.
+    pub fn new<'a>(
+        settings: &IdentitySettings,
+        audiences: impl IntoIterator<Item = &'a str>,
+        max_sessions: u64,
+    ) -> Result<AssertionMinter, String> {
         let keys = settings
             .signing_keys
             .iter()
@@ -65,47 +94,92 @@ impl AssertionMinter {
         if keys.is_empty() {
             return Err("no identity signing key".into());
         }
+        let header_name = |name: &str| match HeaderName::from_bytes(name.as_bytes()) {
+            Ok(_) => Ok(Bytes::copy_from_slice(name.as_bytes())),
+            Err(_) => Err(format!(
+                "identity header {name:?} is not a valid header name"
+            )),
+        };
+        let plain_headers = settings
+            .headers
+            .iter()
+            .map(|(name, key)| Ok((header_name(name)?, key.clone())))
+            .collect::<Result<Vec<_>, String>>()?;
+        let mut all: Vec<Box<str>> = vec![settings.audience.as_str().into()];
+        all.extend(audiences.into_iter().map(Box::from));
+        let mut caches: Vec<(Box<str>, _)> = Vec::new();
+        for audience in all {
+            if caches.iter().all(|(known, _)| *known != audience) {
+                let cache = moka::sync::Cache::builder()
+                    .max_capacity(max_sessions)
+                    .time_to_live(settings.lifetime / 2)
+                    .support_invalidation_closures()
+                    .build();
+                caches.push((audience, cache));
+            }
+        }
         Ok(AssertionMinter {
             keys,
             issuer: settings.issuer.clone(),
             lifetime: settings.lifetime,
-            cache: moka::sync::Cache::builder()
-                .max_capacity(max_sessions)
-                .time_to_live(settings.lifetime / 2)
-                .support_invalidation_closures()
-                .build(),
+            header: header_name(&settings.header)?,
+            plain_headers,
+            caches,
         })
     }
 
-    /// The assertion for this session and audience: cached, or newly signed.
+    /// The identity headers for this session and audience: cached, or with
+    /// a newly signed assertion.
     ///
-    /// Runs on every request forwarded on a protected route. The boolean says
-    /// whether a new one was signed (for metrics).
-    pub fn assertion(
+    /// Runs on every request forwarded on a protected route (and on every
+    /// allowed forward-auth check). The boolean says whether a new assertion
+    /// was signed (for metrics). An audience not given to [`Self::new`] is
+    /// refused: every audience comes from the config.
+    pub fn identity(
         &self,
         session_id: &SessionId,
         session: &Session,
         audience: &str,
-    ) -> Result<(Arc<str>, bool), String> {
-        let key = (
-            session_id.clone(),
-            Arc::<str>::from(audience),
-            session.auth_time,
-        );
-        if let Some(found) = self.cache.get(&key) {
+    ) -> Result<(Arc<ForwardedIdentity>, bool), String> {
+        let cache = self
+            .caches
+            .iter()
+            .find(|(known, _)| &**known == audience)
+            .map(|(_, cache)| cache)
+            .ok_or_else(|| format!("audience {audience:?} is not configured"))?;
+        let key = (*session_id, session.auth_time);
+        if let Some(found) = cache.get(&key) {
             return Ok((found, false));
         }
-        let token: Arc<str> = self.mint(session, audience)?.into();
-        self.cache.insert(key, token.clone());
-        Ok((token, true))
+        let forwarded = Arc::new(self.forwarded_identity(session, audience)?);
+        cache.insert(key, forwarded.clone());
+        Ok((forwarded, true))
     }
 
-    /// Drops cached assertions of a session (at logout).
+    /// Signs an assertion and renders the plain headers.
+    fn forwarded_identity(
+        &self,
+        session: &Session,
+        audience: &str,
+    ) -> Result<ForwardedIdentity, String> {
+        let token = self.mint(session, audience)?;
+        let assertion = HeaderValue::from_str(&token).map_err(|e| e.to_string())?;
+        let mut headers = vec![(self.header.clone(), assertion)];
+        for (name, key) in &self.plain_headers {
+            if let Some(value) = plain_header_value(session, key) {
+                let value = HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
+                headers.push((name.clone(), value));
+            }
+        }
+        Ok(ForwardedIdentity { headers })
+    }
+
+    /// Drops cached identities of a session (at logout and step-up).
     pub fn forget(&self, session_id: &SessionId) {
-        let id = session_id.clone();
-        let _ = self
-            .cache
-            .invalidate_entries_if(move |(sid, _, _), _| *sid == id);
+        let id = *session_id;
+        for (_, cache) in &self.caches {
+            let _ = cache.invalidate_entries_if(move |(sid, _), _| *sid == id);
+        }
     }
 
     /// Signs a fresh assertion with the newest key.
@@ -141,10 +215,10 @@ pub fn assertion_claims(
     exp: u64,
 ) -> Map<String, Value> {
     let mut claims = Map::new();
-    for (k, v) in &identity.claims {
+    for (k, v) in identity.claims.to_map() {
         let too_big = v.to_string().len() > MAX_CLAIM_BYTES;
         if k != "picture" && !too_big && !RESERVED.contains(&k.as_str()) {
-            claims.insert(k.clone(), v.clone());
+            claims.insert(k, v);
         }
     }
     let fixed = serde_json::json!({

@@ -23,8 +23,11 @@
 //!   target of `user_id` (or another reserved key) is ignored with a warning,
 //!   because userinfo is less trusted (it may be unsigned, pitfall 11).
 
+mod claims;
 #[cfg(test)]
 mod tests;
+
+pub use claims::Claims;
 
 use std::fmt;
 
@@ -85,8 +88,9 @@ pub struct MappedIdentity {
     /// Groups granted (OpenG2P's default group).
     pub groups: Vec<String>,
     /// Mapped key → value, from the userinfo map and the token map (except
-    /// `user_id`). Missing claims are absent.
-    pub claims: Map<String, Value>,
+    /// `user_id`). Missing claims are absent. Held as JSON text (one small
+    /// allocation per session); see [`Claims`].
+    pub claims: Claims,
 }
 
 impl fmt::Debug for MappedIdentity {
@@ -96,7 +100,7 @@ impl fmt::Debug for MappedIdentity {
             .field("registrant_id", &self.registrant_id)
             .field("login", &Redacted)
             .field("groups", &self.groups)
-            .field("claims", &ClaimKeys(&self.claims))
+            .field("claims", &self.claims)
             .finish()
     }
 }
@@ -110,19 +114,11 @@ impl fmt::Debug for Redacted {
     }
 }
 
-/// Prints only the keys of a claim map in `Debug`.
-struct ClaimKeys<'a>(&'a Map<String, Value>);
-
-impl fmt::Debug for ClaimKeys<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.0.keys()).finish()
-    }
-}
-
 impl MappedIdentity {
     /// The value for a plain identity header configured as `key`.
     ///
-    /// Runs on every proxied request that sends plain headers. Keys:
+    /// Runs on every proxied request that sends plain headers (a claim is
+    /// parsed out of the [`Claims`] text, skipping the others). Keys:
     /// `user_id`, `registrant_id`, `registrant_id_type`, `login`, `groups`
     /// (comma-joined), or a mapped claim: strings as is, numbers and booleans
     /// as JSON text, objects and arrays as compact JSON. `None` for an absent
@@ -143,13 +139,13 @@ impl MappedIdentity {
 }
 
 /// A claim value as header text; `None` for `null` and `data:` URIs.
-fn render_for_header(value: &Value) -> Option<String> {
+fn render_for_header(value: Value) -> Option<String> {
     match value {
         Value::Null => None,
-        Value::String(s) if is_data_uri(s) => None,
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) if is_data_uri(&s) => None,
+        Value::String(s) => Some(s),
         Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_) => {
-            serde_json::to_string(value).ok()
+            serde_json::to_string(&value).ok()
         }
     }
 }
@@ -287,7 +283,7 @@ pub fn map_identity_with_warnings(
         user_id,
         login,
         groups,
-        claims,
+        claims: Claims::from_map(claims),
     };
     Ok(MappingOutcome { identity, warnings })
 }

@@ -4,11 +4,12 @@
 //! endpoint names and fixed failure reasons. Never a user, session or token.
 //! The admin listener serves [`Metrics::render`] in Prometheus text format.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::error::LoginFailure;
@@ -210,24 +211,16 @@ impl Metrics {
         self.pending_logins.set(pending as i64);
     }
 
-    /// A request finished (proxied or answered by the gateway).
-    pub fn request(&self, route: &str, status: u16) {
-        let class = match status {
-            100..=199 => "1xx",
-            200..=299 => "2xx",
-            300..=399 => "3xx",
-            400..=499 => "4xx",
-            500..=599 => "5xx",
-            _ => "none",
-        };
-        self.requests.with_label_values(&[route, class]).inc();
-    }
-
-    /// A proxied request's upstream time.
-    pub fn upstream(&self, route: &str, elapsed: Duration) {
-        self.upstream_duration
-            .with_label_values(&[route])
-            .observe(elapsed.as_secs_f64());
+    /// The request metrics of one route (or of the gateway's own endpoints,
+    /// under the route name "gateway"). Built with each config snapshot.
+    pub fn route(&self, route: &str) -> RouteMetrics {
+        RouteMetrics {
+            route: route.to_string(),
+            requests: self.requests.clone(),
+            upstream_duration: self.upstream_duration.clone(),
+            by_class: Default::default(),
+            upstream: OnceLock::new(),
+        }
     }
 
     /// An identity assertion was signed.
@@ -267,6 +260,48 @@ impl Metrics {
     }
 }
 
+/// One route's request counters and upstream-latency histogram.
+///
+/// Each labelled child is looked up on its first use and kept: resolving it
+/// by label values on every request would hash the labels and take the
+/// vector's lock on the hot path. Series appear only once used.
+pub struct RouteMetrics {
+    route: String,
+    requests: IntCounterVec,
+    upstream_duration: HistogramVec,
+    by_class: [OnceLock<IntCounter>; STATUS_CLASSES.len()],
+    upstream: OnceLock<Histogram>,
+}
+
+/// The `status_class` label values; the last one is for "no response".
+const STATUS_CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "none"];
+
+impl RouteMetrics {
+    /// A request finished (proxied or answered by the gateway).
+    pub fn request(&self, status: u16) {
+        let class = match status {
+            100..=599 => usize::from(status / 100 - 1),
+            _ => STATUS_CLASSES.len() - 1,
+        };
+        self.by_class[class]
+            .get_or_init(|| {
+                self.requests
+                    .with_label_values(&[self.route.as_str(), STATUS_CLASSES[class]])
+            })
+            .inc();
+    }
+
+    /// A proxied request's upstream time.
+    pub fn upstream(&self, elapsed: Duration) {
+        self.upstream
+            .get_or_init(|| {
+                self.upstream_duration
+                    .with_label_values(&[self.route.as_str()])
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
@@ -283,13 +318,29 @@ mod tests {
         m.login_started();
         m.login_failed(LoginFailure::InvalidIdToken);
         m.idp_call(IdpEndpoint::Token, Outcome::Ok, Duration::from_millis(3));
-        m.request("portal", 204);
+        let portal = m.route("portal");
+        portal.request(204);
+        portal.request(204);
+        portal.request(599);
+        portal.request(0);
+        portal.upstream(Duration::from_millis(2));
         let text = m.render();
         assert!(text.contains("g2p_gateway_logins_started_total 1"));
         assert!(text.contains("g2p_gateway_logins_failed_total{reason=\"invalid_id_token\"} 1"));
         assert!(text.contains("g2p_gateway_idp_request_duration_seconds_bucket"));
         assert!(
-            text.contains("g2p_gateway_requests_total{route=\"portal\",status_class=\"2xx\"} 1")
+            text.contains("g2p_gateway_requests_total{route=\"portal\",status_class=\"2xx\"} 2")
         );
+        assert!(
+            text.contains("g2p_gateway_requests_total{route=\"portal\",status_class=\"5xx\"} 1")
+        );
+        assert!(
+            text.contains("g2p_gateway_requests_total{route=\"portal\",status_class=\"none\"} 1")
+        );
+        assert!(
+            !text.contains("status_class=\"3xx\""),
+            "unused classes stay absent"
+        );
+        assert!(text.contains("g2p_gateway_upstream_duration_seconds_count{route=\"portal\"} 1"));
     }
 }

@@ -84,7 +84,7 @@ fn claim_value(session: &Session, name: &str) -> Option<Value> {
     match name {
         "user_id" => Some(Value::from(identity.user_id.as_str())),
         "login" => Some(Value::from(identity.login.as_str())),
-        _ => identity.claims.get(name).cloned(),
+        _ => identity.claims.get(name),
     }
 }
 

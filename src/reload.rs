@@ -158,6 +158,10 @@ fn warn_fixed_settings(old: &Config, new: &Config) {
     );
     changed("server.threads", old.server.threads != new.server.threads);
     changed(
+        "server.work_stealing",
+        old.server.work_stealing != new.server.work_stealing,
+    );
+    changed(
         "server.grace_period",
         old.server.grace_period != new.server.grace_period,
     );

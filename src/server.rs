@@ -50,6 +50,7 @@ pub fn run_with(config: Config, options: RunOptions) -> Result<(), String> {
     let metrics = Arc::new(Metrics::new());
     let (store, invalidation) = build_store(&config, &metrics)?;
     let threads = config.server.threads;
+    let work_stealing = config.server.work_stealing;
     let grace = config.server.grace_period.as_secs().max(1);
     let tls = config.server.tls.clone();
     let watch_config = config.server.watch_config;
@@ -58,6 +59,7 @@ pub fn run_with(config: Config, options: RunOptions) -> Result<(), String> {
 
     let mut conf = ServerConf {
         threads,
+        work_stealing,
         grace_period_seconds: Some(grace),
         graceful_shutdown_timeout_seconds: Some(grace),
         ..ServerConf::default()

@@ -22,24 +22,35 @@ use serde::{Deserialize, Serialize};
 use crate::mapping::MappedIdentity;
 
 /// A session id: 256 random bits, base64url. Unguessable, never reused.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct SessionId(String);
+///
+/// Kept inline (43 ASCII bytes, no heap): it is copied into the request
+/// context and into cache keys on every request to a protected route.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId([u8; SESSION_ID_LEN]);
+
+/// Length of a session id's text: 32 bytes in unpadded base64url.
+const SESSION_ID_LEN: usize = 43;
 
 impl SessionId {
     /// A fresh random id. Called at every login (no fixation).
     pub fn random() -> SessionId {
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
-        SessionId(URL_SAFE_NO_PAD.encode(bytes))
+        let mut text = [0u8; SESSION_ID_LEN];
+        let written = URL_SAFE_NO_PAD
+            .encode_slice(bytes, &mut text)
+            .expect("32 bytes encode to 43");
+        debug_assert_eq!(written, SESSION_ID_LEN);
+        SessionId(text)
     }
 
     /// Accepts an id read from a sealed cookie, if it has the right shape.
     pub fn parse(value: &str) -> Option<SessionId> {
-        let ok = value.len() == 43
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| SessionId(value.to_string()))
+        let bytes: [u8; SESSION_ID_LEN] = value.as_bytes().try_into().ok()?;
+        bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+            .then_some(SessionId(bytes))
     }
 
     /// The id text.
@@ -47,7 +58,7 @@ impl SessionId {
     /// # Security
     /// It is a bearer credential: never log it.
     pub fn as_str(&self) -> &str {
-        &self.0
+        std::str::from_utf8(&self.0).expect("session ids are ASCII")
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::redis::{eventually, RedisCluster, RedisSentinel, RedisServer, RedisTls};
 use g2p_gateway::config::{RedisSettings, RedisTopology, SessionSettings, StoreSettings};
-use g2p_gateway::mapping::{MappedIdentity, RegistrantId};
+use g2p_gateway::mapping::{Claims, MappedIdentity, RegistrantId};
 use g2p_gateway::metrics::Metrics;
 use g2p_gateway::oidc::verify::now_secs;
 use g2p_gateway::secret::Secret;
@@ -125,10 +125,10 @@ fn session(sub: &str, sid: Option<&str>, lifetime: Duration) -> Session {
             },
             login: format!("{sub}@example.org"),
             groups: vec!["portal".into()],
-            claims: serde_json::Map::from_iter([(
+            claims: Claims::from_map(serde_json::Map::from_iter([(
                 "name".to_string(),
                 serde_json::Value::String("Siddharth K Mansour".into()),
-            )]),
+            )])),
         },
         sub: sub.into(),
         acr: "mosip:idp:acr:generated-code".into(),
@@ -175,7 +175,10 @@ async fn insert_get_remove(s: Subject) {
         .unwrap();
     let got = store.session(&id).await.unwrap().expect("stored");
     assert_eq!(got.sub, "psut-1");
-    assert_eq!(got.identity.claims["name"], "Siddharth K Mansour");
+    assert_eq!(
+        got.identity.claims.get("name").unwrap(),
+        "Siddharth K Mansour"
+    );
     assert!(store.session(&SessionId::random()).await.unwrap().is_none());
     store.remove_session(&id).await.unwrap();
     assert!(store.session(&id).await.unwrap().is_none());

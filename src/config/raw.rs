@@ -180,6 +180,7 @@ pub struct RawServer {
     pub public_url: Option<String>,
     pub prefix: String,
     pub threads: u32,
+    pub work_stealing: bool,
     #[serde(with = "humantime_serde")]
     pub grace_period: Duration,
     pub trust_forwarded_headers: bool,
@@ -210,6 +211,7 @@ impl Default for RawServer {
             public_url: None,
             prefix: DEFAULT_PREFIX.into(),
             threads: DEFAULT_THREADS,
+            work_stealing: false,
             grace_period: DEFAULT_GRACE_PERIOD,
             trust_forwarded_headers: false,
             tls: None,

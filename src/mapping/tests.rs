@@ -108,7 +108,7 @@ fn default_maps_on_the_sample() {
     assert_eq!(id.login, "siddharth@example.org");
     assert_eq!(id.groups, vec!["portal".to_string()]);
     assert_eq!(
-        Value::Object(id.claims),
+        Value::Object(id.claims.to_map()),
         json!({
             "name": "Siddharth K Mansour",
             "email": "siddharth@example.org",
@@ -148,16 +148,16 @@ fn map_identity_equals_the_identity_of_the_outcome() {
 #[test]
 fn missing_claims_are_absent_not_empty() {
     let id = map_userinfo(json!({"name": "A", "email": "", "gender": null}), &[]).identity;
-    assert_eq!(Value::Object(id.claims), json!({"name": "A"}));
+    assert_eq!(Value::Object(id.claims.to_map()), json!({"name": "A"}));
 }
 
 #[test]
 fn two_letter_suffixes_follow_preference_order() {
     let userinfo = json!({"name#en": "John Doe", "name#fr": "Jean Doe"});
     let fr_first = map_userinfo(userinfo.clone(), &["fr", "en"]).identity;
-    assert_eq!(fr_first.claims["name"], "Jean Doe");
+    assert_eq!(fr_first.claims.to_map()["name"], "Jean Doe");
     let en_first = map_userinfo(userinfo, &["en", "fr"]).identity;
-    assert_eq!(en_first.claims["name"], "John Doe");
+    assert_eq!(en_first.claims.to_map()["name"], "John Doe");
 }
 
 #[test]
@@ -167,25 +167,31 @@ fn three_letter_suffixes_mock_style() {
         "gender#eng": "male", "gender#fra": "mâle"
     });
     let id = map_userinfo(userinfo.clone(), &["fr", "en"]).identity;
-    assert_eq!(id.claims["name"], "Jean Doe");
-    assert_eq!(id.claims["gender"], "Mâle");
+    assert_eq!(id.claims.to_map()["name"], "Jean Doe");
+    assert_eq!(id.claims.to_map()["gender"], "Mâle");
     let id = map_userinfo(userinfo.clone(), &["eng"]).identity;
-    assert_eq!(id.claims["name"], "John Doe");
+    assert_eq!(id.claims.to_map()["name"], "John Doe");
     let id = map_userinfo(userinfo, &["fr-FR"]).identity;
-    assert_eq!(id.claims["name"], "Jean Doe");
+    assert_eq!(id.claims.to_map()["name"], "Jean Doe");
 }
 
 #[test]
 fn two_letter_preferred_over_three_letter_of_same_locale_then_next_locale() {
     let userinfo = json!({"name#fra": "Jean", "name#fr": "Jean2", "name#en": "John"});
     assert_eq!(
-        map_userinfo(userinfo, &["fr", "en"]).identity.claims["name"],
+        map_userinfo(userinfo, &["fr", "en"])
+            .identity
+            .claims
+            .to_map()["name"],
         "Jean2"
     );
     // Preference order beats code length: `fra` (first locale) beats `en`.
     let userinfo = json!({"name#fra": "Jean", "name#en": "John"});
     assert_eq!(
-        map_userinfo(userinfo, &["fr", "en"]).identity.claims["name"],
+        map_userinfo(userinfo, &["fr", "en"])
+            .identity
+            .claims
+            .to_map()["name"],
         "Jean"
     );
 }
@@ -194,7 +200,7 @@ fn two_letter_preferred_over_three_letter_of_same_locale_then_next_locale() {
 fn plain_key_beats_suffixed_keys() {
     let userinfo = json!({"name": "Plain", "name#fr": "Jean"});
     assert_eq!(
-        map_userinfo(userinfo, &["fr"]).identity.claims["name"],
+        map_userinfo(userinfo, &["fr"]).identity.claims.to_map()["name"],
         "Plain"
     );
 }
@@ -203,7 +209,7 @@ fn plain_key_beats_suffixed_keys() {
 fn suffix_match_ignores_case() {
     let userinfo = json!({"name#FR": "Jean", "name#en": "John"});
     assert_eq!(
-        map_userinfo(userinfo, &["FR"]).identity.claims["name"],
+        map_userinfo(userinfo, &["FR"]).identity.claims.to_map()["name"],
         "Jean"
     );
 }
@@ -212,17 +218,26 @@ fn suffix_match_ignores_case() {
 fn no_preference_match_takes_first_sorted() {
     let userinfo = json!({"name#km": "K", "name#ara": "A", "name#fr": "F"});
     assert_eq!(
-        map_userinfo(userinfo.clone(), &["en"]).identity.claims["name"],
+        map_userinfo(userinfo.clone(), &["en"])
+            .identity
+            .claims
+            .to_map()["name"],
         "A"
     );
-    assert_eq!(map_userinfo(userinfo, &[]).identity.claims["name"], "A");
+    assert_eq!(
+        map_userinfo(userinfo, &[]).identity.claims.to_map()["name"],
+        "A"
+    );
 }
 
 #[test]
 fn suffixed_null_or_empty_values_are_skipped() {
     let userinfo = json!({"name#fr": "", "name#en": null, "name#km": "K"});
     assert_eq!(
-        map_userinfo(userinfo, &["fr", "en"]).identity.claims["name"],
+        map_userinfo(userinfo, &["fr", "en"])
+            .identity
+            .claims
+            .to_map()["name"],
         "K"
     );
 }
@@ -234,7 +249,10 @@ fn address_outer_and_inner_suffixes() {
         "address#fr": {"formatted#fr": "1 rue Principale"}
     });
     let id = map_userinfo(userinfo, &["en", "fr"]).identity;
-    assert_eq!(id.claims["address"], json!({"formatted": "1 Main St"}));
+    assert_eq!(
+        id.claims.to_map()["address"],
+        json!({"formatted": "1 Main St"})
+    );
 
     let userinfo = json!({"address": {
         "locality#eng": "Rabat", "locality#ara": "الرباط",
@@ -243,7 +261,7 @@ fn address_outer_and_inner_suffixes() {
     }});
     let id = map_userinfo(userinfo, &["ar", "en"]).identity;
     assert_eq!(
-        id.claims["address"],
+        id.claims.to_map()["address"],
         json!({
             "locality": "الرباط",
             "country": "Morocco",
@@ -266,8 +284,8 @@ fn string_address_stays_a_string_and_picture_is_kept() {
         &[],
     )
     .expect("maps");
-    assert_eq!(id.claims["address"], "1 Main St");
-    assert_eq!(id.claims["picture"], "data:image/png;base64,AAAA");
+    assert_eq!(id.claims.to_map()["address"], "1 Main St");
+    assert_eq!(id.claims.to_map()["picture"], "data:image/png;base64,AAAA");
 }
 
 #[test]
@@ -282,7 +300,7 @@ fn birthdate_conversions() {
         ("0001/01/01", "0001-01-01"),
     ] {
         let id = map_userinfo(json!({ "birthdate": input }), &[]).identity;
-        assert_eq!(id.claims["birthdate"], want, "{input}");
+        assert_eq!(id.claims.to_map()["birthdate"], want, "{input}");
     }
 }
 
@@ -352,7 +370,7 @@ fn gender_is_capitalised_like_python() {
         ("1ST", "1st"),
     ] {
         let id = map_userinfo(json!({ "gender": input }), &[]).identity;
-        assert_eq!(id.claims["gender"], want, "{input}");
+        assert_eq!(id.claims.to_map()["gender"], want, "{input}");
     }
     let outcome = map_userinfo(json!({ "gender": ["male"] }), &[]);
     assert!(!outcome.identity.claims.contains_key("gender"));
@@ -442,7 +460,7 @@ fn token_map_other_targets_become_claims() {
     settings.token_map = pairs("sub:user_id individual_id:national_id acr:acr_used missing:x");
     let id = map_identity(&settings, &sample_id_token(), &Map::new(), &[]).expect("maps");
     assert_eq!(
-        Value::Object(id.claims),
+        Value::Object(id.claims.to_map()),
         json!({"national_id": "8267411571", "acr_used": "mosip:idp:acr:generated-code"})
     );
 }
@@ -459,9 +477,10 @@ fn userinfo_overrides_token_map_but_absence_does_not() {
         &[],
     )
     .expect("maps");
-    assert_eq!(id.claims["nid"], "from-userinfo");
+    assert_eq!(id.claims.to_map()["nid"], "from-userinfo");
     assert_eq!(
-        id.claims["name"], "8267411571",
+        id.claims.to_map()["name"],
+        "8267411571",
         "absent userinfo name kept token value"
     );
 }
@@ -482,7 +501,7 @@ fn reserved_targets_are_ignored_with_warnings() {
     assert_eq!(id.user_id, "mH3x0Yw2pQ-PSUT");
     assert_eq!(id.login, "e@x");
     assert_eq!(id.groups, vec!["portal".to_string()]);
-    assert_eq!(Value::Object(id.claims), json!({"email": "e@x"}));
+    assert_eq!(Value::Object(id.claims.to_map()), json!({"email": "e@x"}));
     assert_eq!(
         outcome.warnings,
         vec![
@@ -564,7 +583,7 @@ fn value_for_each_key() {
     );
     assert_eq!(
         serde_json::from_str::<Value>(&address).expect("json"),
-        id.claims["address"]
+        id.claims.to_map()["address"]
     );
     assert!(id.claims.contains_key("picture"));
     assert_eq!(id.value_for("picture"), None);
@@ -747,7 +766,7 @@ fn property_odd_shapes_never_panic() {
                 for key in ["user_id", "login", "groups", "name", "address", "a2", "n2"] {
                     let _ = id.value_for(key);
                 }
-                for value in id.claims.values() {
+                for value in id.claims.to_map().values() {
                     assert!(is_present(value), "absent values are never inserted");
                 }
                 let _ = format!("{id:?}");

@@ -2,7 +2,7 @@ use serde_json::json;
 
 use super::*;
 use crate::config::Access;
-use crate::mapping::{MappedIdentity, RegistrantId};
+use crate::mapping::{Claims, MappedIdentity, RegistrantId};
 
 fn session(acr: &str) -> Session {
     let claims =
@@ -16,7 +16,7 @@ fn session(acr: &str) -> Session {
             },
             login: "a@b.c".into(),
             groups: vec!["portal".into()],
-            claims: claims.as_object().unwrap().clone(),
+            claims: Claims::from_map(claims.as_object().unwrap().clone()),
         },
         sub: "psut-1".into(),
         acr: acr.into(),

@@ -7,8 +7,8 @@
 //! binding cookie holds a random value whose hash is stored with each pending
 //! login, tying the callback to the browser that started it.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use cookie::{Cookie, CookieJar, Key, SameSite};
@@ -68,10 +68,8 @@ impl CookieCodec {
         cookie_headers: impl Iterator<Item = &'a str>,
     ) -> Option<SessionId> {
         for raw in find_cookies(cookie_headers, &self.session_name) {
-            if let Some(value) = self.open(&self.session_name, raw) {
-                if let Some(id) = SessionId::parse(&value) {
-                    return Some(id);
-                }
+            if let Some(id) = self.open_session_id(&self.session_name, raw) {
+                return Some(id);
             }
         }
         None
@@ -89,9 +87,7 @@ impl CookieCodec {
 
     /// The raw login-binding value, if the browser has one.
     pub fn binding<'a>(&self, cookie_headers: impl Iterator<Item = &'a str>) -> Option<String> {
-        find_cookies(cookie_headers, &self.binding_name)
-            .into_iter()
-            .find(|v| v.len() == 43)
+        find_cookies(cookie_headers, &self.binding_name).find(|v| v.len() == 43)
             .map(str::to_owned)
     }
 
@@ -110,16 +106,22 @@ impl CookieCodec {
 
     /// The request's `Cookie` header without the gateway's own cookies, so
     /// the session id never reaches the upstream. `None` when nothing is left.
+    ///
+    /// Runs on every forwarded request that has cookies: one string built,
+    /// no intermediate list.
     pub fn strip_own_cookies(&self, header: &str) -> Option<String> {
-        let kept: Vec<&str> = header
-            .split(';')
-            .map(str::trim)
-            .filter(|pair| {
-                let name = pair.split('=').next().unwrap_or("").trim();
-                !name.is_empty() && name != self.session_name && name != self.binding_name
-            })
-            .collect();
-        (!kept.is_empty()).then(|| kept.join("; "))
+        let mut kept = String::new();
+        for pair in header.split(';').map(str::trim) {
+            let name = pair.split('=').next().unwrap_or("").trim();
+            if name.is_empty() || name == self.session_name || name == self.binding_name {
+                continue;
+            }
+            if !kept.is_empty() {
+                kept.push_str("; ");
+            }
+            kept.push_str(pair);
+        }
+        (!kept.is_empty()).then_some(kept)
     }
 
     fn seal(&self, name: &str, value: &str, max_age: i64) -> String {
@@ -138,24 +140,32 @@ impl CookieCodec {
     /// AES-256-GCM under the key's encryption half, the cookie name as
     /// associated data. Done here with ciphers expanded once, instead of a
     /// jar per request (allocations and an AES key schedule per key).
-    fn open(&self, name: &str, raw: &str) -> Option<String> {
+    ///
+    /// Runs on every request to a protected route, so it works in stack
+    /// buffers: no allocation between the cookie text and the session id.
+    fn open_session_id(&self, name: &str, raw: &str) -> Option<SessionId> {
         const NONCE_LEN: usize = 12;
+        const TAG_LEN: usize = 16;
+        let mut data = [0u8; MAX_SEALED_LEN];
         if raw.len() > MAX_SEALED_LEN {
             return None;
         }
-        let data = STANDARD.decode(raw).ok()?;
-        if data.len() <= NONCE_LEN {
+        let len = STANDARD.decode_slice(raw, &mut data).ok()?;
+        if len < NONCE_LEN + TAG_LEN {
             return None;
         }
-        let (nonce, sealed) = data.split_at(NONCE_LEN);
+        let (nonce, rest) = data[..len].split_at(NONCE_LEN);
+        let (sealed, tag) = rest.split_at(rest.len() - TAG_LEN);
         let nonce = Nonce::from_slice(nonce);
+        let tag = Tag::from_slice(tag);
         self.openers.iter().find_map(|cipher| {
-            let payload = Payload {
-                msg: sealed,
-                aad: name.as_bytes(),
-            };
-            let plain = cipher.decrypt(nonce, payload).ok()?;
-            String::from_utf8(plain).ok()
+            let mut plain = [0u8; MAX_SEALED_LEN];
+            let plain = &mut plain[..sealed.len()];
+            plain.copy_from_slice(sealed);
+            cipher
+                .decrypt_in_place_detached(nonce, name.as_bytes(), plain, tag)
+                .ok()?;
+            SessionId::parse(std::str::from_utf8(plain).ok()?)
         })
     }
 
@@ -169,8 +179,9 @@ impl CookieCodec {
     }
 }
 
-/// Longest sealed value worth opening: a session id seals to 96 characters.
-const MAX_SEALED_LEN: usize = 512;
+/// Longest sealed value worth opening (its base64 text, and so a bound on
+/// the decoded bytes): a session id seals to 96 characters.
+const MAX_SEALED_LEN: usize = 128;
 
 /// Hash of a binding value, as stored with the pending login.
 pub fn binding_hash(value: &str) -> String {
@@ -179,14 +190,16 @@ pub fn binding_hash(value: &str) -> String {
 }
 
 /// Every value of cookie `name` in the `Cookie` headers, in order.
-fn find_cookies<'a>(headers: impl Iterator<Item = &'a str>, name: &str) -> Vec<&'a str> {
+fn find_cookies<'a>(
+    headers: impl Iterator<Item = &'a str>,
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> {
     headers
         .flat_map(|h| h.split(';'))
-        .filter_map(|pair| {
+        .filter_map(move |pair| {
             let (k, v) = pair.trim().split_once('=')?;
             (k.trim() == name).then(|| v.trim())
         })
-        .collect()
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ impl MemoryStore {
             .sessions
             .iter()
             .filter(|(_, s)| predicate(s))
-            .map(|(id, _)| (*id).clone())
+            .map(|(id, _)| *id)
             .collect();
         for id in &doomed {
             self.sessions.invalidate(id).await;
@@ -96,7 +96,7 @@ impl Expiry<String, Duration> for JtiExpiry {
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn insert_session(&self, id: &SessionId, session: Session) -> Result<(), StoreError> {
-        self.sessions.insert(id.clone(), Arc::new(session)).await;
+        self.sessions.insert(*id, Arc::new(session)).await;
         Ok(())
     }
 

@@ -59,6 +59,7 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawServer) -> ServerCheck {
             public_url,
             prefix,
             threads,
+            work_stealing: raw.work_stealing,
             grace_period: raw.grace_period,
             trust_forwarded_headers: raw.trust_forwarded_headers,
             tls,
