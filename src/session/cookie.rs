@@ -190,10 +190,10 @@ pub fn binding_hash(value: &str) -> String {
 }
 
 /// Every value of cookie `name` in the `Cookie` headers, in order.
-fn find_cookies<'a>(
-    headers: impl Iterator<Item = &'a str>,
-    name: &'a str,
-) -> impl Iterator<Item = &'a str> {
+fn find_cookies<'a: 'n, 'n>(
+    headers: impl Iterator<Item = &'a str> + 'n,
+    name: &'n str,
+) -> impl Iterator<Item = &'a str> + 'n {
     headers
         .flat_map(|h| h.split(';'))
         .filter_map(move |pair| {
