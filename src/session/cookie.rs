@@ -87,7 +87,8 @@ impl CookieCodec {
 
     /// The raw login-binding value, if the browser has one.
     pub fn binding<'a>(&self, cookie_headers: impl Iterator<Item = &'a str>) -> Option<String> {
-        find_cookies(cookie_headers, &self.binding_name).find(|v| v.len() == 43)
+        find_cookies(cookie_headers, &self.binding_name)
+            .find(|v| v.len() == 43)
             .map(str::to_owned)
     }
 
@@ -194,12 +195,10 @@ fn find_cookies<'a: 'n, 'n>(
     headers: impl Iterator<Item = &'a str> + 'n,
     name: &'n str,
 ) -> impl Iterator<Item = &'a str> + 'n {
-    headers
-        .flat_map(|h| h.split(';'))
-        .filter_map(move |pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k.trim() == name).then(|| v.trim())
-        })
+    headers.flat_map(|h| h.split(';')).filter_map(move |pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k.trim() == name).then(|| v.trim())
+    })
 }
 
 #[cfg(test)]
