@@ -381,3 +381,91 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod minter_tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::mapping::{Claims, MappedIdentity, RegistrantId};
+    use crate::secret::Secret;
+
+    fn minter() -> AssertionMinter {
+        let pem = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/demo/gateway-signing.pem"),
+        )
+        .expect("demo signing key");
+        let settings = IdentitySettings {
+            header: "X-G2P-Identity".into(),
+            issuer: "http://localhost:8080".into(),
+            audience: "g2p-portal".into(),
+            lifetime: Duration::from_secs(60),
+            signing_keys: vec![Secret::new(pem)],
+            strip_prefix: "X-G2P-".into(),
+            headers: BTreeMap::from([("X-Portal-User".to_string(), "user_id".to_string())]),
+        };
+        AssertionMinter::new(&settings, ["admin-portal"], 100).expect("minter")
+    }
+
+    fn session(auth_time: u64) -> Session {
+        Session {
+            identity: MappedIdentity {
+                user_id: "psut-1".into(),
+                registrant_id: RegistrantId {
+                    id_type: "MOSIP PSUT".into(),
+                    value: "psut-1".into(),
+                },
+                login: "psut-1".into(),
+                groups: vec!["portal".into()],
+                claims: Claims::default(),
+            },
+            sub: "psut-1".into(),
+            acr: "mosip:idp:acr:generated-code".into(),
+            auth_time,
+            sid: None,
+            created_at: 0,
+            expires_at: u64::MAX,
+            id_token: None,
+        }
+    }
+
+    fn names(identity: &ForwardedIdentity) -> Vec<String> {
+        let names = identity.headers.iter();
+        names
+            .map(|(n, _)| String::from_utf8_lossy(n).into())
+            .collect()
+    }
+
+    #[test]
+    fn identity_headers_are_signed_once_per_session_audience_and_authentication() {
+        let minter = minter();
+        let (id, other) = (SessionId::random(), SessionId::random());
+        let (first, minted) = minter.identity(&id, &session(1), "g2p-portal").unwrap();
+        assert!(minted);
+        assert_eq!(names(&first), ["X-G2P-Identity", "X-Portal-User"]);
+        assert_eq!(first.headers[1].1, "psut-1");
+        let (again, minted) = minter.identity(&id, &session(1), "g2p-portal").unwrap();
+        assert!(!minted, "reused");
+        assert!(Arc::ptr_eq(&first, &again));
+        for (sid, auth_time, audience) in [
+            (id, 1, "admin-portal"),
+            (other, 1, "g2p-portal"),
+            (id, 2, "g2p-portal"),
+        ] {
+            let (fresh, minted) = minter
+                .identity(&sid, &session(auth_time), audience)
+                .unwrap();
+            assert!(minted, "{audience} {auth_time}: a new assertion");
+            assert_ne!(fresh.headers[0].1, first.headers[0].1);
+        }
+        minter.forget(&id);
+        let (_, minted) = minter.identity(&id, &session(1), "g2p-portal").unwrap();
+        assert!(minted, "forgotten at logout");
+    }
+
+    #[test]
+    fn an_audience_outside_the_config_is_refused() {
+        let refused = minter().identity(&SessionId::random(), &session(1), "elsewhere");
+        assert!(refused.unwrap_err().contains("not configured"));
+    }
+}

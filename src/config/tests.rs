@@ -241,6 +241,7 @@ fn minimal_config_gets_the_documented_defaults() {
     let config = config_with(&[]);
     assert_eq!(config.server.prefix, "/_gateway");
     assert_eq!(config.server.threads, 2);
+    assert!(!config.server.work_stealing, "one runtime per thread");
     assert_eq!(config.esignet.scope, ["openid", "profile"]);
     assert_eq!(
         config.esignet.acr_values,
@@ -267,6 +268,20 @@ fn minimal_config_gets_the_documented_defaults() {
     assert_eq!(config.logging.format, LogFormat::Text);
     assert_eq!(config.logging.filter, "info");
     assert!(insecure_settings(&config).is_empty());
+}
+
+#[test]
+fn work_stealing_is_a_boolean() {
+    assert!(
+        config_with(&[("server.work_stealing", "true")])
+            .server
+            .work_stealing
+    );
+    rejects(
+        &[("server.work_stealing", "sometimes")],
+        "server.work_stealing",
+        "",
+    );
 }
 
 #[test]
