@@ -42,10 +42,9 @@ struct Args {
     /// pingora worker threads (the gateway's `server.threads`).
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// pingora's work-stealing runtime, as the gateway's
-    /// `server.work_stealing` (default: off, one runtime per thread, as the
-    /// gateway's default).
-    #[arg(long)]
+    /// pingora's work-stealing runtime (`true`, the default, as the gateway's
+    /// `server.work_stealing`) or one runtime per thread (`false`).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     work_stealing: bool,
     /// Upstream connect timeout in seconds, like the gateway's
     /// `upstreams.<name>.connect_timeout` (0: none).

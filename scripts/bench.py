@@ -314,7 +314,7 @@ http {{
             [str(PASSTHROUGH), "--listen", f"127.0.0.1:{port}", "--upstream", f"127.0.0.1:{self.nginx_port}", "--threads", str(self.args.threads),
              # the gateway's default upstreams.<name>.connect_timeout / read_timeout
              "--connect-timeout", "5", "--read-timeout", "60"]
-            + (["--work-stealing"] if self.args.work_stealing else []) + extra,
+            + ["--work-stealing", "true" if self.args.work_stealing else "false"] + extra,
         )
         wait_port(port)
         return f"http://127.0.0.1:{port}", p
@@ -604,8 +604,9 @@ def main():
     ap.add_argument("--duration", type=int, help="seconds per wrk run (default 15)")
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2, help="pingora worker threads (gateway and pass-through)")
-    ap.add_argument("--work-stealing", action="store_true",
-                    help="pingora's work-stealing runtime for the gateway and the pass-through (default: off, one runtime per thread, the gateway's default)")
+    ap.add_argument("--no-work-stealing", dest="work_stealing", action="store_false",
+                    help="one runtime per worker thread (server.work_stealing: false) for the gateway and the pass-through; "
+                         "default: pingora's work-stealing runtime, the gateway's default")
     ap.add_argument("--rows", default="1,2,3,4,5,6,7")
     ap.add_argument("--logins", type=int, help="logins driven for the login cost (default 400)")
     ap.add_argument("--skip-install", action="store_true")
@@ -790,7 +791,7 @@ def report(info, rows, results, extras, args):
               f"mod_auth_openidc {info['mod_auth_openidc']}, Redis {info['redis']}, wrk {info['wrk']}.")
     md.append(f"- Method: wrk {info['wrk_args']}, {info['rounds']} interleaved round(s), medians; gateway and pass-through with "
               f"{info['gateway_threads']} worker threads, "
-              f"{'the work-stealing runtime' if info.get('work_stealing') else 'one runtime per thread (work_stealing off, the default)'}.")
+              f"{'the work-stealing runtime (the default)' if info.get('work_stealing', True) else 'one runtime per thread (work_stealing: false)'}.")
     md.append("")
     md.append(fmt_table(rows, results))
     errs = {n: r["errors"] for n, r in results.items() if not r.get("na") and r["errors"]}

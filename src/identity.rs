@@ -387,7 +387,6 @@ mod minter_tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::mapping::{Claims, MappedIdentity, RegistrantId};
     use crate::secret::Secret;
 
     fn minter() -> AssertionMinter {
@@ -408,25 +407,7 @@ mod minter_tests {
     }
 
     fn session(auth_time: u64) -> Session {
-        Session {
-            identity: MappedIdentity {
-                user_id: "psut-1".into(),
-                registrant_id: RegistrantId {
-                    id_type: "MOSIP PSUT".into(),
-                    value: "psut-1".into(),
-                },
-                login: "psut-1".into(),
-                groups: vec!["portal".into()],
-                claims: Claims::default(),
-            },
-            sub: "psut-1".into(),
-            acr: "mosip:idp:acr:generated-code".into(),
-            auth_time,
-            sid: None,
-            created_at: 0,
-            expires_at: u64::MAX,
-            id_token: None,
-        }
+        crate::session::sample_session("mosip:idp:acr:generated-code", auth_time)
     }
 
     fn names(identity: &ForwardedIdentity) -> Vec<String> {

@@ -155,3 +155,30 @@ pub trait SessionStore: Send + Sync {
     /// Counts of sessions and pending logins, for metrics (runs at each scrape).
     async fn sizes(&self) -> (u64, u64);
 }
+
+/// A logged-in session for unit tests: PSUT `psut-1`, login `a@b.c`, group
+/// `portal`, a few mapped claims (one of them empty), never expiring.
+#[cfg(test)]
+pub(crate) fn sample_session(acr: &str, auth_time: u64) -> Session {
+    use crate::mapping::{Claims, RegistrantId};
+    let claims = serde_json::json!({ "gender": "Female", "region": "Rabat", "age": 42, "email": "a@b.c", "empty": "" });
+    Session {
+        identity: MappedIdentity {
+            user_id: "psut-1".into(),
+            registrant_id: RegistrantId {
+                id_type: "MOSIP PSUT".into(),
+                value: "psut-1".into(),
+            },
+            login: "a@b.c".into(),
+            groups: vec!["portal".into()],
+            claims: Claims::from_map(claims.as_object().cloned().unwrap_or_default()),
+        },
+        sub: "psut-1".into(),
+        acr: acr.into(),
+        auth_time,
+        sid: None,
+        created_at: 0,
+        expires_at: u64::MAX,
+        id_token: None,
+    }
+}

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use common::*;
 use esignet_emulator::emulator::DEFAULT_ADMIN_TOKEN as DEFAULT_ADMIN_TOKEN_FOR_TESTS;
-use esignet_emulator::{DemoUpstream, Emulator, EmulatorConfig};
+use esignet_emulator::{DemoUpstream, Emulator};
 use g2p_gateway::cli::register::bodies::{create_body, request_time_now, Registration, Target};
 use serde_json::{json, Value};
 
@@ -22,13 +22,7 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let config = EmulatorConfig::demo(&repo_root()).unwrap();
-    let emulator = Emulator::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let upstream = DemoUpstream::start("127.0.0.1:0".parse().unwrap(), None, None)
-        .await
-        .unwrap();
+    let (emulator, upstream) = demo_idp_and_upstream().await;
     Setup {
         emulator,
         upstream,
@@ -51,8 +45,7 @@ impl Setup {
         config["esignet"]["client_id"] = json!(client_id);
         config["esignet"]["private_key"] = json!({ "file": key.to_string_lossy() });
         edit(&mut config);
-        let path = self.dir.path().join(format!("{name}.yaml"));
-        std::fs::write(&path, serde_yaml::to_string(&config).unwrap()).unwrap();
+        let path = write_config(self.dir.path(), &format!("{name}.yaml"), &config);
         (path, config)
     }
 

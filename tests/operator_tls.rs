@@ -8,30 +8,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use esignet_emulator::{DemoUpstream, Emulator, EmulatorConfig};
 use serde_json::{json, Value};
-
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_listener_serves_https_and_says_so_upstream() {
     let root = repo_root();
-    let emulator = Emulator::start(
-        EmulatorConfig::demo(&root).unwrap(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    let upstream = DemoUpstream::start("127.0.0.1:0".parse().unwrap(), None, None)
-        .await
-        .unwrap();
+    let (emulator, upstream) = demo_idp_and_upstream().await;
     let port = free_port();
     let mut config = gateway_config(&root, port, &emulator, &upstream);
     let certs = root.join("certs/demo");
@@ -41,8 +23,7 @@ async fn tls_listener_serves_https_and_says_so_upstream() {
     });
     config["server"]["public_url"] = json!(format!("https://127.0.0.1:{port}"));
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("gateway.yaml");
-    std::fs::write(&path, serde_yaml::to_string(&config).unwrap()).unwrap();
+    let path = write_config(dir.path(), "gateway.yaml", &config);
     let mut child = Command::new(env!("CARGO_BIN_EXE_g2p-gateway"))
         .args(["run", "--config"])
         .arg(&path)
@@ -51,7 +32,7 @@ async fn tls_listener_serves_https_and_says_so_upstream() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let _child = Killed(child);
+    let _child = KillOnDrop(child);
     let line = tokio::task::spawn_blocking(move || {
         let mut reader = BufReader::new(stdout);
         let mut line = String::new();

@@ -6,25 +6,15 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use esignet_emulator::{DemoUpstream, Emulator, EmulatorConfig};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts `g2p-gateway run` and returns it with its printed admin URL (once listening).
-async fn start(config: &Path, sock: &Path, upgrade: bool, log: &Path) -> (Proc, String) {
+async fn start(config: &Path, sock: &Path, upgrade: bool, log: &Path) -> (KillOnDrop, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_g2p-gateway"));
     command
         .args(["run", "--config"])
@@ -39,7 +29,7 @@ async fn start(config: &Path, sock: &Path, upgrade: bool, log: &Path) -> (Proc, 
     }
     let mut child = command.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
-    let proc = Proc(child);
+    let proc = KillOnDrop(child);
     let line = tokio::task::spawn_blocking(move || {
         let mut reader = BufReader::new(stdout);
         let mut line = String::new();
@@ -74,21 +64,12 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigquit_hands_the_listener_to_the_new_process() {
     let root = repo_root();
-    let emulator = Emulator::start(
-        EmulatorConfig::demo(&root).unwrap(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    let upstream = DemoUpstream::start("127.0.0.1:0".parse().unwrap(), None, None)
-        .await
-        .unwrap();
+    let (emulator, upstream) = demo_idp_and_upstream().await;
     let port = free_port();
     let mut config = gateway_config(&root, port, &emulator, &upstream);
     config["server"]["grace_period"] = serde_json::json!("2s");
     let dir = tempfile::tempdir().unwrap();
-    let config_path = dir.path().join("gateway.yaml");
-    std::fs::write(&config_path, serde_yaml::to_string(&config).unwrap()).unwrap();
+    let config_path = write_config(dir.path(), "gateway.yaml", &config);
     let sock = dir.path().join("upgrade.sock");
 
     let (mut old, old_admin) = start(&config_path, &sock, false, &dir.path().join("old.log")).await;

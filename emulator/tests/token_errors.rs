@@ -286,41 +286,43 @@ async fn code_redirect_and_request_errors() {
         let code = code_for(&http, &emu, &[]).await;
         let assertion = || sign_assertion(&assertion_claims(&emu), Algorithm::RS256, None);
 
-        let mut form = token_form(&code, &assertion());
-        set(&mut form, "redirect_uri", "http://rp.test/app/other");
-        refused(
-            version,
-            post_token(&http, &emu, &form).await,
-            "invalid_request",
-            "invalid_redirect_uri",
-        );
-
-        let mut form = token_form(&code, &assertion());
-        set(&mut form, "client_id", "someone-else");
-        refused(
-            version,
-            post_token(&http, &emu, &form).await,
-            "invalid_client",
-            "invalid_client_id",
-        );
-
-        let mut form = token_form(&code, &assertion());
-        set(&mut form, "grant_type", "client_credentials");
-        refused(
-            version,
-            post_token(&http, &emu, &form).await,
-            "unsupported_grant_type",
-            "unsupported_grant_type",
-        );
-
-        let mut form = token_form(&code, &assertion());
-        set(&mut form, "client_assertion_type", "urn:other");
-        refused(
-            version,
-            post_token(&http, &emu, &form).await,
-            "invalid_client",
-            "invalid_assertion_type",
-        );
+        // One field wrong at a time: (field, value, 1.8 error, 1.4.1 error code).
+        let wrong = [
+            (
+                "redirect_uri",
+                "http://rp.test/app/other",
+                "invalid_request",
+                "invalid_redirect_uri",
+            ),
+            (
+                "client_id",
+                "someone-else",
+                "invalid_client",
+                "invalid_client_id",
+            ),
+            (
+                "grant_type",
+                "client_credentials",
+                "unsupported_grant_type",
+                "unsupported_grant_type",
+            ),
+            (
+                "client_assertion_type",
+                "urn:other",
+                "invalid_client",
+                "invalid_assertion_type",
+            ),
+        ];
+        for (field, value, error, legacy_code) in wrong {
+            let mut form = token_form(&code, &assertion());
+            set(&mut form, field, value);
+            refused(
+                version,
+                post_token(&http, &emu, &form).await,
+                error,
+                legacy_code,
+            );
+        }
 
         let form = token_form("no-such-code", &assertion());
         refused(

@@ -55,10 +55,11 @@ pub struct ServerSettings {
     pub prefix: String,
     /// pingora worker threads for the proxy service.
     pub threads: usize,
-    /// pingora's work-stealing runtime (`true`), or one single-threaded
-    /// runtime per worker thread (`false`, the default): each connection then
-    /// stays on the thread that accepted it, which saves cross-thread wake-ups
-    /// and measured faster (see the README, "Performance").
+    /// pingora's work-stealing runtime (`true`, the default), or one
+    /// single-threaded runtime per worker thread (`false`): each connection
+    /// then stays on the thread that accepted it, which saves cross-thread
+    /// wake-ups and measured faster, but dropped an occasional request during
+    /// binary upgrades under CPU load (see the README, "Performance").
     pub work_stealing: bool,
     /// How long in-flight requests may take to finish on SIGTERM.
     pub grace_period: Duration,

@@ -211,7 +211,7 @@ impl Default for RawServer {
             public_url: None,
             prefix: DEFAULT_PREFIX.into(),
             threads: DEFAULT_THREADS,
-            work_stealing: false,
+            work_stealing: true,
             grace_period: DEFAULT_GRACE_PERIOD,
             trust_forwarded_headers: false,
             tls: None,

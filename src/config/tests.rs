@@ -241,7 +241,7 @@ fn minimal_config_gets_the_documented_defaults() {
     let config = config_with(&[]);
     assert_eq!(config.server.prefix, "/_gateway");
     assert_eq!(config.server.threads, 2);
-    assert!(!config.server.work_stealing, "one runtime per thread");
+    assert!(config.server.work_stealing, "pingora's default runtime");
     assert_eq!(config.esignet.scope, ["openid", "profile"]);
     assert_eq!(
         config.esignet.acr_values,
@@ -273,7 +273,7 @@ fn minimal_config_gets_the_documented_defaults() {
 #[test]
 fn work_stealing_is_a_boolean() {
     assert!(
-        config_with(&[("server.work_stealing", "true")])
+        !config_with(&[("server.work_stealing", "false")])
             .server
             .work_stealing
     );

@@ -2,30 +2,9 @@ use serde_json::json;
 
 use super::*;
 use crate::config::Access;
-use crate::mapping::{Claims, MappedIdentity, RegistrantId};
 
 fn session(acr: &str) -> Session {
-    let claims =
-        json!({ "gender": "Female", "region": "Rabat", "age": 42, "email": "a@b.c", "empty": "" });
-    Session {
-        identity: MappedIdentity {
-            user_id: "psut-1".into(),
-            registrant_id: RegistrantId {
-                id_type: "MOSIP PSUT".into(),
-                value: "psut-1".into(),
-            },
-            login: "a@b.c".into(),
-            groups: vec!["portal".into()],
-            claims: Claims::from_map(claims.as_object().unwrap().clone()),
-        },
-        sub: "psut-1".into(),
-        acr: acr.into(),
-        auth_time: 0,
-        sid: None,
-        created_at: 0,
-        expires_at: u64::MAX,
-        id_token: None,
-    }
+    crate::session::sample_session(acr, 0)
 }
 
 fn route(policy: Option<Policy>) -> Route {

@@ -225,11 +225,41 @@ pub fn gateway_config(
     })
 }
 
+/// The demo e-Signet emulator and a demo upstream that checks no identity,
+/// both on free loopback ports: the parts of a gateway test that start the
+/// gateway binary themselves.
+pub async fn demo_idp_and_upstream() -> (Emulator, DemoUpstream) {
+    let config = EmulatorConfig::demo(&repo_root()).expect("demo emulator config");
+    let emulator = Emulator::start(config, loopback())
+        .await
+        .expect("emulator starts");
+    let upstream = DemoUpstream::start(loopback(), None, None)
+        .await
+        .expect("upstream starts");
+    (emulator, upstream)
+}
+
+/// Writes `config` as YAML to `dir/name`; returns the path.
+pub fn write_config(dir: &Path, name: &str, config: &Value) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, serde_yaml::to_string(config).unwrap()).unwrap();
+    path
+}
+
+/// A child process killed (and reaped) when the test ends, pass or panic.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Writes `config` to a temp dir, starts the gateway binary and waits for `/readyz`.
 pub async fn spawn_gateway(config: &Value) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("gateway.yaml");
-    std::fs::write(&path, serde_yaml::to_string(config).unwrap()).unwrap();
+    let path = write_config(dir.path(), "gateway.yaml", config);
     let log_path = dir.path().join("gateway.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_g2p-gateway"))
