@@ -13,6 +13,7 @@ use base64::Engine;
 use pingora::http::RequestHeader;
 use rand::RngCore;
 
+use crate::access;
 use crate::error::{GatewayError, LoginFailure};
 use crate::forward_auth;
 use crate::gateway::Gateway;
@@ -48,7 +49,13 @@ pub async fn handle(
             let acrs = required_acr_for_target(gw, req, &target).await;
             start_login(gw, req, target, acrs, client).await
         }
-        ("GET" | "POST", "/logout") => logout(gw, req, query).await,
+        // A GET only shows a button: a cross-site link or image must not be
+        // able to end a citizen's session.
+        ("GET", "/logout") => Ok(logout_confirmation(gw, req, query, correlation_id)),
+        ("POST", "/logout") if same_origin(gw, req) => logout(gw, req, query).await,
+        ("POST", "/logout") => Err(GatewayError::Forbidden(
+            "logout without a same-origin Origin header".into(),
+        )),
         (_, "/auth") => return forward_auth::answer(gw, req, correlation_id, client).await,
         ("GET", "/session") => session_info(gw, req).await,
         ("GET", "/jwks.json") => Ok(Reply::json(http::StatusCode::OK, &gw.minter.jwks())
@@ -128,17 +135,53 @@ async fn start_login(
         .oidc
         .start_login(return_to, binding_hash(&binding), required_acr)
         .await?;
-    let stored = gw
-        .store
-        .insert_pending(&start.state, start.pending)
-        .await
-        .map_err(store_error)?;
-    if !stored {
-        return Err(GatewayError::Overloaded);
-    }
+    store_pending(gw, &start.state, start.pending).await?;
+    gw.limits.login_started(client, &start.state);
     gw.metrics.login_started();
     Ok(Reply::redirect(&start.authorize_url)
         .with_header("set-cookie", gw.cookies.set_binding(&binding)))
+}
+
+/// Stores a started login. When the store is full, the oldest pending
+/// login of the busiest client is given up for it (a few times at most: with
+/// several replicas, another may fill the room first), so that a flood from
+/// many addresses cannot lock every other citizen out; only when this
+/// gateway knows of none to give up is the login refused as overloaded.
+async fn store_pending(
+    gw: &Gateway,
+    state: &str,
+    pending: crate::session::PendingLogin,
+) -> Result<(), GatewayError> {
+    const ATTEMPTS: usize = 4;
+    let mut given_up = 0;
+    loop {
+        if gw
+            .store
+            .insert_pending(state, pending.clone())
+            .await
+            .map_err(store_error)?
+        {
+            return Ok(());
+        }
+        if given_up == ATTEMPTS {
+            break;
+        }
+        let Some(victim) = gw.limits.evict_busiest() else {
+            break;
+        };
+        // A login already finished or expired frees nothing: try the next.
+        if gw
+            .store
+            .take_pending(&victim)
+            .await
+            .map_err(store_error)?
+            .is_some()
+        {
+            given_up += 1;
+            gw.metrics.refused("pending_login_evicted");
+        }
+    }
+    Err(GatewayError::Overloaded)
 }
 
 /// Finishes a login on the provider's redirect back.
@@ -153,7 +196,7 @@ async fn callback(
         if let Some(state) = &state {
             // Consume the state: the same callback cannot be retried.
             if let Ok(Some(_)) = gw.store.take_pending(state).await {
-                gw.limits.login_finished(client);
+                gw.limits.login_finished(client, state);
             }
         }
         return Err(GatewayError::login(
@@ -174,7 +217,7 @@ async fn callback(
         .map_err(store_error)?
         .ok_or_else(|| GatewayError::login(LoginFailure::UnknownState, "unknown or used state"))?;
     // The login is no longer pending, whatever happens next.
-    gw.limits.login_finished(client);
+    gw.limits.login_finished(client, &state);
     let binding = gw
         .cookies
         .binding(cookie_headers(req))
@@ -403,7 +446,8 @@ async fn previous_session(gw: &Gateway, req: &RequestHeader) -> Option<(SessionI
 
 /// The acrs a login for `target` should ask for: a step-up when the current
 /// session fails the route's policy only for its acr, or the acrs the route's
-/// policy names when there is no session yet (saves a second login).
+/// policy names when there is no session yet (saves a second login). The
+/// same decision as for the request itself ([`access::decide`]).
 async fn required_acr_for_target(
     gw: &Gateway,
     req: &RequestHeader,
@@ -413,15 +457,60 @@ async fn required_acr_for_target(
     let host = req
         .headers
         .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok());
-    let route = gw.routes.find(host, path)?;
-    match previous_session(gw, req).await {
-        Some((_, session)) => match policy::decide(route, &session) {
-            policy::Decision::StepUp(acrs) => Some(acrs),
-            _ => None,
-        },
-        None => policy::acrs_named(route),
+        .and_then(|h| h.to_str().ok())?;
+    let facts = access::Facts {
+        method: &http::Method::GET,
+        host,
+        path,
+        preflight: false,
+    };
+    match access::decide(gw, &facts, cookie_headers(req)).await {
+        access::Outcome::Login { acr, .. } => acr,
+        _ => None,
     }
+}
+
+/// Whether a state-changing request comes from the gateway's own pages: its
+/// `Origin` is the public URL's or the request's own origin, or, without
+/// `Origin`, the browser says `Sec-Fetch-Site: same-origin`. Anything else
+/// (another site, `Origin: null`, no evidence at all) is refused.
+fn same_origin(gw: &Gateway, req: &RequestHeader) -> bool {
+    let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
+    let Some(origin) = header("origin") else {
+        return header("sec-fetch-site") == Some("same-origin");
+    };
+    if origin == gw.config.server.public_url.origin().ascii_serialization() {
+        return true;
+    }
+    let own = header("host");
+    match (origin.split_once("://"), own) {
+        (Some(("http" | "https", authority)), Some(host)) => {
+            crate::access::target::canonical_host(authority.as_bytes()).is_ok_and(|a| a == host)
+        }
+        _ => false,
+    }
+}
+
+/// The page a `GET <prefix>/logout` shows: one button that POSTs the logout.
+fn logout_confirmation(
+    gw: &Gateway,
+    req: &RequestHeader,
+    query: &str,
+    correlation_id: &str,
+) -> Reply {
+    let who = Requester::of(&req.method, &req.headers);
+    let mut action = gw.endpoint_path("logout");
+    if let Some(target) = query_param(query, "return_to")
+        .and_then(|t| safe_return_path(&t, &gw.config.server.public_url))
+    {
+        action.push_str("?return_to=");
+        action.extend(url::form_urlencoded::byte_serialize(target.as_bytes()));
+    }
+    Reply::html(
+        http::StatusCode::OK,
+        who.lang,
+        crate::pages::logout_page(who.lang, &action, correlation_id),
+    )
 }
 
 /// Counts a refusal and turns it into the error the client sees.

@@ -1,31 +1,41 @@
 //! Forward-auth mode: the gateway as the authentication service of an ingress
 //! that stays the proxy (nginx-ingress `auth-url`, Traefik `ForwardAuth`).
 //!
-//! The ingress asks `GET <prefix>/auth` about each request, passing the
-//! original URL in headers. The answer follows the ingress conventions:
-//! `200` with the identity headers (the ingress copies them upstream), `401`
-//! when a login is needed (nginx then redirects through `auth-signin`; for
-//! Traefik, which returns the answer to the client as is, browsers get the
-//! `302` to the provider directly), or `403` when the route's policy denies.
-//! The same routes and policies apply as in proxy mode.
+//! The ingress asks `<prefix>/auth` about each request, naming the original
+//! request in headers that depend on the ingress, so `forward_auth.source`
+//! says which ones to read (the endpoint is off without it):
+//! - `nginx`: `X-Original-URL` (absolute) and `X-Original-Method`, which the
+//!   nginx config sets from the real request;
+//! - `traefik`: `X-Forwarded-Host`, `-Uri` and `-Method`, which Traefik
+//!   overwrites. `X-Original-URL` is never read there: Traefik copies client
+//!   headers to the auth request, so a client could choose what is checked.
+//!
+//! The original request then passes the same target and path checks and the
+//! same [`access::decide`] as in proxy mode. The answer follows the ingress
+//! conventions: `200` with the identity headers (the ingress copies them
+//! upstream), `401` when a login is needed (nginx then redirects through
+//! `auth-signin`; Traefik returns the answer as is, so browsers get the `302`
+//! to the provider directly), `403` when refused. Refusals map to HTTP in
+//! [`Gateway::reject`] as everywhere else; only a request no route covers
+//! answers `403` rather than `404`, since nginx turns any other status into
+//! a `500`.
 
 use pingora::http::RequestHeader;
 
+use crate::access::target::{OriginalTarget, TargetRejection};
+use crate::access::{self, Outcome};
+use crate::config::ForwardAuthSource;
 use crate::endpoints::{self, cookie_headers};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::policy::{self, Decision};
 use crate::respond::{Reply, Requester};
 use crate::routing::check_request_path;
 
 /// The request the ingress is asking about.
+#[derive(Debug)]
 struct OriginalRequest {
     method: http::Method,
-    host: Option<String>,
-    path: String,
-    path_and_query: String,
-    /// nginx-style (`X-Original-URL`): answer 401, never redirect.
-    nginx: bool,
+    target: OriginalTarget,
 }
 
 /// Answers an ingress's auth subrequest.
@@ -35,155 +45,148 @@ pub async fn answer(
     correlation_id: &str,
     client: Option<std::net::IpAddr>,
 ) -> Reply {
-    let Some(original) = original_request(req) else {
-        let e = GatewayError::BadRequest("no X-Original-URL or X-Forwarded-Uri".into());
-        return gw.reject(&e, Requester::api(&req.headers), correlation_id, None);
+    let Some(source) = gw.config.forward_auth else {
+        return gw.reject(
+            &GatewayError::NoRoute,
+            Requester::of(&req.method, &req.headers),
+            correlation_id,
+            None,
+        );
     };
-    let kind = match original.nginx {
-        true => Requester::api(&req.headers),
-        false => Requester::of(&original.method, &req.headers),
+    let original = match original_request(source, req) {
+        Ok(original) => original,
+        Err(e) => return gw.reject(&e, Requester::api(&req.headers), correlation_id, None),
     };
-    if let Err(rejection) = check_request_path(&original.path) {
+    let kind = match source {
+        // nginx answers 401 itself (through `auth-signin`): never redirect.
+        ForwardAuthSource::Nginx => Requester::api(&req.headers),
+        ForwardAuthSource::Traefik => Requester::of(&original.method, &req.headers),
+    };
+    let path = original.target.path();
+    if let Err(rejection) = check_request_path(path) {
+        gw.metrics.refused("bad_path");
         let e = GatewayError::BadRequest(rejection.to_string());
         return gw.reject(&e, kind, correlation_id, None);
     }
-    let Some(route) = gw.routes.find(original.host.as_deref(), &original.path) else {
+    let facts = access::Facts {
+        method: &original.method,
+        host: &original.target.host,
+        path,
+        preflight: access::is_cors_preflight(&original.method, &req.headers),
+    };
+    let outcome = access::decide(gw, &facts, cookie_headers(req)).await;
+    if let Outcome::NoRoute = outcome {
         // Fail closed: a URL no route covers is not let through.
         let e = GatewayError::Forbidden("forward-auth: no route for this URL".into());
         return gw.reject(&e, kind, correlation_id, None);
-    };
-    if route.access == crate::config::Access::Public {
-        return Reply::empty(http::StatusCode::OK);
     }
-    let session = match gw.cookies.session_id(cookie_headers(req)) {
-        Some(id) => match gw.store.session(&id).await {
-            Ok(found) => found.map(|s| (id, s)),
-            Err(e) => {
-                let e = GatewayError::Internal(e.to_string());
-                return gw.reject(&e, kind, correlation_id, None);
+    if let Some(refusal) = outcome.refusal(gw) {
+        return gw.reject(&refusal, kind, correlation_id, None);
+    }
+    match outcome {
+        Outcome::Allow { route, id, session } => {
+            let route = &gw.config.routes[route];
+            match access::forwarded_identity(gw, route, &id, &session) {
+                Ok(identity) => {
+                    let mut reply = Reply::empty(http::StatusCode::OK);
+                    for (name, value) in &identity.headers {
+                        // Header values the minter made are visible ASCII.
+                        let name = String::from_utf8_lossy(name).into_owned();
+                        reply = reply.with_header(name, value.to_str().unwrap_or_default());
+                    }
+                    reply
+                }
+                Err(e) => gw.reject(&e, kind, correlation_id, None),
             }
-        },
-        None => None,
-    };
-    let required_acr = match &session {
-        Some((id, user)) => match policy::decide(route, user) {
-            Decision::Allow => return allowed(gw, route, id, user),
-            Decision::StepUp(acrs) => Some(acrs),
-            Decision::Deny(reason) => {
-                let e = GatewayError::Forbidden(format!("route {}: {reason}", route.name));
-                return gw.reject(&e, kind, correlation_id, None);
-            }
-        },
-        None => policy::acrs_named(route),
-    };
-    endpoints::login_required_for(
-        gw,
-        req,
-        kind,
-        &original.path_and_query,
-        correlation_id,
-        required_acr,
-        client,
-    )
-    .await
-}
-
-/// `200` carrying the signed identity and the plain headers.
-fn allowed(
-    gw: &Gateway,
-    route: &crate::config::Route,
-    id: &crate::session::SessionId,
-    user: &crate::session::Session,
-) -> Reply {
-    let audience = route
-        .audience
-        .as_deref()
-        .unwrap_or(&gw.config.identity.audience);
-    let mut reply = Reply::empty(http::StatusCode::OK);
-    match gw.minter.identity(id, user, audience) {
-        Ok((identity, minted)) => {
-            if minted {
-                gw.metrics.assertion_minted();
-            }
-            for (name, value) in &identity.headers {
-                // Header values the minter made are visible ASCII.
-                let name = String::from_utf8_lossy(name).into_owned();
-                reply = reply.with_header(name, value.to_str().unwrap_or_default());
-            }
-            reply
         }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot sign the identity assertion");
-            Reply::empty(http::StatusCode::INTERNAL_SERVER_ERROR)
+        Outcome::Login { acr, .. } => {
+            endpoints::login_required_for(
+                gw,
+                req,
+                kind,
+                &original.target.path_and_query,
+                correlation_id,
+                acr,
+                client,
+            )
+            .await
         }
+        // Public; refusals were answered above.
+        _ => Reply::empty(http::StatusCode::OK),
     }
 }
 
-/// Reads the original request from nginx's or Traefik's headers.
-fn original_request(req: &RequestHeader) -> Option<OriginalRequest> {
-    let header = |name: &str| {
-        req.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
+/// Reads the original request from the configured ingress's headers only.
+fn original_request(
+    source: ForwardAuthSource,
+    req: &RequestHeader,
+) -> Result<OriginalRequest, GatewayError> {
+    let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
+    let bad = |what: &str| GatewayError::BadRequest(format!("forward-auth: {what}"));
+    let rejected = |r: TargetRejection| GatewayError::BadRequest(format!("forward-auth: {r}"));
+    let (method, target) = match source {
+        ForwardAuthSource::Nginx => {
+            let url = header("x-original-url").ok_or_else(|| bad("no X-Original-URL"))?;
+            let target = OriginalTarget::from_absolute_url(url).map_err(rejected)?;
+            (header("x-original-method"), target)
+        }
+        ForwardAuthSource::Traefik => {
+            let host = header("x-forwarded-host").ok_or_else(|| bad("no X-Forwarded-Host"))?;
+            let uri = header("x-forwarded-uri").ok_or_else(|| bad("no X-Forwarded-Uri"))?;
+            let target = OriginalTarget::from_parts(host, uri).map_err(rejected)?;
+            (header("x-forwarded-method"), target)
+        }
     };
-    let method = header("x-original-method")
-        .or_else(|| header("x-forwarded-method"))
-        .and_then(|m| http::Method::from_bytes(m.as_bytes()).ok())
-        .unwrap_or(http::Method::GET);
-    if let Some(url) = header("x-original-url") {
-        let (host, path_and_query) = split_url(&url)?;
-        return Some(original(method, host, path_and_query, true));
-    }
-    let path_and_query = header("x-forwarded-uri")?;
-    let host = header("x-forwarded-host");
-    Some(original(method, host, path_and_query, false))
-}
-
-fn original(
-    method: http::Method,
-    host: Option<String>,
-    path_and_query: String,
-    nginx: bool,
-) -> OriginalRequest {
-    let path = path_and_query.split('?').next().unwrap_or("/").to_string();
-    OriginalRequest {
-        method,
-        host,
-        path,
-        path_and_query,
-        nginx,
-    }
-}
-
-/// `https://host:port/path?q` → (`host:port`, `/path?q`); a bare path is accepted too.
-fn split_url(url: &str) -> Option<(Option<String>, String)> {
-    if url.starts_with('/') {
-        return Some((None, url.to_string()));
-    }
-    let rest = url.split_once("://")?.1;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
+    let method = match method {
+        Some(m) => http::Method::from_bytes(m.as_bytes()).map_err(|_| bad("invalid method"))?,
+        None => http::Method::GET,
     };
-    Some((Some(authority.to_string()), path.to_string()))
+    Ok(OriginalRequest { method, target })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn request(headers: &[(&str, &str)]) -> RequestHeader {
+        let mut req = RequestHeader::build("GET", b"/_gateway/auth", None).unwrap();
+        for (k, v) in headers {
+            req.append_header(k.to_string(), *v).unwrap();
+        }
+        req
+    }
+
     #[test]
-    fn original_urls_split_into_host_and_path() {
-        assert_eq!(
-            split_url("https://portal.example.org/a/b?x=1"),
-            Some((Some("portal.example.org".into()), "/a/b?x=1".into()))
-        );
-        assert_eq!(
-            split_url("http://h:8080"),
-            Some((Some("h:8080".into()), "/".into()))
-        );
-        assert_eq!(split_url("/only/path"), Some((None, "/only/path".into())));
-        assert_eq!(split_url("garbage"), None);
+    fn each_source_reads_only_its_own_headers() {
+        let both = request(&[
+            ("x-original-url", "https://a.example/admin"),
+            ("x-forwarded-host", "a.example"),
+            ("x-forwarded-uri", "/public"),
+            ("x-forwarded-method", "POST"),
+        ]);
+        let traefik = original_request(ForwardAuthSource::Traefik, &both).unwrap();
+        assert_eq!(traefik.target.path_and_query, "/public");
+        assert_eq!(traefik.method, http::Method::POST);
+        let nginx = original_request(ForwardAuthSource::Nginx, &both).unwrap();
+        assert_eq!(nginx.target.path_and_query, "/admin");
+        assert_eq!(nginx.method, http::Method::GET);
+    }
+
+    #[test]
+    fn descriptions_must_be_complete_and_well_formed() {
+        let nginx_path_only = request(&[("x-original-url", "/admin")]);
+        assert!(original_request(ForwardAuthSource::Nginx, &nginx_path_only).is_err());
+        let traefik_no_host = request(&[("x-forwarded-uri", "/admin")]);
+        assert!(original_request(ForwardAuthSource::Traefik, &traefik_no_host).is_err());
+        let bad_host = request(&[
+            ("x-forwarded-host", "a.example:1:1"),
+            ("x-forwarded-uri", "/admin"),
+        ]);
+        assert!(original_request(ForwardAuthSource::Traefik, &bad_host).is_err());
+        let relative = request(&[
+            ("x-forwarded-host", "a.example"),
+            ("x-forwarded-uri", "admin"),
+        ]);
+        assert!(original_request(ForwardAuthSource::Traefik, &relative).is_err());
     }
 }

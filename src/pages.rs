@@ -163,6 +163,45 @@ fn french(code: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// The sign-out confirmation (`GET <prefix>/logout`): one button that POSTs
+/// to `action`, so only the gateway's own page can end a session.
+pub fn logout_page(lang: Lang, action: &str, correlation_id: &str) -> String {
+    let (title, message, button) = match lang {
+        Lang::En => ("Sign out", "Do you want to sign out?", "Sign out"),
+        Lang::Fr => (
+            "Déconnexion",
+            "Voulez-vous vous déconnecter ?",
+            "Se déconnecter",
+        ),
+    };
+    let (_, _, reference) = labels(lang);
+    let page = DEFAULT_TEMPLATE.replace(
+        r#"<a class="button" href="{{action_url}}">{{action_label}}</a>"#,
+        r#"<form method="post" action="{{action_url}}"><button class="button" type="submit">{{action_label}}</button></form>"#,
+    );
+    fill(
+        &page,
+        &[
+            ("lang", lang.tag()),
+            ("title", title),
+            ("message", message),
+            ("action_url", action),
+            ("action_label", button),
+            ("reference_label", reference),
+            ("correlation_id", correlation_id),
+        ],
+    )
+}
+
+/// Replaces each `{{name}}` by its HTML-escaped value.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.to_string();
+    for (name, value) in values {
+        out = out.replace(&format!("{{{{{name}}}}}"), &escape_html(value));
+    }
+    out
+}
+
 /// The page template: the bundled one, or the operator's.
 ///
 /// An operator template is HTML with the placeholders `{{lang}}`, `{{title}}`,
@@ -204,19 +243,18 @@ impl Pages {
     /// Renders a page.
     pub fn render(&self, v: &PageValues<'_>) -> String {
         let (_, _, reference) = labels(v.lang);
-        let mut out = self.template.clone();
-        for (name, value) in [
-            ("lang", v.lang.tag()),
-            ("title", v.text.title),
-            ("message", v.text.message),
-            ("action_url", v.action_url),
-            ("action_label", v.action_label),
-            ("reference_label", reference),
-            ("correlation_id", v.correlation_id),
-        ] {
-            out = out.replace(&format!("{{{{{name}}}}}"), &escape_html(value));
-        }
-        out
+        fill(
+            &self.template,
+            &[
+                ("lang", v.lang.tag()),
+                ("title", v.text.title),
+                ("message", v.text.message),
+                ("action_url", v.action_url),
+                ("action_label", v.action_label),
+                ("reference_label", reference),
+                ("correlation_id", v.correlation_id),
+            ],
+        )
     }
 }
 

@@ -12,17 +12,16 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::HeaderValue;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::HttpPeer;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, ErrorSource, ErrorType, Result};
 
-use crate::config::Access;
+use crate::access::{self, target};
 use crate::endpoints;
 use crate::error::GatewayError;
+use crate::forwarded;
 use crate::gateway::Gateway;
-use crate::policy::{self, Decision};
 use crate::respond::{Reply, Requester};
 use crate::routing::check_request_path;
 use crate::session::{Session as UserSession, SessionId};
@@ -93,13 +92,32 @@ impl ProxyHttp for GatewayProxy {
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let gw = self.current.load_full();
         ctx.gateway = Some(gw.clone());
-        ctx.client_ip = client_ip(&gw, session);
-        strip_identity_headers(&gw, session.req_header_mut());
-        let reply = if is_backchannel_logout(&gw, session.req_header()) {
-            let body = read_body_limited(session, MAX_FORM_BODY).await;
-            Some(endpoints::backchannel_logout(&gw, body.as_deref(), &ctx.correlation_id).await)
-        } else {
-            decide(&gw, session.req_header(), ctx).await
+        let peer = peer_ip(session);
+        let reply = match target::normalise_request(session.req_header_mut()) {
+            Err(rejection) => {
+                gw.metrics.refused(rejection.label());
+                let req = session.req_header();
+                let e = GatewayError::BadRequest(rejection.to_string());
+                Some(gw.reject(
+                    &e,
+                    Requester::of(&req.method, &req.headers),
+                    &ctx.correlation_id,
+                    None,
+                ))
+            }
+            Ok(()) => {
+                ctx.client_ip = access::client_address(&gw, peer, &session.req_header().headers);
+                strip_identity_headers(&gw, session.req_header_mut());
+                if is_backchannel_logout(&gw, session.req_header()) {
+                    let body = read_body_limited(session, MAX_FORM_BODY).await;
+                    Some(
+                        endpoints::backchannel_logout(&gw, body.as_deref(), &ctx.correlation_id)
+                            .await,
+                    )
+                } else {
+                    decide(&gw, session.req_header(), ctx).await
+                }
+            }
         };
         match reply {
             Some(reply) => {
@@ -156,21 +174,12 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let (gw, route) = route_of(ctx)?;
-        set_forwarding_headers(gw, session, upstream)?;
+        forwarded::set_forwarding_headers(gw, peer_ip(session), ctx.client_ip, upstream)?;
         strip_gateway_cookies(gw, upstream)?;
         if let Some((id, user)) = &ctx.session {
             let route = &gw.config.routes[route];
-            let audience = route
-                .audience
-                .as_deref()
-                .unwrap_or(&gw.config.identity.audience);
-            let (identity, minted) = gw
-                .minter
-                .identity(id, user, audience)
-                .map_err(|e| Error::explain(ErrorType::InternalError, e))?;
-            if minted {
-                gw.metrics.assertion_minted();
-            }
+            let identity = access::forwarded_identity(gw, route, id, user)
+                .map_err(|e| Error::explain(ErrorType::InternalError, e.to_string()))?;
             for (name, value) in &identity.headers {
                 upstream.insert_header(name.clone(), value.clone())?;
             }
@@ -233,6 +242,9 @@ impl ProxyHttp for GatewayProxy {
 }
 
 /// The routing and session decision. `None` means "proxy it".
+///
+/// Runs after [`target::normalise_request`]: the `Host` header is present
+/// and canonical, and the target is origin-form.
 async fn decide(gw: &Gateway, req: &RequestHeader, ctx: &mut RequestCtx) -> Option<Reply> {
     let path = req.uri.path();
     let kind = || Requester::of(&req.method, &req.headers);
@@ -253,72 +265,41 @@ async fn decide(gw: &Gateway, req: &RequestHeader, ctx: &mut RequestCtx) -> Opti
             );
         }
     }
-    let host = req.uri.host().or_else(|| {
-        req.headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-    });
-    let Some(route) = gw.routes.find(host, path) else {
-        return Some(gw.reject(&GatewayError::NoRoute, kind(), &ctx.correlation_id, None));
+    let facts = access::Facts {
+        method: &req.method,
+        host: request_host(req),
+        path,
+        preflight: access::is_cors_preflight(&req.method, &req.headers),
     };
-    ctx.route = Some(route.index);
-    // CORS preflights carry no cookies and are never redirected: they go to
-    // the portal, without any identity, so its CORS policy answers them.
-    if route.access == Access::Public || is_cors_preflight(req) {
-        return None;
+    let outcome = access::decide(gw, &facts, endpoints::cookie_headers(req)).await;
+    ctx.route = outcome.route();
+    if let Some(refusal) = outcome.refusal(gw) {
+        return Some(gw.reject(&refusal, kind(), &ctx.correlation_id, None));
     }
-    if let Some(id) = gw.cookies.session_id(endpoints::cookie_headers(req)) {
-        match gw.store.session(&id).await {
-            Ok(Some(user)) => {
-                return match policy::decide(route, &user) {
-                    Decision::Allow => {
-                        ctx.session = Some((id, user));
-                        None
-                    }
-                    Decision::StepUp(acrs) => Some(
-                        endpoints::login_required(
-                            gw,
-                            req,
-                            &ctx.correlation_id,
-                            Some(acrs),
-                            ctx.client_ip,
-                        )
-                        .await,
-                    ),
-                    Decision::Deny(reason) => {
-                        let e = GatewayError::Forbidden(format!("route {}: {reason}", route.name));
-                        Some(gw.reject(&e, kind(), &ctx.correlation_id, None))
-                    }
-                };
-            }
-            Ok(None) => {}
-            Err(e) => {
-                let e = GatewayError::from(e);
-                return Some(gw.reject(&e, kind(), &ctx.correlation_id, None));
-            }
+    match outcome {
+        access::Outcome::Public { .. } => None,
+        access::Outcome::Allow { id, session, .. } => {
+            ctx.session = Some((id, session));
+            None
         }
+        access::Outcome::Login { acr, .. } => {
+            Some(endpoints::login_required(gw, req, &ctx.correlation_id, acr, ctx.client_ip).await)
+        }
+        // Refusals were answered above.
+        _ => None,
     }
-    let acrs = policy::acrs_named(route);
-    Some(endpoints::login_required(gw, req, &ctx.correlation_id, acrs, ctx.client_ip).await)
 }
 
-/// The client's address: the peer, or with `trust_forwarded_headers` the
-/// rightmost `X-Forwarded-For` entry (the one the trusted hop added).
-fn client_ip(gw: &Gateway, session: &Session) -> Option<std::net::IpAddr> {
-    if gw.config.server.trust_forwarded_headers {
-        let forwarded = session
-            .req_header()
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .last()
-            .and_then(|ip| ip.trim().parse().ok());
-        if forwarded.is_some() {
-            return forwarded;
-        }
-    }
+/// The canonical `Host` of a normalised request.
+fn request_host(req: &RequestHeader) -> &str {
+    req.headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+}
+
+/// The connection's peer address.
+fn peer_ip(session: &Session) -> Option<std::net::IpAddr> {
     session
         .client_addr()
         .and_then(|a| a.as_inet())
@@ -346,14 +327,6 @@ fn oversized(gw: &Gateway, req: &RequestHeader) -> Option<GatewayError> {
         return Some(GatewayError::TooLarge("body"));
     }
     None
-}
-
-fn is_cors_preflight(req: &RequestHeader) -> bool {
-    req.method == http::Method::OPTIONS
-        && req.headers.contains_key(http::header::ORIGIN)
-        && req
-            .headers
-            .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 fn is_timeout(e: &Error) -> bool {
@@ -404,100 +377,7 @@ fn route_of(ctx: &RequestCtx) -> Result<(&Gateway, usize)> {
 
 /// Removes every client-sent identity header, on every route.
 fn strip_identity_headers(gw: &Gateway, req: &mut RequestHeader) {
-    let doomed: Vec<http::HeaderName> = req
-        .headers
-        .keys()
-        .filter(|name| gw.stripper.is_identity_header(name.as_str()))
-        .cloned()
-        .collect();
-    for name in doomed {
-        req.remove_header(&name);
-    }
-}
-
-/// Sets `X-Forwarded-For`, `-Proto` and `-Host` (appending to client values
-/// only when the operator trusts the hop in front).
-///
-/// Runs on every forwarded request: values the client sent are read only
-/// when trusted, and the `Host` value is reused, not copied.
-fn set_forwarding_headers(
-    gw: &Gateway,
-    session: &Session,
-    upstream: &mut RequestHeader,
-) -> Result<()> {
-    let trust = gw.config.server.trust_forwarded_headers;
-    let trusted = |name: &str| {
-        trust
-            .then(|| upstream.headers.get(name))
-            .flatten()
-            .filter(|v| v.to_str().is_ok())
-            .cloned()
-    };
-    let client_ip = session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map(|a| a.ip());
-    let forwarded_for: HeaderValue = match (trusted("x-forwarded-for"), client_ip) {
-        (Some(prior), Some(ip)) => {
-            let prior = prior.to_str().unwrap_or_default();
-            HeaderValue::from_str(&format!("{prior}, {ip}")).map_err(bad_forwarded)?
-        }
-        (_, Some(ip)) => ip_header_value(ip),
-        (_, None) => HeaderValue::from_static("unknown"),
-    };
-    let proto = match trusted("x-forwarded-proto") {
-        Some(p) => p,
-        // TLS terminated here (server.tls): the client spoke https to us.
-        None if gw.config.server.tls.is_some() => HeaderValue::from_static("https"),
-        None => HeaderValue::from_static("http"),
-    };
-    let host = trusted("x-forwarded-host")
-        .or_else(|| upstream.headers.get(http::header::HOST).cloned())
-        .or_else(|| {
-            let host = upstream.uri.host()?;
-            HeaderValue::from_str(host).ok()
-        });
-    upstream.insert_header("x-forwarded-for", forwarded_for)?;
-    upstream.insert_header("x-forwarded-proto", proto)?;
-    match host {
-        Some(h) => upstream.insert_header("x-forwarded-host", h)?,
-        None => {
-            upstream.remove_header("x-forwarded-host");
-        }
-    }
-    Ok(())
-}
-
-/// A client address as a header value. IPv4 is written digit by digit: the
-/// standard `Display` of an address costs more than the rest of the
-/// forwarding headers together, and this runs on every forwarded request.
-fn ip_header_value(ip: std::net::IpAddr) -> HeaderValue {
-    let std::net::IpAddr::V4(v4) = ip else {
-        return HeaderValue::from_str(&ip.to_string()).expect("an address is a header value");
-    };
-    let mut text = [0u8; 15];
-    let mut len = 0;
-    for (i, octet) in v4.octets().into_iter().enumerate() {
-        if i > 0 {
-            text[len] = b'.';
-            len += 1;
-        }
-        let digits = [octet / 100, octet / 10 % 10, octet % 10];
-        let skip = match octet {
-            0..=9 => 2,
-            10..=99 => 1,
-            _ => 0,
-        };
-        for d in &digits[skip..] {
-            text[len] = b'0' + d;
-            len += 1;
-        }
-    }
-    HeaderValue::from_bytes(&text[..len]).expect("digits and dots are a header value")
-}
-
-fn bad_forwarded(e: http::header::InvalidHeaderValue) -> Box<Error> {
-    Error::explain(ErrorType::InvalidHTTPHeader, e.to_string())
+    forwarded::remove_headers(req, |name| gw.stripper.is_identity_header(name));
 }
 
 /// Removes the session and login-binding cookies from what goes upstream.
@@ -536,23 +416,4 @@ pub async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
         session.write_response_body(Some(body), true).await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-    use super::ip_header_value;
-
-    #[test]
-    fn client_addresses_format_like_display() {
-        for a in [0u8, 1, 9, 10, 42, 99, 100, 127, 199, 200, 255] {
-            for b in [0u8, 7, 10, 100, 255] {
-                let ip = IpAddr::V4(Ipv4Addr::new(a, b, b.wrapping_add(a), 255 - a));
-                assert_eq!(ip_header_value(ip), ip.to_string().as_str(), "{ip}");
-            }
-        }
-        let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
-        assert_eq!(ip_header_value(v6), "::1");
-    }
 }

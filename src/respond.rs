@@ -82,6 +82,21 @@ impl Reply {
         }
     }
 
+    /// A page of the gateway's own: never cached, loads and runs nothing,
+    /// cannot be framed.
+    pub fn html(status: StatusCode, lang: Lang, html: String) -> Reply {
+        Reply {
+            status,
+            headers: vec![
+                ("content-type".into(), "text/html; charset=utf-8".into()),
+                ("content-language".into(), lang.tag().into()),
+                ("cache-control".into(), "no-store".into()),
+                ("content-security-policy".into(), PAGE_CSP.into()),
+            ],
+            body: Bytes::from(html),
+        }
+    }
+
     /// Adds a header (several `set-cookie` headers may be added).
     pub fn with_header(
         mut self,
@@ -131,16 +146,7 @@ impl Reply {
                     action_label,
                     correlation_id,
                 });
-                Reply {
-                    status,
-                    headers: vec![
-                        ("content-type".into(), "text/html; charset=utf-8".into()),
-                        ("content-language".into(), who.lang.tag().into()),
-                        ("cache-control".into(), "no-store".into()),
-                        ("content-security-policy".into(), PAGE_CSP.into()),
-                    ],
-                    body: Bytes::from(html),
-                }
+                Reply::html(status, who.lang, html)
             }
         };
         reply = reply.with_header("x-correlation-id", correlation_id);
@@ -205,7 +211,9 @@ fn lang_of(headers: &http::HeaderMap) -> Lang {
 const WWW_AUTHENTICATE: &str = "Bearer realm=\"g2p-gateway\"";
 
 /// The gateway's pages load nothing and run nothing.
-const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
+/// Forms may only post back to the gateway itself (the logout button).
+const PAGE_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape_html(text: &str) -> String {

@@ -19,6 +19,7 @@ use pingora::services::listening::Service;
 use crate::admin::AdminApp;
 use crate::config::Config;
 use crate::config::StoreSettings;
+use crate::connections::GuardedApp;
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::proxy::GatewayProxy;
@@ -74,10 +75,11 @@ pub fn run_with(config: Config, options: RunOptions) -> Result<(), String> {
     let mut server = Server::new_with_opt_and_conf(Some(opt), conf);
     server.bootstrap();
 
-    let mut proxy = pingora::proxy::http_proxy_service_with_name(
-        &server.configuration,
-        GatewayProxy::new(current.clone()),
-        "g2p-gateway proxy",
+    let proxy_app =
+        pingora::proxy::http_proxy(&server.configuration, GatewayProxy::new(current.clone()));
+    let mut proxy = Service::new(
+        "g2p-gateway proxy".to_string(),
+        GuardedApp::new(proxy_app, current.clone()),
     );
     let scheme = match &tls {
         Some(files) => {

@@ -121,7 +121,7 @@ impl std::fmt::Debug for PendingLogin {
 }
 
 /// A store failure (the shared store is unreachable, a record is corrupt).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("session store: {0}")]
 pub struct StoreError(pub String);
 

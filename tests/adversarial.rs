@@ -54,7 +54,8 @@ async fn no_open_redirect_payload_leaves_the_origin() {
     for payload in &payloads {
         let encoded: String = url::form_urlencoded::byte_serialize(payload.as_bytes()).collect();
         let response = client
-            .get(env.url(&format!("/_gateway/logout?return_to={encoded}")))
+            .post(env.url(&format!("/_gateway/logout?return_to={encoded}")))
+            .header("origin", &origin)
             .send()
             .await
             .unwrap();

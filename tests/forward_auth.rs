@@ -155,6 +155,7 @@ async fn nginx_auth_request_logs_in_and_forwards_the_identity() {
         { "name": "women", "path": "/women", "upstream": "portal", "auth": "login",
           "policy": { "claim": { "name": "gender", "equals": "Female" } } },
     ]);
+    config["forward_auth"] = serde_json::json!({ "source": "nginx" });
     let gateway = spawn_gateway(&config).await;
     let nginx = start_nginx(nginx_port, &gateway.base_url, &upstream.base_url()).await;
 
@@ -210,7 +211,13 @@ async fn nginx_auth_request_logs_in_and_forwards_the_identity() {
 
 #[tokio::test]
 async fn traefik_style_requests_get_redirects_for_browsers_and_401_for_apis() {
-    let env = Env::start(EnvOptions::default()).await;
+    let env = Env::start(EnvOptions {
+        edit: Box::new(|config| {
+            config["forward_auth"] = serde_json::json!({ "source": "traefik" });
+        }),
+        ..Default::default()
+    })
+    .await;
     let auth = |accept: &'static str| {
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -40,7 +40,7 @@ async fn the_gateway_logs_in_through_panva_oidc_provider() {
     assert_eq!(claims["login"], "alice@interop.example");
 
     // RP-initiated logout goes through the provider's end_session_endpoint.
-    let out = browser.navigate(&format!("{base}/_gateway/logout")).await;
+    let out = browser.logout(&format!("{base}/_gateway/logout")).await;
     assert_eq!(out.status(), 302);
     let end_session = location(&out);
     assert!(

@@ -299,7 +299,7 @@ async fn session_info_logout_and_jwks() {
     assert!(key.get("d").is_none(), "no private parts published");
 
     let out = browser
-        .navigate(&env.url("/_gateway/logout?return_to=/public/bye"))
+        .logout(&env.url("/_gateway/logout?return_to=/public/bye"))
         .await;
     assert_eq!(out.status(), 302);
     assert_eq!(location(&out), "/public/bye");

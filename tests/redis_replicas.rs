@@ -238,7 +238,8 @@ async fn a_logout_on_b_is_refused_on_a_within_the_promised_time() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-        .get(replicas.url(1, "/_gateway/logout"))
+        .post(replicas.url(1, "/_gateway/logout"))
+        .header("origin", origin_of(&replicas.url(1, "/")))
         .header("cookie", &cookie)
         .send()
         .await

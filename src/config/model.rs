@@ -36,6 +36,8 @@ pub struct Config {
     pub limits: LimitSettings,
     /// The operator's page template (HTML with `{{placeholders}}`), if any.
     pub page_template: Option<String>,
+    /// Forward-auth mode (`<prefix>/auth`); `None`: the endpoint is off.
+    pub forward_auth: Option<ForwardAuthSource>,
     /// Path of the file this came from (for reload and messages).
     pub source: PathBuf,
 }
@@ -63,8 +65,10 @@ pub struct ServerSettings {
     pub work_stealing: bool,
     /// How long in-flight requests may take to finish on SIGTERM.
     pub grace_period: Duration,
-    /// Trust `X-Forwarded-*` headers sent by the client (only behind a trusted ingress).
-    pub trust_forwarded_headers: bool,
+    /// Networks of the proxies in front (ingress, load balancer) whose
+    /// `X-Forwarded-For`, `-Proto` and `-Host` are believed. Empty: no peer
+    /// is trusted and every client-sent forwarding header is replaced.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Terminate TLS on `listen` with this certificate and key (`None`: plain HTTP).
     pub tls: Option<TlsFiles>,
     /// Also reload when the file changes (polled every 2 s), not only on SIGHUP.
@@ -73,6 +77,33 @@ pub struct ServerSettings {
     pub max_header_bytes: usize,
     /// Largest request body (413 beyond).
     pub max_body_bytes: u64,
+    /// Deadline for a request's complete headers (slow-client defence).
+    pub header_timeout: Duration,
+    /// Cap on open client connections, all clients together.
+    pub max_connections: usize,
+    /// Cap on open connections per client address (IPv6 /64); 0 is no cap.
+    /// Peers in `trusted_proxies` are exempt.
+    pub max_connections_per_client: usize,
+}
+
+impl ServerSettings {
+    /// Whether `peer` is one of the configured trusted proxies.
+    pub fn is_trusted_proxy(&self, peer: std::net::IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&peer))
+    }
+}
+
+/// `forward_auth.source`: which ingress asks `<prefix>/auth`, and so which
+/// headers name the original request. Each reads only headers its ingress
+/// sets itself, never ones a client can choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardAuthSource {
+    /// nginx `auth_request` / ingress-nginx `auth-url`: `X-Original-URL`
+    /// (absolute) and `X-Original-Method`, set by the ingress.
+    Nginx,
+    /// Traefik `ForwardAuth`: `X-Forwarded-Method`, `-Proto`, `-Host`, `-Uri`,
+    /// which Traefik overwrites; `X-Original-*` is never read.
+    Traefik,
 }
 
 /// `server.tls`: PEM files, read by the TLS listener at startup.

@@ -110,6 +110,22 @@ pub struct RawConfig {
     pub logging: RawLogging,
     pub pages: RawPages,
     pub limits: RawLimits,
+    pub forward_auth: Option<RawForwardAuth>,
+}
+
+/// `forward_auth:`: turns on the `<prefix>/auth` endpoint for one ingress kind.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawForwardAuth {
+    pub source: Option<RawForwardAuthSource>,
+}
+
+/// `forward_auth.source`: whose headers describe the original request.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawForwardAuthSource {
+    Nginx,
+    Traefik,
 }
 
 /// `limits:`; each rate may be `off`.
@@ -183,12 +199,29 @@ pub struct RawServer {
     pub work_stealing: bool,
     #[serde(with = "humantime_serde")]
     pub grace_period: Duration,
-    pub trust_forwarded_headers: bool,
+    /// Replaced by `trusted_proxies`; kept only to point operators there.
+    pub trust_forwarded_headers: Option<bool>,
+    pub trusted_proxies: Vec<String>,
     pub tls: Option<RawTls>,
     pub watch_config: bool,
     pub max_header_bytes: usize,
     pub max_body_bytes: u64,
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    pub max_connections: u32,
+    pub max_connections_per_client: u32,
 }
+
+/// Default deadline for a request's headers, from its first byte (or from
+/// the connection's accept). A citizen on a slow mobile link sends 1-2 kB of
+/// headers in well under a second; nginx's `client_header_timeout` is 60 s.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on open client connections, all clients together.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10_000;
+/// Default cap on open connections from one client address (IPv6: one /64).
+/// A browser opens about 6 per origin; a carrier-grade NAT hides many
+/// citizens behind one address. Peers in `trusted_proxies` are exempt.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: u32 = 256;
 
 /// Default cap on the total size of a request's headers (431 beyond).
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
@@ -213,11 +246,15 @@ impl Default for RawServer {
             threads: DEFAULT_THREADS,
             work_stealing: true,
             grace_period: DEFAULT_GRACE_PERIOD,
-            trust_forwarded_headers: false,
+            trust_forwarded_headers: None,
+            trusted_proxies: Vec::new(),
             tls: None,
             watch_config: false,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
         }
     }
 }

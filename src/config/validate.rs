@@ -51,6 +51,7 @@ pub(crate) fn validate(raw: &RawConfig, source: &Path, cx: &mut Checker<'_>) -> 
     let logging = server::logging(cx, &raw.logging);
     let page_template = cx.page_template(raw.pages.template.as_deref());
     let limits = cx.limits(&raw.limits);
+    let forward_auth = cx.forward_auth(raw.forward_auth.as_ref());
     if cx.has_errors() {
         return None;
     }
@@ -65,6 +66,7 @@ pub(crate) fn validate(raw: &RawConfig, source: &Path, cx: &mut Checker<'_>) -> 
         logging,
         page_template: page_template?,
         limits: limits?,
+        forward_auth: forward_auth?,
         source: source.to_path_buf(),
     })
 }
@@ -99,6 +101,32 @@ impl<'a> Checker<'a> {
             }
         }
         Some(Some(text))
+    }
+
+    /// `forward_auth:`: absent turns the endpoint off; present needs its
+    /// `source`, since each ingress names the original request in different
+    /// headers and reading both lets a client choose what is checked.
+    fn forward_auth(
+        &mut self,
+        raw: Option<&super::raw::RawForwardAuth>,
+    ) -> Option<Option<super::model::ForwardAuthSource>> {
+        use super::model::ForwardAuthSource;
+        use super::raw::RawForwardAuthSource;
+        let Some(raw) = raw else {
+            return Some(None);
+        };
+        match raw.source {
+            Some(RawForwardAuthSource::Nginx) => Some(Some(ForwardAuthSource::Nginx)),
+            Some(RawForwardAuthSource::Traefik) => Some(Some(ForwardAuthSource::Traefik)),
+            None => {
+                let path = YamlPath::root().key("forward_auth").key("source");
+                self.error(
+                    &path,
+                    "required: nginx (X-Original-URL) or traefik (X-Forwarded-Uri)",
+                );
+                None
+            }
+        }
     }
 
     /// `limits:`: rates must be positive or `off`; the per-client cap at least 1.

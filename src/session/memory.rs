@@ -112,11 +112,13 @@ impl SessionStore for MemoryStore {
     }
 
     async fn insert_pending(&self, state: &str, login: PendingLogin) -> Result<bool, StoreError> {
+        // The count lags behind inserts and removals until the cache's
+        // pending work runs: run it first, so the bound is exact and the
+        // cache never reaches its own (frequency-based) eviction, which
+        // could drop a citizen's login silently.
+        self.pending.run_pending_tasks().await;
         if self.pending.entry_count() >= self.max_pending {
-            self.pending.run_pending_tasks().await;
-            if self.pending.entry_count() >= self.max_pending {
-                return Ok(false);
-            }
+            return Ok(false);
         }
         self.pending.insert(state.to_string(), login).await;
         Ok(true)

@@ -288,9 +288,10 @@ pub async fn spawn_gateway(config: &Value) -> Gateway {
         .filter(|w| w.contains("http://"))
         .map(|w| w.trim_start_matches('(').trim_end_matches(')').to_string());
     let gateway = Gateway {
-        base_url: urls
-            .next()
-            .unwrap_or_else(|| panic!("no listen line: {line:?}")),
+        base_url: urls.next().unwrap_or_else(|| {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            panic!("no listen line: {line:?}; gateway log:\n{log}")
+        }),
         admin_url: urls.next().expect("admin url"),
         child,
         log_path,
@@ -378,6 +379,18 @@ impl Browser {
             .unwrap()
     }
 
+    /// Signs out the way the gateway's logout page does: a form POST to
+    /// `url` (`<prefix>/logout[?return_to=…]`) from the gateway's own origin.
+    pub async fn logout(&self, url: &str) -> reqwest::Response {
+        self.client
+            .post(url)
+            .header("accept", "text/html")
+            .header("origin", origin_of(url))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Navigates to `url` on a protected route and returns the provider redirect.
     pub async fn start_login(&self, url: &str) -> LoginRedirect {
         let response = self.navigate(url).await;
@@ -439,6 +452,12 @@ impl Default for Browser {
     fn default() -> Self {
         Browser::new()
     }
+}
+
+/// `scheme://host:port` of a URL.
+pub fn origin_of(url: &str) -> String {
+    let parsed = url::Url::parse(url).unwrap();
+    parsed.origin().ascii_serialization()
 }
 
 /// The value of one Prometheus sample (`name{labels}`), 0 when absent.

@@ -37,6 +37,17 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawServer) -> ServerCheck {
         Some(files) => tls(cx, &path.key("tls"), files).map(Some),
         None => Some(None),
     };
+    let trusted_proxies = trusted_proxies(cx, &path, raw);
+    let header_timeout = raw.header_timeout;
+    if header_timeout.is_zero() {
+        cx.error(
+            &path.key("header_timeout"),
+            "must be positive, e.g. 30s: without it one client can hold connections open",
+        );
+    }
+    if raw.max_connections == 0 {
+        cx.error(&path.key("max_connections"), "must be at least 1");
+    }
     let parts = (
         listen,
         admin_listen,
@@ -44,6 +55,7 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawServer) -> ServerCheck {
         prefix.clone(),
         threads,
         tls,
+        trusted_proxies,
     );
     let settings = match parts {
         (
@@ -53,6 +65,7 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawServer) -> ServerCheck {
             Some(prefix),
             Some(threads),
             Some(tls),
+            Some(trusted_proxies),
         ) => Some(ServerSettings {
             listen,
             admin_listen,
@@ -61,11 +74,14 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawServer) -> ServerCheck {
             threads,
             work_stealing: raw.work_stealing,
             grace_period: raw.grace_period,
-            trust_forwarded_headers: raw.trust_forwarded_headers,
+            trusted_proxies,
             tls,
             watch_config: raw.watch_config,
             max_header_bytes: raw.max_header_bytes,
             max_body_bytes: raw.max_body_bytes,
+            header_timeout,
+            max_connections: raw.max_connections as usize,
+            max_connections_per_client: raw.max_connections_per_client as usize,
         }),
         _ => None,
     };
@@ -74,6 +90,49 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawServer) -> ServerCheck {
         prefix,
         settings,
     }
+}
+
+/// `server.trusted_proxies`: IP networks (`10.0.0.0/8`, `fd00::/8`) or single
+/// addresses. The replaced `trust_forwarded_headers: true` trusted any peer;
+/// it is refused with a pointer to the list, so no upgrade keeps that hole.
+fn trusted_proxies(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    raw: &RawServer,
+) -> Option<Vec<ipnet::IpNet>> {
+    if raw.trust_forwarded_headers == Some(true) {
+        cx.error(
+            &path.key("trust_forwarded_headers"),
+            "was replaced by server.trusted_proxies: list the networks of the proxies in front \
+             (e.g. [10.0.0.0/8]); trusting every peer let any client choose its own address",
+        );
+    }
+    let mut networks = Vec::new();
+    let mut ok = true;
+    for (i, entry) in raw.trusted_proxies.iter().enumerate() {
+        let entry = entry.trim();
+        let parsed = entry
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+        match parsed {
+            Ok(net) if net.prefix_len() == 0 => {
+                cx.error(
+                    &path.key("trusted_proxies").index(i),
+                    format!("{entry:?} trusts every address; list the proxies' networks"),
+                );
+                ok = false;
+            }
+            Ok(net) => networks.push(net.trunc()),
+            Err(_) => {
+                cx.error(
+                    &path.key("trusted_proxies").index(i),
+                    format!("{entry:?} is not an IP network, e.g. 10.0.0.0/8 or 192.0.2.7"),
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(networks)
 }
 
 fn socket_addr(cx: &mut Checker<'_>, path: &YamlPath, value: &str) -> Option<SocketAddr> {
