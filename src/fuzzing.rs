@@ -45,13 +45,68 @@ pub type Target = fn(&[u8]);
 
 /// Every target, by name (the name of its `fuzz/fuzz_targets/<name>.rs` and
 /// of its corpus directory `fuzz/corpus/<name>/`).
-pub const TARGETS: [(&str, Target); 5] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("session_cookie", session_cookie),
     ("return_to", return_to),
     ("config_loader", config_loader),
     ("jws_verify", jws_verify),
     ("claim_mapper", claim_mapper),
+    ("request_target", request_target),
 ];
+
+/// `request_target`: the first line is a request target, the second a
+/// `Host` value (absent when there is no second line). Oracles: a request
+/// [`normalise_request`](crate::access::target::normalise_request) accepts
+/// is origin-form with exactly one canonical `Host`, and the path the
+/// gateway routes on is the path that goes upstream; every canonical host
+/// is lower-case, without a trailing dot, and canonical again.
+pub fn request_target(data: &[u8]) {
+    use crate::access::target::{canonical_host, normalise_request};
+    let mut lines = data.splitn(2, |&b| b == b'\n');
+    let target = lines.next().unwrap_or_default();
+    let host = lines.next();
+    if let Some(host) = host {
+        if let Ok(canonical) = canonical_host(host) {
+            let canonical = canonical.into_owned();
+            assert!(
+                !canonical.bytes().any(|b| b.is_ascii_uppercase()),
+                "{canonical:?}"
+            );
+            assert!(!canonical.ends_with('.'), "{canonical:?}");
+            assert_eq!(
+                canonical_host(canonical.as_bytes()).ok().as_deref(),
+                Some(canonical.as_str())
+            );
+        }
+    }
+    let Ok(mut req) = pingora::http::RequestHeader::build("GET", target, None) else {
+        return;
+    };
+    if let Some(value) = host.and_then(|h| http::HeaderValue::from_bytes(h).ok()) {
+        req.insert_header(http::header::HOST, value).ok();
+    }
+    if normalise_request(&mut req).is_err() {
+        return;
+    }
+    let raw = req.raw_path().to_vec();
+    assert_eq!(raw.first(), Some(&b'/'), "not origin-form: {raw:?}");
+    let hosts: Vec<_> = req.headers.get_all(http::header::HOST).iter().collect();
+    assert_eq!(hosts.len(), 1, "one Host after normalising");
+    let host = hosts[0].as_bytes();
+    assert_eq!(
+        canonical_host(host).ok().as_deref().map(str::as_bytes),
+        Some(host)
+    );
+    if req.raw_path_is_utf8() {
+        let raw = String::from_utf8_lossy(&raw);
+        let raw_path = raw.split('?').next().unwrap_or_default();
+        assert_eq!(
+            req.uri.path(),
+            raw_path,
+            "routed and forwarded paths differ"
+        );
+    }
+}
 
 /// Session cookie name used by the `session_cookie` target.
 pub const COOKIE_NAME: &str = "g2p-session";
