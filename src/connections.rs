@@ -237,6 +237,7 @@ impl Guarded {
             return;
         };
         let mut bytes = bytes;
+        let first_byte_here = !started;
         if !started {
             // Blank lines before a request line are skipped by parsers; they
             // neither start nor end a request.
@@ -244,10 +245,6 @@ impl Guarded {
                 return;
             };
             bytes = &bytes[first..];
-            // The first byte of a request: its deadline counts from here.
-            self.deadline
-                .as_mut()
-                .reset(Instant::now() + self.header_timeout);
             self.phase = Phase::Headers { started: true };
             self.window = 0;
         }
@@ -260,12 +257,21 @@ impl Guarded {
         for i in memchr::memchr_iter(b'\n', bytes) {
             let previous = before(i, 1);
             if previous == b'\n' || (previous == b'\r' && before(i, 2) == b'\n') {
+                // The usual case: a whole request in one read. The timer is
+                // left alone (moving it earlier takes the timer driver's lock).
                 self.phase = Phase::Message;
                 return;
             }
         }
         for &b in &bytes[bytes.len().saturating_sub(3)..] {
             self.window = (self.window << 8) | u32::from(b);
+        }
+        if first_byte_here {
+            // A request arriving in pieces: its deadline counts from its
+            // first byte.
+            self.deadline
+                .as_mut()
+                .reset(Instant::now() + self.header_timeout);
         }
     }
 
@@ -275,6 +281,8 @@ impl Guarded {
         let final_status = bytes.len() > 9 && bytes.starts_with(b"HTTP/1.") && bytes[9] != b'1';
         if self.http1 && final_status && self.phase == Phase::Message {
             self.phase = Phase::Headers { started: false };
+            // Later than the timer's last deadline: tokio extends a timer
+            // without taking the driver's lock.
             self.deadline
                 .as_mut()
                 .reset(Instant::now() + self.header_timeout + KEEPALIVE_IDLE);
