@@ -185,6 +185,9 @@ pub struct MappingSettings {
     pub default_group: String,
     /// Mapped key used as the login, default `email`, falling back to user_id.
     pub login_attribute: String,
+    /// How a mapped `birthdate` is written (`%Y-%m-%d` by default; OpenG2P
+    /// parses with its provider's `date_format`, by default `%Y/%m/%d`).
+    pub birthdate_format: crate::mapping::BirthdateFormat,
 }
 
 /// Session cookie and store settings.

@@ -302,6 +302,7 @@ pub struct RawMapping {
     pub registrant_id_type: String,
     pub default_group: String,
     pub login_attribute: String,
+    pub birthdate_format: Option<String>,
 }
 
 impl Default for RawMapping {
@@ -312,6 +313,7 @@ impl Default for RawMapping {
             registrant_id_type: DEFAULT_REGISTRANT_ID_TYPE.into(),
             default_group: DEFAULT_GROUP.into(),
             login_attribute: DEFAULT_LOGIN_ATTRIBUTE.into(),
+            birthdate_format: None,
         }
     }
 }

@@ -5,6 +5,7 @@ use crate::config::model::MappingSettings;
 use crate::config::path::YamlPath;
 use crate::config::raw::{PairList, RawMapping};
 use crate::config::suggest;
+use crate::mapping::BirthdateFormat;
 
 /// The key OpenG2P always has: the token map's target, or `sub` as fallback.
 pub(super) const USER_ID: &str = "user_id";
@@ -32,14 +33,26 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawMapping) -> MappingCheck {
     let default_group = cx.text(&path.key("default_group"), &raw.default_group);
     let login_path = path.key("login_attribute");
     let login_attribute = known_key(cx, &login_path, raw.login_attribute.trim(), &targets);
-    let settings = match (registrant_id_type, default_group, login_attribute) {
-        (Some(registrant_id_type), Some(default_group), Some(login_attribute)) => {
+    let birthdate_format = match raw.birthdate_format.as_deref() {
+        None => Some(BirthdateFormat::default()),
+        Some(pattern) => BirthdateFormat::parse(pattern)
+            .map_err(|e| cx.error(&path.key("birthdate_format"), format!("{pattern:?}: {e}")))
+            .ok(),
+    };
+    let settings = match (
+        registrant_id_type,
+        default_group,
+        login_attribute,
+        birthdate_format,
+    ) {
+        (Some(registrant_id_type), Some(default_group), Some(login_attribute), Some(birthdate_format)) => {
             Some(MappingSettings {
                 token_map: token_map.clone(),
                 userinfo_map: userinfo_map.clone(),
                 registrant_id_type,
                 default_group,
                 login_attribute,
+                birthdate_format,
             })
         }
         _ => None,
