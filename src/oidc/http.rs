@@ -2,7 +2,9 @@
 //!
 //! One place sets the timeouts, refuses redirects (following them would let a
 //! provider response steer the gateway elsewhere: SSRF), caps response sizes,
-//! and records latency metrics per endpoint.
+//! trusts the operator's CA bundle (`esignet.ca_file`, for an e-Signet behind
+//! a private CA) on top of the bundled web roots, and records latency metrics
+//! per endpoint.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,9 +35,25 @@ pub struct IdpHttp {
 }
 
 impl IdpHttp {
-    /// Builds the client with `timeout` per call.
-    pub fn new(timeout: Duration, metrics: Arc<Metrics>) -> Result<IdpHttp, String> {
-        let client = reqwest::Client::builder()
+    /// Builds the client with `timeout` per call. `ca_pem`: extra trusted
+    /// root certificates (a PEM bundle), added to the bundled web roots.
+    pub fn new(
+        timeout: Duration,
+        metrics: Arc<Metrics>,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<IdpHttp, String> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("esignet.ca_file: not a PEM certificate bundle ({e})"))?;
+            if certs.is_empty() {
+                return Err("esignet.ca_file: holds no certificate".into());
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -52,11 +70,29 @@ impl IdpHttp {
         url: &str,
         bearer: Option<&str>,
     ) -> Result<IdpResponse, String> {
-        let mut request = self.client.get(url);
-        if let Some(token) = bearer {
-            request = request.bearer_auth(token);
-        }
+        self.send(endpoint, self.get_request(url, bearer)).await
+    }
+
+    /// GET `url` with an `Accept` header: userinfo asks for
+    /// `application/jwt`, as OpenID providers that sign userinfo only when
+    /// asked require (e-Signet signs either way).
+    pub async fn get_accepting(
+        &self,
+        endpoint: IdpEndpoint,
+        url: &str,
+        bearer: Option<&str>,
+        accept: &str,
+    ) -> Result<IdpResponse, String> {
+        let request = self.get_request(url, bearer).header("accept", accept);
         self.send(endpoint, request).await
+    }
+
+    fn get_request(&self, url: &str, bearer: Option<&str>) -> reqwest::RequestBuilder {
+        let request = self.client.get(url);
+        match bearer {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
     }
 
     /// POST `form` as `application/x-www-form-urlencoded` to `url`.
