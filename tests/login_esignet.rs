@@ -129,9 +129,11 @@ async fn individual_id_user_id_keys_the_registrant_on_the_national_id() {
 
 #[tokio::test]
 async fn a_missing_individual_id_refuses_the_login_instead_of_filing_the_psut() {
-    // individual_id is not requested, so e-Signet never releases it.
+    // individual_id is requested, but the client is not registered for it,
+    // so e-Signet silently drops it from userinfo.
     let env = Env::start(EnvOptions {
         edit: Box::new(|config| {
+            config["esignet"]["user_claims"] = json!("name email individual_id");
             config["mapping"] = json!({
                 "token_map": "individual_id:user_id",
                 "registrant_id_type": "NATIONAL ID",
@@ -140,6 +142,17 @@ async fn a_missing_individual_id_refuses_the_login_instead_of_filing_the_psut() 
         ..Default::default()
     })
     .await;
+    let public_jwk: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("certs/demo/client.jwk.json")).unwrap(),
+    )
+    .unwrap();
+    let mut client = esignet_emulator::ClientRegistration::new(
+        CLIENT_ID,
+        public_jwk,
+        vec![env.url("/_gateway/callback")],
+    );
+    client.user_claims.retain(|c| c != "individual_id");
+    env.emulator.register_client(client);
     let back = env.browser().login(&env.url("/portal/x")).await;
     assert_ne!(back.status(), 302, "no session keyed on the PSUT");
     let logs = env.gateway.logs();
@@ -220,6 +233,23 @@ async fn check_config_refuses_a_v1_token_url_with_pkce() {
     assert_ne!(code, 0, "{text}");
     assert!(text.contains("esignet.token_url"), "{text}");
     assert!(text.contains("code_verifier"), "says why: {text}");
+}
+
+#[tokio::test]
+async fn check_config_refuses_a_user_id_source_that_is_never_requested() {
+    let (code, text) = check_config(|config| {
+        config["mapping"] = json!({ "token_map": "individual_id:user_id" });
+    })
+    .await;
+    assert_ne!(code, 0, "{text}");
+    assert!(text.contains("mapping.token_map"), "{text}");
+    assert!(text.contains("esignet.user_claims"), "{text}");
+    let (code, text) = check_config(|config| {
+        config["mapping"] = json!({ "token_map": "individual_id:user_id" });
+        config["esignet"]["user_claims"] = json!("name individual_id");
+    })
+    .await;
+    assert_eq!(code, 0, "{text}");
 }
 
 #[tokio::test]

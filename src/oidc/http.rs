@@ -174,3 +174,102 @@ fn without_url(error: &reqwest::Error) -> String {
     };
     kind.to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    fn demo(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("certs/demo")
+            .join(name)
+    }
+
+    /// A provider endpoint behind the demo private CA (`certs/demo/tls.crt`,
+    /// issued by `tls-ca.crt`): answers every request with `{}`.
+    async fn private_ca_server() -> u16 {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(demo("tls.crt"))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(demo("tls.key")).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = tls
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                              content-length: 2\r\nconnection: close\r\n\r\n{}",
+                        )
+                        .await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        port
+    }
+
+    /// Issue 13 item 7: e-Signet behind a private CA is reachable with
+    /// `esignet.ca_file`, and only then.
+    #[tokio::test]
+    async fn a_private_ca_is_trusted_only_when_configured() {
+        let port = private_ca_server().await;
+        let url = format!("https://127.0.0.1:{port}/.well-known/openid-configuration");
+        let metrics = Arc::new(Metrics::new());
+        let timeout = Duration::from_secs(10);
+
+        let web_roots_only = IdpHttp::new(timeout, metrics.clone(), None).unwrap();
+        let refused = web_roots_only
+            .get(IdpEndpoint::Discovery, &url, None)
+            .await
+            .unwrap_err();
+        assert!(refused.contains("failed"), "{refused}");
+
+        let ca = std::fs::read(demo("tls-ca.crt")).unwrap();
+        let with_ca = IdpHttp::new(timeout, metrics, Some(&ca)).unwrap();
+        let response = with_ca
+            .get(IdpEndpoint::Discovery, &url, None)
+            .await
+            .unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(&response.body[..], b"{}");
+    }
+
+    #[test]
+    fn a_bundle_without_certificates_is_refused() {
+        let metrics = Arc::new(Metrics::new());
+        let err = IdpHttp::new(Duration::from_secs(1), metrics, Some(b"not a pem"))
+            .err()
+            .unwrap();
+        assert!(err.contains("ca_file"), "{err}");
+    }
+}
