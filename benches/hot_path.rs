@@ -86,6 +86,7 @@ fn session() -> Session {
         registrant_id_type: "MOSIP PSUT".into(),
         default_group: "portal".into(),
         login_attribute: "email".into(),
+        birthdate_format: Default::default(),
     };
     let sub = "kZ1v2c3b4n5m6l7k8j9h0g1f2d3s4a5q6w7e8r9t0y1";
     let id_token = json!({"sub": sub, "acr": "mosip:idp:acr:generated-code"});

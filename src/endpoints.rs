@@ -376,6 +376,7 @@ async fn session_info(gw: &Gateway, req: &RequestHeader) -> Result<Reply, Gatewa
         "login": identity.login,
         "groups": identity.groups,
         "claims": identity.claims,
+        "partner": mapping::partner_fields(identity, true),
         "acr": session.acr,
         "auth_time": session.auth_time,
         "expires_at": session.expires_at,

@@ -518,6 +518,7 @@ fn mapping_settings(spec: &Map<String, Value>) -> MappingSettings {
         registrant_id_type: text("registrant_id_type", "MOSIP PSUT"),
         default_group: text("default_group", "portal"),
         login_attribute: text("login_attribute", "email"),
+        birthdate_format: crate::mapping::BirthdateFormat::default(),
     }
 }
 

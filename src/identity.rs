@@ -41,6 +41,7 @@ const RESERVED: &[&str] = &[
     "login",
     "user_id",
     "registrant_id",
+    "partner",
 ];
 
 /// Cache key of a forwarded identity, within its audience's cache: the
@@ -237,6 +238,8 @@ pub fn assertion_claims(
         "groups": identity.groups,
         "acr": session.acr,
         "auth_time": session.auth_time,
+        // OpenG2P's partner fields (issue 13), never the picture: a header.
+        "partner": crate::mapping::partner_fields(identity, false),
     });
     if let Value::Object(fixed) = fixed {
         claims.extend(fixed);

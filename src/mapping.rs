@@ -17,17 +17,31 @@
 //!   nor overwrites a value mapped from the ID token.
 //! * **Locale suffixes are resolved** (`name#en`, `name#fra`), which Odoo does
 //!   not do: see [`map_identity`].
-//! * **`birthdate` is normalised to ISO `YYYY-MM-DD`** and `gender` is
-//!   capitalised here, once, instead of in each consumer.
-//! * **`user_id` only ever comes from the verified ID token.** A userinfo map
-//!   target of `user_id` (or another reserved key) is ignored with a warning,
-//!   because userinfo is less trusted (it may be unsigned, pitfall 11).
+//! * **`birthdate` is re-formatted** from e-Signet's `YYYY/MM/DD` to
+//!   `mapping.birthdate_format` (ISO `%Y-%m-%d` by default; set it to the
+//!   portal provider row's `date_format`, OpenG2P's default `%Y/%m/%d`, when
+//!   the portal parses it) and `gender` is capitalised here, once, instead of
+//!   in each consumer.
+//!
+//! As in OpenG2P 17 (`OpenG2P/openg2p-registry @ 17.0 :
+//! g2p_auth_oidc/models/auth_oauth_provider.py`, `combine_tokens` then
+//! `map_validation_values`), the **token map reads the merge of the verified
+//! ID token and userinfo, userinfo winning**: e-Signet's ID tokens never carry
+//! user claims (v1.4.1 `TokenServiceImpl.getIDToken`, v1.8.0 `buildIDToken`),
+//! so `individual_id:user_id` only works on that merge. A `token_map` entry
+//! repeated for one target: the **last** entry wins (`res[to_key] = …`). A
+//! configured `user_id` (or `user_id<N>`) source that is missing refuses the
+//! login; it never falls back to `sub`, which would file a PSUT under the
+//! national-ID type. A `userinfo_map` target of `user_id` (or another reserved
+//! key) is ignored with a warning.
 
 mod claims;
+mod partner;
 #[cfg(test)]
 mod tests;
 
 pub use claims::Claims;
+pub use partner::{partner_fields, split_name, BirthdateFormat};
 
 use std::fmt;
 
@@ -91,6 +105,21 @@ pub struct MappedIdentity {
     /// `user_id`). Missing claims are absent. Held as JSON text (one small
     /// allocation per session); see [`Claims`].
     pub claims: Claims,
+    /// Further registrant IDs from `user_id<N>` token-map targets (OpenG2P's
+    /// `oidc_signin_process_reg_ids`): `id_type` is the `<N>`, the
+    /// `g2p.id.type` row id. Empty (and absent from stored records) without
+    /// such targets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_registrant_ids: Vec<RegistrantId>,
+    /// e-Signet's verified claims as a portal sees them: the merge of the
+    /// verified ID token and userinfo (userinfo wins), without the token
+    /// mechanics (`iss`, `aud`, `exp`, `iat`, `nonce`, `at_hash`, …). Locale
+    /// suffixes are kept as e-Signet sent them. This is what a portal-facing
+    /// userinfo passes on (name, gender, birthdate, phone_number, email,
+    /// address, individual_id, picture…). It holds the picture: never put it
+    /// in a header. Records stored before it existed read as empty.
+    #[serde(default)]
+    pub verified: Claims,
 }
 
 impl fmt::Debug for MappedIdentity {
@@ -101,6 +130,8 @@ impl fmt::Debug for MappedIdentity {
             .field("login", &Redacted)
             .field("groups", &self.groups)
             .field("claims", &self.claims)
+            .field("extra_registrant_ids", &self.extra_registrant_ids)
+            .field("verified", &self.verified)
             .finish()
     }
 }
@@ -161,9 +192,23 @@ fn is_data_uri(s: &str) -> bool {
 /// personal data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MappingError {
-    /// Neither the token-map `user_id` source nor `sub` holds a value.
-    #[error("the ID token has no user id (token-map `user_id` source or `sub`)")]
+    /// No token-map entry targets `user_id` and the ID token has no `sub`.
+    #[error("the ID token has no user id (`sub`)")]
     MissingUserId,
+    /// The claim the token map names for `user_id` (or `user_id<N>`) is in
+    /// neither the ID token nor userinfo. The login is refused rather than
+    /// keyed on another claim (a PSUT stored under a national-ID type).
+    #[error(
+        "token_map source `{claim}` for `{target}` is in neither the ID token nor userinfo \
+         (e-Signet releases it only when requested: add it to esignet.user_claims and to the \
+         client's registered claims)"
+    )]
+    MissingUserIdSource {
+        /// The configured source claim.
+        claim: String,
+        /// The target (`user_id` or `user_id<N>`).
+        target: String,
+    },
     /// The user id claim exists but can't be used as an id.
     #[error("the ID token's user id claim is unusable: {reason}")]
     InvalidUserId {
@@ -181,6 +226,7 @@ pub enum MappingError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MappingWarning {
     /// A birthdate that isn't a valid `YYYY/MM/DD` or `YYYY-MM-DD` date.
+    /// (The message names the input formats; the output format is configured.)
     #[error("claim `{claim}` dropped: not a valid YYYY/MM/DD or YYYY-MM-DD calendar date")]
     InvalidDate {
         /// The source claim name.
@@ -235,25 +281,34 @@ pub fn map_identity(
 /// * Fails with [`MappingError::SubjectMismatch`] when userinfo carries a
 ///   `sub` different from the ID token's (defence in depth; the OIDC layer
 ///   should already have checked).
-/// * `user_id`: the first `token_map` entry targeting `user_id` whose source
-///   ID-token claim is present, else `sub`. It must be a non-empty string
-///   or an integer (converted to text), without control characters, at most
-///   1024 bytes; otherwise the login fails with [`MappingError`].
+/// * The token map reads the **merge** of ID token and userinfo (userinfo
+///   wins), as OpenG2P 17's `combine_tokens` does. For each target the
+///   **last** entry wins, as its `map_validation_values` does.
+/// * `user_id`: the source of the last `token_map` entry targeting
+///   `user_id`; when that source is missing the login fails with
+///   [`MappingError::MissingUserIdSource`] (no fallback). Without any such
+///   entry: the ID token's `sub`. It must be a non-empty string or an integer
+///   (converted to text), without control characters, at most 1024 bytes;
+///   otherwise the login fails with [`MappingError`].
+/// * `user_id<N>` targets become [`MappedIdentity::extra_registrant_ids`]
+///   of ID type `<N>`, under the same rules.
 /// * `registrant_id`: `{ registrant_id_type, user_id }`.
-/// * `claims`: other `token_map` targets from the ID token (first entry per
-///   target wins, as in Odoo), then `userinfo_map` targets from userinfo
-///   (overwriting, as Odoo merges userinfo last). Reserved targets are
-///   ignored with a warning.
+/// * `claims`: other `token_map` targets from the merge, then
+///   `userinfo_map` targets from userinfo (overwriting when present).
+///   Reserved targets are ignored with a warning.
+/// * Sources may be dotted paths into objects (`address.locality`), as in
+///   OpenG2P 17.
 /// * Locales: for a wanted claim `X`, the first present of `X`, then for each
 ///   preferred locale `X#<2-letter>` and `X#<3-letter>`, then the first `X#*`
 ///   in sorted order. Object values (address) get the same treatment for
 ///   their inner keys (`locality#eng` → `locality`).
-/// * Normalisation by source claim: `birthdate` to `YYYY-MM-DD` (dropped
-///   with a warning if invalid), `gender` capitalised like Python's
+/// * Normalisation by source claim: `birthdate` to `birthdate_format`
+///   (dropped with a warning if invalid), `gender` capitalised like Python's
 ///   `str.capitalize()`. Other values are kept as they are (`picture` stays
 ///   a data URI, `address` an object or string).
 /// * `login`: the `login_attribute` claim if a non-empty string, else the
 ///   user id. `groups`: `[default_group]` (empty if that is empty).
+/// * `verified`: the merge itself, less the token mechanics.
 ///
 /// Never panics, whatever the JSON shapes.
 pub fn map_identity_with_warnings(
@@ -264,11 +319,14 @@ pub fn map_identity_with_warnings(
 ) -> Result<MappingOutcome, MappingError> {
     check_same_subject(id_token, userinfo)?;
     let locales = locale_codes(preferred_locales);
-    let user_id = resolve_user_id(settings, id_token, &locales)?;
+    let merged = merge_tokens(id_token, userinfo);
+    let user_id = resolve_user_id(settings, id_token, &merged, &locales)?;
+    let extra_registrant_ids = extra_registrant_ids(settings, &merged, &locales)?;
     let mut warnings = Vec::new();
     let mut claims = Map::new();
-    apply_token_map(settings, id_token, &locales, &mut claims, &mut warnings);
-    apply_userinfo_map(settings, userinfo, &locales, &mut claims, &mut warnings);
+    let date = &settings.birthdate_format;
+    apply_token_map(settings, &merged, &locales, date, &mut claims, &mut warnings);
+    apply_userinfo_map(settings, userinfo, &locales, date, &mut claims, &mut warnings);
     let login = login_for(&claims, &settings.login_attribute, &user_id);
     let groups = if settings.default_group.is_empty() {
         Vec::new()
@@ -284,8 +342,31 @@ pub fn map_identity_with_warnings(
         login,
         groups,
         claims: Claims::from_map(claims),
+        extra_registrant_ids,
+        verified: Claims::from_map(verified_claims(merged)),
     };
     Ok(MappingOutcome { identity, warnings })
+}
+
+/// ID-token claims that describe the token, not the person: left out of
+/// [`MappedIdentity::verified`].
+const TOKEN_MECHANICS: [&str; 14] = [
+    "iss", "aud", "exp", "iat", "nbf", "jti", "nonce", "at_hash", "c_hash", "azp", "sid",
+    "auth_time", "acr", "amr",
+];
+
+/// OpenG2P 17's `combine_tokens(id_token, userinfo)`: a dict update, the
+/// later (userinfo) winning.
+fn merge_tokens(id_token: &Map<String, Value>, userinfo: &Map<String, Value>) -> Map<String, Value> {
+    let mut merged = id_token.clone();
+    merged.extend(userinfo.iter().map(|(k, v)| (k.clone(), v.clone())));
+    merged
+}
+
+/// The merge without the token mechanics (`sub` stays: it is the PSUT).
+fn verified_claims(mut merged: Map<String, Value>) -> Map<String, Value> {
+    merged.retain(|k, _| !TOKEN_MECHANICS.contains(&k.as_str()));
+    merged
 }
 
 /// Refuses userinfo whose `sub` differs from the ID token's. A userinfo
@@ -300,22 +381,75 @@ fn check_same_subject(
     }
 }
 
-/// The user id: first present token-map `user_id` source, else `sub`.
+/// The source of the last token-map entry for `target`, if any.
+fn last_source<'a>(settings: &'a MappingSettings, target: &str) -> Option<&'a str> {
+    settings
+        .token_map
+        .iter()
+        .rev()
+        .find(|(_, to)| to == target)
+        .map(|(from, _)| from.as_str())
+}
+
+/// The user id: the last token-map `user_id` source, looked up in the
+/// merge (missing: refused), else the ID token's `sub`.
 fn resolve_user_id(
     settings: &MappingSettings,
     id_token: &Map<String, Value>,
+    merged: &Map<String, Value>,
     locales: &[String],
 ) -> Result<String, MappingError> {
-    let mapped = settings
-        .token_map
-        .iter()
-        .filter(|(_, to)| to == USER_ID_KEY)
-        .find_map(|(from, _)| resolve_claim(id_token, from, locales));
-    let value = mapped.or_else(|| id_token.get("sub").filter(|v| is_present(v)));
+    let value = match last_source(settings, USER_ID_KEY) {
+        Some(from) => Some(resolve_path(merged, from, locales).ok_or_else(|| {
+            MappingError::MissingUserIdSource {
+                claim: from.to_string(),
+                target: USER_ID_KEY.to_string(),
+            }
+        })?),
+        None => id_token.get("sub").filter(|v| is_present(v)),
+    };
     match value {
         Some(value) => user_id_text(value),
         None => Err(MappingError::MissingUserId),
     }
+}
+
+/// The `<N>` of a `user_id<N>` target (digits only), as OpenG2P's
+/// `oidc_signin_process_reg_ids` reads it.
+fn extra_id_type(target: &str) -> Option<&str> {
+    target
+        .strip_prefix(USER_ID_KEY)
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Registrant IDs from `user_id<N>` targets, in first-appearance order of
+/// the target; each from its last entry, refused when missing.
+fn extra_registrant_ids(
+    settings: &MappingSettings,
+    merged: &Map<String, Value>,
+    locales: &[String],
+) -> Result<Vec<RegistrantId>, MappingError> {
+    let mut ids: Vec<RegistrantId> = Vec::new();
+    for (_, to) in &settings.token_map {
+        let Some(id_type) = extra_id_type(to) else {
+            continue;
+        };
+        if ids.iter().any(|id| id.id_type == id_type) {
+            continue;
+        }
+        let from = last_source(settings, to).unwrap_or_default();
+        let value = resolve_path(merged, from, locales).ok_or_else(|| {
+            MappingError::MissingUserIdSource {
+                claim: from.to_string(),
+                target: to.clone(),
+            }
+        })?;
+        ids.push(RegistrantId {
+            id_type: id_type.to_string(),
+            value: user_id_text(value)?,
+        });
+    }
+    Ok(ids)
 }
 
 /// A user id value as text, or why it can't be one.
@@ -342,35 +476,44 @@ fn user_id_text(value: &Value) -> Result<String, MappingError> {
     Ok(text)
 }
 
-/// Token-map targets other than `user_id`, from the ID token; the first
-/// entry per target wins (Odoo's `_map_token_values` sets only missing keys).
+/// Token-map targets other than the user ids, from the merge; for a
+/// repeated target the last entry wins (OpenG2P 17 assigns in order), and a
+/// missing last source leaves the target absent.
 fn apply_token_map(
     settings: &MappingSettings,
-    id_token: &Map<String, Value>,
+    merged: &Map<String, Value>,
     locales: &[String],
+    date: &BirthdateFormat,
     claims: &mut Map<String, Value>,
     warnings: &mut Vec<MappingWarning>,
 ) {
-    for (from, to) in &settings.token_map {
-        if to == USER_ID_KEY || to.is_empty() || claims.contains_key(to.as_str()) {
+    let mut done: Vec<&str> = Vec::new();
+    for (_, to) in &settings.token_map {
+        if to == USER_ID_KEY || extra_id_type(to).is_some() || to.is_empty() {
             continue;
         }
+        if done.contains(&to.as_str()) {
+            continue;
+        }
+        done.push(to);
         if is_reserved(to) {
             warnings.push(MappingWarning::ReservedTarget { target: to.clone() });
             continue;
         }
-        if let Some(value) = mapped_value(id_token, from, locales, warnings) {
+        let from = last_source(settings, to).unwrap_or_default();
+        if let Some(value) = mapped_value(merged, from, locales, date, warnings) {
             claims.insert(to.clone(), value);
         }
     }
 }
 
 /// Userinfo-map targets, from userinfo; a present value overwrites one from
-/// the token map (Odoo merges userinfo last).
+/// the token map.
 fn apply_userinfo_map(
     settings: &MappingSettings,
     userinfo: &Map<String, Value>,
     locales: &[String],
+    date: &BirthdateFormat,
     claims: &mut Map<String, Value>,
     warnings: &mut Vec<MappingWarning>,
 ) {
@@ -378,11 +521,11 @@ fn apply_userinfo_map(
         if to.is_empty() {
             continue;
         }
-        if is_reserved(to) {
+        if is_reserved(to) || extra_id_type(to).is_some() {
             warnings.push(MappingWarning::ReservedTarget { target: to.clone() });
             continue;
         }
-        if let Some(value) = mapped_value(userinfo, from, locales, warnings) {
+        if let Some(value) = mapped_value(userinfo, from, locales, date, warnings) {
             claims.insert(to.clone(), value);
         }
     }
@@ -393,18 +536,34 @@ fn is_reserved(key: &str) -> bool {
     RESERVED_KEYS.contains(&key)
 }
 
+/// Resolves a dotted source path (`address.locality`), each step with
+/// locale resolution; a plain name is one step.
+fn resolve_path<'a>(
+    source: &'a Map<String, Value>,
+    path: &str,
+    locales: &[String],
+) -> Option<&'a Value> {
+    let mut steps = path.split('.');
+    let mut value = resolve_claim(source, steps.next()?, locales)?;
+    for step in steps {
+        value = resolve_claim(value.as_object()?, step, locales)?;
+    }
+    Some(value)
+}
+
 /// Resolves, de-localises and normalises one wanted claim.
 fn mapped_value(
     source: &Map<String, Value>,
     claim: &str,
     locales: &[String],
+    date: &BirthdateFormat,
     warnings: &mut Vec<MappingWarning>,
 ) -> Option<Value> {
-    let value = match resolve_claim(source, claim, locales)? {
+    let value = match resolve_path(source, claim, locales)? {
         Value::Object(inner) => Value::Object(resolve_inner_keys(inner, locales)),
         other => other.clone(),
     };
-    match normalise(claim, value) {
+    match normalise(claim, value, date) {
         Ok(value) => Some(value),
         Err(warning) => {
             warnings.push(warning);
@@ -613,14 +772,15 @@ fn resolve_inner_keys(inner: &Map<String, Value>, locales: &[String]) -> Map<Str
 // Normalisation
 // ---------------------------------------------------------------------------
 
-/// Normalises a value by the name of its source claim (locale suffix
-/// ignored). Only `birthdate` and `gender` change.
-fn normalise(claim: &str, value: Value) -> Result<Value, MappingWarning> {
-    match claim.split('#').next().unwrap_or_default() {
+/// Normalises a value by the name of its source claim (locale suffix and
+/// path ignored). Only `birthdate` and `gender` change.
+fn normalise(claim: &str, value: Value, date: &BirthdateFormat) -> Result<Value, MappingWarning> {
+    let base = claim.rsplit('.').next().unwrap_or_default();
+    match base.split('#').next().unwrap_or_default() {
         "birthdate" => match value {
             Value::String(s) => {
-                iso_date(&s)
-                    .map(Value::String)
+                parse_date(&s)
+                    .map(|(y, m, d)| Value::String(date.format(y, m, d)))
                     .ok_or_else(|| MappingWarning::InvalidDate {
                         claim: claim.to_string(),
                     })
@@ -657,9 +817,9 @@ fn json_type(value: &Value) -> &'static str {
 }
 
 /// `YYYY/MM/DD`, `YYYY-MM-DD`, `YYYY/M/D` (one separator kind throughout,
-/// surrounding whitespace ignored) → ISO `YYYY-MM-DD`, if a real calendar
+/// surrounding whitespace ignored) → (year, month, day), if a real calendar
 /// date in years 0001–9999.
-fn iso_date(raw: &str) -> Option<String> {
+fn parse_date(raw: &str) -> Option<(u32, u32, u32)> {
     let raw = raw.trim();
     let separator = if raw.contains('/') { '/' } else { '-' };
     let mut parts = raw.split(separator);
@@ -673,7 +833,7 @@ fn iso_date(raw: &str) -> Option<String> {
     if year == 0 || !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
         return None;
     }
-    Some(format!("{year:04}-{month:02}-{day:02}"))
+    Some((year, month, day))
 }
 
 /// An all-ASCII-digit field of an allowed length, as a number.

@@ -29,6 +29,34 @@ use crate::error::{GatewayError, LoginFailure};
 use crate::metrics::{IdpEndpoint, Metrics};
 use crate::session::PendingLogin;
 
+/// The e-Signet servlet path that stock 1.4.x–1.7.x configs put in the
+/// tokens' `iss` but not in discovery's `issuer`
+/// (`mosip.esignet.discovery.issuer-id = ${domain.url}${server.servlet.path}`
+/// in `esignet-service/src/main/resources/application-default.properties`
+/// v1.5.0–v1.7.1; fixed in v1.8.0 by PR #1624).
+const ESIGNET_SERVLET_PATH: &str = "/v1/esignet";
+
+/// The discovered issuer and its other e-Signet form: `https://host` and
+/// `https://host/v1/esignet`, either way round. Exactly these two, so the
+/// check stays an exact match against the provider's own issuer; an issuer
+/// with any other path is accepted only as it is.
+pub fn servlet_issuer_forms(discovered: &str) -> Vec<String> {
+    let bare = discovered.trim_end_matches('/');
+    let other = match bare.strip_suffix(ESIGNET_SERVLET_PATH) {
+        Some(host) => host.to_string(),
+        None => match url::Url::parse(bare) {
+            Ok(url) if url.path() == "/" || url.path().is_empty() => {
+                format!("{bare}{ESIGNET_SERVLET_PATH}")
+            }
+            _ => return vec![discovered.to_string()],
+        },
+    };
+    if other.is_empty() || !other.contains("://") {
+        return vec![discovered.to_string()];
+    }
+    vec![discovered.to_string(), other]
+}
+
 /// Bytes of randomness in `state` and `nonce`.
 const RANDOM_LEN: u32 = 32;
 
@@ -70,7 +98,11 @@ impl OidcClient {
         redirect_uri: String,
         metrics: Arc<Metrics>,
     ) -> Result<OidcClient, String> {
-        let http = IdpHttp::new(settings.http_timeout, metrics.clone())?;
+        let http = IdpHttp::new(
+            settings.http_timeout,
+            metrics.clone(),
+            settings.ca_bundle.as_deref(),
+        )?;
         let provider = Arc::new(Provider::new(settings.endpoints.clone(), http.clone()));
         let jwks = JwksCache::new(
             provider.clone(),
@@ -173,12 +205,11 @@ impl OidcClient {
                 ));
             }
         }
-        let tokens = self
-            .exchange_code(&metadata.token_endpoint, code, pending)
-            .await?;
+        let tokens = self.exchange_code(&metadata, code, pending).await?;
         let id_token = self
             .verify_id_token(&tokens, &issuers, &pending.nonce)
             .await?;
+        self.warn_if_servlet_issuer(&metadata.issuer, &id_token);
         let sub = id_token
             .get("sub")
             .and_then(|s| s.as_str())
@@ -224,25 +255,50 @@ impl OidcClient {
         .map_err(invalid)
     }
 
+    /// The `iss` values accepted: the configured `issuer` list, else the
+    /// discovered issuer in exactly its two e-Signet forms (see
+    /// [`servlet_issuer_forms`]).
     fn accepted_issuers(&self, discovered: &str) -> Vec<String> {
         if self.settings.issuers.is_empty() {
-            vec![discovered.to_string()]
+            servlet_issuer_forms(discovered)
         } else {
             self.settings.issuers.clone()
         }
     }
 
+    /// Logs, once per process, that the tokens' `iss` is the other e-Signet
+    /// form of the discovered issuer (a stock 1.4.x–1.7.x configuration).
+    fn warn_if_servlet_issuer(&self, discovered: &str, id_token: &Claims) {
+        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let iss = id_token.get("iss").and_then(|v| v.as_str());
+        if self.settings.issuers.is_empty()
+            && iss.is_some_and(|iss| iss != discovered)
+            && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(
+                discovered,
+                token_iss = iss.unwrap_or_default(),
+                "the provider signs tokens with another issuer than its discovery document \
+                 (stock e-Signet 1.4.x-1.7.x: issuer-id includes /v1/esignet); accepted as the \
+                 same provider. Set esignet.issuer to both values to silence this."
+            );
+        }
+    }
+
     async fn exchange_code(
         &self,
-        token_endpoint: &url::Url,
+        metadata: &discovery::ProviderMetadata,
         code: &str,
         pending: &PendingLogin,
     ) -> Result<tokens::TokenSet, GatewayError> {
+        let token_endpoint = &metadata.token_endpoint;
+        // e-Signet checks `aud` against its own published endpoint, not
+        // the URL posted to (a `token_url` override may be internal).
         let audience = self
             .settings
             .assertion_aud
             .clone()
-            .unwrap_or_else(|| token_endpoint.to_string());
+            .unwrap_or_else(|| metadata.token_audience.clone());
         let assertion = self
             .signer
             .sign(&audience)
@@ -291,9 +347,16 @@ impl OidcClient {
         access_token: &str,
         sub: &str,
     ) -> Result<Claims, GatewayError> {
+        // Ask for the signed form: providers that sign userinfo only when
+        // asked answer plain JSON otherwise (e-Signet signs either way).
         let response = self
             .http
-            .get(IdpEndpoint::Userinfo, endpoint, Some(access_token))
+            .get_accepting(
+                IdpEndpoint::Userinfo,
+                endpoint,
+                Some(access_token),
+                "application/jwt",
+            )
             .await
             .map_err(GatewayError::ProviderUnavailable)?;
         match response.status {
@@ -353,5 +416,28 @@ impl OidcClient {
                     GatewayError::login(LoginFailure::UnknownKey, e.to_string())
                 }
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::servlet_issuer_forms;
+
+    #[test]
+    fn issuer_forms_are_exactly_the_two_esignet_ones() {
+        assert_eq!(
+            servlet_issuer_forms("https://esignet.example.org"),
+            ["https://esignet.example.org", "https://esignet.example.org/v1/esignet"]
+        );
+        assert_eq!(
+            servlet_issuer_forms("https://esignet.example.org/v1/esignet"),
+            ["https://esignet.example.org/v1/esignet", "https://esignet.example.org"]
+        );
+        // Any other path: only itself (no prefix or suffix games).
+        assert_eq!(
+            servlet_issuer_forms("https://op.example/realms/x"),
+            ["https://op.example/realms/x"]
+        );
+        assert_eq!(servlet_issuer_forms("not a url"), ["not a url"]);
     }
 }

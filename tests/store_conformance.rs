@@ -129,6 +129,8 @@ fn session(sub: &str, sid: Option<&str>, lifetime: Duration) -> Session {
                 "name".to_string(),
                 serde_json::Value::String("Siddharth K Mansour".into()),
             )])),
+            extra_registrant_ids: Vec::new(),
+            verified: Claims::default(),
         },
         sub: sub.into(),
         acr: "mosip:idp:acr:generated-code".into(),

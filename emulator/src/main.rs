@@ -32,6 +32,10 @@ struct Args {
     /// Issuer for discovery and tokens (default: the base URL).
     #[arg(long)]
     issuer: Option<String>,
+    /// Reproduce stock e-Signet 1.4.x–1.7.x: tokens carry the issuer plus `/v1/esignet`, while
+    /// discovery advertises the bare issuer.
+    #[arg(long)]
+    issuer_mismatch: bool,
     /// Repository root holding certs/demo and emulator/*.json (default: the current
     /// directory if it has certs/demo, else the repository this binary was built from).
     #[arg(long)]
@@ -85,6 +89,7 @@ async fn run(args: Args) -> std::io::Result<()> {
     let mut config = EmulatorConfig::demo(&root)?;
     config.version = args.version;
     config.issuer = args.issuer;
+    config.issuer_mismatch = args.issuer_mismatch;
     if let Some(path) = &args.clients {
         config.clients = load_clients(path)?;
     }

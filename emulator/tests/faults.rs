@@ -157,6 +157,7 @@ async fn userinfo_faults() {
         UserinfoFault::UnsignedJson,
         UserinfoFault::BadSignature,
         UserinfoFault::UnknownKid,
+        UserinfoFault::SignedOnlyWhenAsked,
     ] {
         let emu = start(EsignetVersion::V1_8).await;
         emu.set_faults(Faults {
@@ -195,6 +196,21 @@ async fn userinfo_faults() {
                     verify(&text, &set, CLIENT_ID).expect_err("kid"),
                     "unknown kid"
                 );
+            }
+            UserinfoFault::SignedOnlyWhenAsked => {
+                // Not asked: plain JSON. Asked: the signed JWT.
+                assert_eq!(content_type, "application/json");
+                let asked = http
+                    .get(format!("{}/v1/esignet/oidc/userinfo", emu.base_url()))
+                    .bearer_auth(body["access_token"].as_str().expect("access"))
+                    .header("accept", "application/jwt")
+                    .send()
+                    .await
+                    .expect("userinfo");
+                assert_eq!(asked.headers()["content-type"], "application/jwt");
+                let text = asked.text().await.expect("body");
+                let (_, info) = verify(&text, &set, CLIENT_ID).expect("signed");
+                assert_eq!(info["sub"], psut(SIDDHARTH, CLIENT_ID));
             }
         }
     }

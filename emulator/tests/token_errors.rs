@@ -12,9 +12,15 @@ type ClaimEdit = (&'static str, Box<dyn FnOnce(&mut Value)>);
 
 const VERSIONS: [EsignetVersion; 2] = [EsignetVersion::V1_8, EsignetVersion::V1_4_1];
 
-/// Asserts a 400 with the version's error code.
+/// Asserts the version's status and error code: 400, except 1.4.1's 500 for PKCE failures
+/// (`ExceptionHandlerAdvice`, v1.4.1).
 fn refused(version: EsignetVersion, (status, body): (u16, Value), oauth: &str, raw: &str) {
-    assert_eq!(status, 400, "{body}");
+    let pkce = ["pkce_failed", "invalid_pkce_code_verifier"].contains(&raw);
+    let expected_status = match version {
+        EsignetVersion::V1_4_1 if pkce => 500,
+        _ => 400,
+    };
+    assert_eq!(status, expected_status, "{version}: {body}");
     let expected = match version {
         EsignetVersion::V1_8 => oauth,
         EsignetVersion::V1_4_1 => raw,
@@ -297,7 +303,8 @@ async fn code_redirect_and_request_errors() {
             (
                 "client_id",
                 "someone-else",
-                "invalid_client",
+                // 1.8.0 collapses invalid_client_id into invalid_request.
+                "invalid_request",
                 "invalid_client_id",
             ),
             (
@@ -390,11 +397,11 @@ async fn pkce_verifier_checked() {
     }
 }
 
+/// The v1 endpoint drops `code_verifier` in every tag (`OAuthController.buildTokenRequest`,
+/// v1.2.0–v1.8.0): a PKCE flow fails there in both versions (1.4.1 with HTTP 500); without
+/// PKCE it works, with `aud = issuer-id + "/oauth/token"`.
 #[tokio::test]
-async fn legacy_v1_endpoint() {
-    // 1.4.1: aud = issuer + "/oauth/token", PKCE works.
-    let emu = start(EsignetVersion::V1_4_1).await;
-    let http = http();
+async fn legacy_v1_endpoint_never_carries_pkce() {
     let pkce = [
         (
             "code_challenge",
@@ -402,41 +409,66 @@ async fn legacy_v1_endpoint() {
         ),
         ("code_challenge_method", "S256"),
     ];
-    let code = code_for(&http, &emu, &pkce).await;
-    let mut claims = assertion_claims(&emu);
-    claims["aud"] = json!(format!("{}/oauth/token", emu.issuer()));
-    let mut form = token_form(&code, &sign_assertion(&claims, Algorithm::RS256, None));
-    set(
-        &mut form,
-        "code_verifier",
-        "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-    );
-    let response = http
-        .post(format!("{}/v1/esignet/oauth/token", emu.base_url()))
-        .form(&form)
-        .send()
-        .await
-        .expect("token");
-    assert_eq!(response.status(), 200);
+    let http = http();
+    for version in VERSIONS {
+        let emu = start(version).await;
+        let v1 = |form: Vec<(String, String)>| {
+            let http = http.clone();
+            let url = format!("{}/v1/esignet/oauth/token", emu.base_url());
+            async move {
+                let response = http.post(url).form(&form).send().await.expect("token");
+                let status = response.status().as_u16();
+                (status, response.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        let code = code_for(&http, &emu, &pkce).await;
+        let mut claims = assertion_claims(&emu);
+        claims["aud"] = json!(format!("{}/oauth/token", emu.issuer()));
+        let mut form = token_form(&code, &sign_assertion(&claims, Algorithm::RS256, None));
+        set(
+            &mut form,
+            "code_verifier",
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+        );
+        refused(
+            version,
+            v1(form).await,
+            "invalid_grant",
+            "invalid_pkce_code_verifier",
+        );
 
-    // 1.8: the v1 DTO drops code_verifier, so a PKCE flow fails there.
-    let emu = start(EsignetVersion::V1_8).await;
-    let code = code_for(&http, &emu, &pkce).await;
-    let mut claims = assertion_claims(&emu);
-    claims["aud"] = json!(format!("{}/oauth/token", emu.issuer()));
-    let mut form = token_form(&code, &sign_assertion(&claims, Algorithm::RS256, None));
-    set(
-        &mut form,
-        "code_verifier",
-        "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-    );
-    let response = http
-        .post(format!("{}/v1/esignet/oauth/token", emu.base_url()))
-        .form(&form)
-        .send()
-        .await
-        .expect("token");
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.expect("json");
-    assert_eq!(body["error"], "invalid_grant");
+        let code = code_for(&http, &emu, &[]).await;
+        let mut claims = assertion_claims(&emu);
+        claims["aud"] = json!(format!("{}/oauth/token", emu.issuer()));
+        let form = token_form(&code, &sign_assertion(&claims, Algorithm::RS256, None));
+        assert_eq!(v1(form).await.0, 200, "{version}: v1 without PKCE");
+    }
+}
+
+/// Token-check order (`OAuthServiceImpl.getTokens`, v1.4.1 and v1.8.0): PKCE before the
+/// client assertion, so a bad verifier with a bad assertion reports the PKCE failure.
+#[tokio::test]
+async fn pkce_is_checked_before_the_assertion() {
+    for version in VERSIONS {
+        let emu = start(version).await;
+        let http = http();
+        let pkce = [
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+        ];
+        let code = code_for(&http, &emu, &pkce).await;
+        let mut claims = assertion_claims(&emu);
+        claims["aud"] = json!("https://elsewhere/token");
+        let mut form = token_form(&code, &sign_assertion(&claims, Algorithm::RS256, None));
+        set(&mut form, "code_verifier", "wrong-wrong-wrong-wrong-wrong-wrong-wrong-1");
+        refused(
+            version,
+            post_token(&http, &emu, &form).await,
+            "invalid_grant",
+            "pkce_failed",
+        );
+    }
 }

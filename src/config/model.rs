@@ -124,8 +124,13 @@ pub struct EsignetSettings {
     pub endpoints: ProviderEndpoints,
     /// Accepted `iss` values for ID tokens. Empty means "the discovery issuer".
     pub issuers: Vec<String>,
-    /// Client-assertion `aud` override. `None` means the token endpoint URL.
+    /// Client-assertion `aud` override. `None` means the token endpoint as
+    /// the provider publishes it (discovery), even when `token_url`
+    /// overrides where the gateway posts.
     pub assertion_aud: Option<String>,
+    /// Extra trusted root certificates for calls to the provider (a PEM
+    /// bundle read from `ca_file` at load), added to the bundled web roots.
+    pub ca_bundle: Option<Vec<u8>>,
     /// The client's RSA private key (PEM, PKCS#1 or PKCS#8).
     pub private_key: Secret<Vec<u8>>,
     /// `kid` to put in the client-assertion header; only set it when the
@@ -216,6 +221,9 @@ pub struct MappingSettings {
     pub default_group: String,
     /// Mapped key used as the login, default `email`, falling back to user_id.
     pub login_attribute: String,
+    /// How a mapped `birthdate` is written (`%Y-%m-%d` by default; OpenG2P
+    /// parses with its provider's `date_format`, by default `%Y/%m/%d`).
+    pub birthdate_format: crate::mapping::BirthdateFormat,
 }
 
 /// Session cookie and store settings.

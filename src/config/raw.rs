@@ -272,6 +272,7 @@ pub struct RawEsignet {
     pub end_session_url: Option<String>,
     pub issuer: Option<OneOrMany>,
     pub assertion_aud: Option<String>,
+    pub ca_file: Option<String>,
     pub private_key: Option<SecretRef>,
     pub private_key_kid: Option<String>,
     pub acr_values: Words,
@@ -309,6 +310,7 @@ impl Default for RawEsignet {
             end_session_url: None,
             issuer: None,
             assertion_aud: None,
+            ca_file: None,
             private_key: None,
             private_key_kid: None,
             acr_values: Words::text(DEFAULT_ACR_VALUES),
@@ -339,6 +341,7 @@ pub struct RawMapping {
     pub registrant_id_type: String,
     pub default_group: String,
     pub login_attribute: String,
+    pub birthdate_format: Option<String>,
 }
 
 impl Default for RawMapping {
@@ -349,6 +352,7 @@ impl Default for RawMapping {
             registrant_id_type: DEFAULT_REGISTRANT_ID_TYPE.into(),
             default_group: DEFAULT_GROUP.into(),
             login_attribute: DEFAULT_LOGIN_ATTRIBUTE.into(),
+            birthdate_format: None,
         }
     }
 }

@@ -22,6 +22,7 @@ fn defaults() -> MappingSettings {
         registrant_id_type: "MOSIP PSUT".to_string(),
         default_group: "portal".to_string(),
         login_attribute: "email".to_string(),
+        birthdate_format: BirthdateFormat::default(),
     }
 }
 
@@ -38,7 +39,9 @@ fn locales(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-/// The §8.6 ID token.
+/// The §8.4 ID token, shaped as e-Signet builds it (v1.4.1
+/// `TokenServiceImpl.getIDToken`, v1.8.0 `buildIDToken`): no user claims at
+/// all, not even `individual_id`, which only userinfo carries.
 fn sample_id_token() -> Map<String, Value> {
     obj(json!({
         "iss": "https://esignet.example.org",
@@ -47,8 +50,7 @@ fn sample_id_token() -> Map<String, Value> {
         "iat": 1718000005, "exp": 1718003605, "auth_time": 1718000001,
         "nonce": "Qe8t1o2Vv0cJb7xZ",
         "acr": "mosip:idp:acr:generated-code",
-        "at_hash": "3fQ9wq2Zx1V7kYc0L8mN4A",
-        "individual_id": "8267411571"
+        "at_hash": "3fQ9wq2Zx1V7kYc0L8mN4A"
     }))
 }
 
@@ -385,8 +387,21 @@ fn missing_sub_fails() {
         json!({"sub": ""}),
         json!({"sub": "   "}),
     ] {
+        // `sub:user_id` is configured, so a missing `sub` is a missing
+        // source (blank text is found, then refused as no id).
+        let err = map_identity(&defaults(), &obj(token.clone()), &Map::new(), &[]).unwrap_err();
+        let sub_source = MappingError::MissingUserIdSource {
+            claim: "sub".into(),
+            target: "user_id".into(),
+        };
+        assert!(
+            err == sub_source || err == MappingError::MissingUserId,
+            "{err:?}"
+        );
+        let mut settings = defaults();
+        settings.token_map.clear();
         assert_eq!(
-            map_identity(&defaults(), &obj(token), &Map::new(), &[]),
+            map_identity(&settings, &obj(token), &Map::new(), &[]),
             Err(MappingError::MissingUserId)
         );
     }
@@ -439,26 +454,138 @@ fn numeric_sub_is_converted() {
     assert_eq!(id.user_id, "-7");
 }
 
+/// Issue 13 item 1: `individual_id:user_id` on a real-shaped token pair
+/// keys the registrant on the national ID from userinfo, never on the PSUT.
 #[test]
-fn token_map_user_id_source_and_fallback() {
+fn individual_id_user_id_comes_from_userinfo_of_a_real_token_pair() {
     let mut settings = defaults();
     settings.token_map = pairs("individual_id:user_id");
-    let id = map_identity(&settings, &sample_id_token(), &Map::new(), &[]).expect("maps");
+    settings.registrant_id_type = "NATIONAL ID".into();
+    let id_token = sample_id_token();
+    assert!(!id_token.contains_key("individual_id"), "real ID tokens carry no user claims");
+    let id = map_identity(&settings, &id_token, &sample_userinfo(), &[]).expect("maps");
     assert_eq!(id.user_id, "8267411571");
-    // Source missing: Odoo falls back to `sub`.
-    let id = map_identity(&settings, &obj(json!({"sub": "psut"})), &Map::new(), &[]).expect("maps");
-    assert_eq!(id.user_id, "psut");
-    // First present entry wins.
-    settings.token_map = pairs("nope:user_id individual_id:user_id sub:user_id");
-    let id = map_identity(&settings, &sample_id_token(), &Map::new(), &[]).expect("maps");
+    assert_eq!(id.registrant_id.id_type, "NATIONAL ID");
+    assert_eq!(id.registrant_id.value, "8267411571");
+}
+
+#[test]
+fn a_missing_user_id_source_refuses_instead_of_falling_back_to_sub() {
+    let mut settings = defaults();
+    settings.token_map = pairs("individual_id:user_id");
+    let mut userinfo = sample_userinfo();
+    userinfo.remove("individual_id");
+    let err = map_identity(&settings, &sample_id_token(), &userinfo, &[]).unwrap_err();
+    assert_eq!(
+        err,
+        MappingError::MissingUserIdSource {
+            claim: "individual_id".into(),
+            target: "user_id".into()
+        }
+    );
+    assert!(err.to_string().contains("individual_id"), "{err}");
+    assert!(!err.to_string().contains("mH3x0Yw2pQ"), "no values in errors");
+}
+
+#[test]
+fn repeated_targets_take_the_last_entry_as_openg2p_17() {
+    let mut settings = defaults();
+    // OpenG2P 17 `map_validation_values` assigns in order: the last wins,
+    // even when its source is missing (no fallback to an earlier entry).
+    settings.token_map = pairs("sub:user_id individual_id:user_id");
+    let id = map_identity(&settings, &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
     assert_eq!(id.user_id, "8267411571");
+    settings.token_map = pairs("individual_id:user_id sub:user_id");
+    let id = map_identity(&settings, &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
+    assert_eq!(id.user_id, "mH3x0Yw2pQ-PSUT");
+    settings.token_map = pairs("sub:user_id email:contact name:contact nope:nick email:nick");
+    let id = map_identity(&settings, &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
+    assert_eq!(id.claims.get("contact"), Some(json!("Siddharth K Mansour")));
+    assert_eq!(id.claims.get("nick"), Some(json!("siddharth@example.org")));
+    settings.token_map = pairs("sub:user_id email:nick nope:nick");
+    let id = map_identity(&settings, &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
+    assert_eq!(id.claims.get("nick"), None);
+}
+
+#[test]
+fn user_id_n_targets_become_extra_registrant_ids() {
+    let mut settings = defaults();
+    settings.token_map = pairs("sub:user_id individual_id:user_id4 phone_number:user_id7");
+    let id = map_identity(&settings, &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
+    assert_eq!(id.user_id, "mH3x0Yw2pQ-PSUT");
+    assert_eq!(
+        id.extra_registrant_ids,
+        vec![
+            RegistrantId { id_type: "4".into(), value: "8267411571".into() },
+            RegistrantId { id_type: "7".into(), value: "+919427357934".into() },
+        ]
+    );
+    assert!(id.claims.get("user_id4").is_none());
+    let partner = partner_fields(&id, false);
+    assert_eq!(
+        partner["reg_ids"],
+        json!([
+            {"id_type": "MOSIP PSUT", "value": "mH3x0Yw2pQ-PSUT"},
+            {"id_type": "4", "value": "8267411571"},
+            {"id_type": "7", "value": "+919427357934"},
+        ])
+    );
+    // Missing source: refused, like user_id itself.
+    settings.token_map = pairs("sub:user_id nope:user_id2");
+    assert_eq!(
+        map_identity(&settings, &sample_id_token(), &sample_userinfo(), &[]),
+        Err(MappingError::MissingUserIdSource { claim: "nope".into(), target: "user_id2".into() })
+    );
+}
+
+#[test]
+fn dotted_sources_read_into_objects() {
+    let mut settings = defaults();
+    settings.token_map = pairs("sub:user_id address.locality:town address.nope:x");
+    let id = map_identity(&settings, &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
+    assert_eq!(id.claims.get("town"), Some(json!("Cmattey")));
+    assert_eq!(id.claims.get("x"), None);
+}
+
+#[test]
+fn partner_fields_as_openg2p_forms_them() {
+    let mut settings = defaults();
+    settings.birthdate_format = BirthdateFormat::parse("%Y/%m/%d").unwrap();
+    settings.userinfo_map.extend(pairs("picture:picture"));
+    let id = map_identity(&settings, &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
+    let partner = partner_fields(&id, true);
+    assert_eq!(partner["name"], "MANSOUR, SIDDHARTH K");
+    assert_eq!(partner["given_name"], "Siddharth");
+    assert_eq!(partner["family_name"], "Mansour");
+    assert_eq!(partner["addl_name"], "K");
+    assert_eq!(partner["birthdate"], "1987/11/25");
+    assert_eq!(partner["gender"], "Male");
+    assert_eq!(partner["phone"], "+919427357934");
+    // The JPEG bytes of the data URI, canonical base64 (Odoo's b64encode).
+    assert_eq!(partner["image_1920"], "/9j/4AAQSkZJRgABAQAAAQABAAA=");
+    assert!(partner.get("picture").is_none());
+    assert!(partner_fields(&id, false).get("image_1920").is_none());
+}
+
+#[test]
+fn verified_claims_are_the_merge_without_token_mechanics() {
+    let id = map_identity(&defaults(), &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
+    let verified = Value::Object(id.verified.to_map());
+    let mut expected = sample_userinfo();
+    expected.remove("iss");
+    expected.remove("aud");
+    assert_eq!(verified, Value::Object(expected));
+    // The picture is kept for the portal, but never rendered for a header.
+    assert!(id.verified.get("picture").is_some());
+    assert_eq!(id.value_for("picture"), None);
 }
 
 #[test]
 fn token_map_other_targets_become_claims() {
     let mut settings = defaults();
     settings.token_map = pairs("sub:user_id individual_id:national_id acr:acr_used missing:x");
-    let id = map_identity(&settings, &sample_id_token(), &Map::new(), &[]).expect("maps");
+    let userinfo = obj(json!({"sub": "mH3x0Yw2pQ-PSUT", "individual_id": "8267411571"}));
+    let id = map_identity(&settings, &sample_id_token(), &userinfo, &[]).expect("maps");
     assert_eq!(
         Value::Object(id.claims.to_map()),
         json!({"national_id": "8267411571", "acr_used": "mosip:idp:acr:generated-code"})
@@ -468,7 +595,7 @@ fn token_map_other_targets_become_claims() {
 #[test]
 fn userinfo_overrides_token_map_but_absence_does_not() {
     let mut settings = defaults();
-    settings.token_map = pairs("sub:user_id individual_id:nid individual_id:name");
+    settings.token_map = pairs("sub:user_id acr:nid acr:name");
     settings.userinfo_map = pairs("individual_id:nid name:name");
     let id = map_identity(
         &settings,
@@ -480,7 +607,7 @@ fn userinfo_overrides_token_map_but_absence_does_not() {
     assert_eq!(id.claims.to_map()["nid"], "from-userinfo");
     assert_eq!(
         id.claims.to_map()["name"],
-        "8267411571",
+        "mosip:idp:acr:generated-code",
         "absent userinfo name kept token value"
     );
 }
@@ -738,7 +865,7 @@ fn odd_object(rng: &mut Rng, depth: u32) -> Map<String, Value> {
 #[test]
 fn property_odd_shapes_never_panic() {
     let mut settings = defaults();
-    settings.token_map = pairs("sub:user_id name#en:n2 address:a2 :x y: birthdate:user_id");
+    settings.token_map = pairs("birthdate:user_id name#en:n2 address:a2 :x y: sub:user_id");
     settings
         .userinfo_map
         .extend(pairs("picture:picture #:hash name##:nn"));

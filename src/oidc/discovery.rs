@@ -27,8 +27,15 @@ pub struct ProviderMetadata {
     pub issuer: String,
     /// Where browsers are sent to log in.
     pub authorization_endpoint: Url,
-    /// Where codes are exchanged.
+    /// Where codes are exchanged (the v2 endpoint when discovery names
+    /// e-Signet's v1 `/oauth/token`, which drops PKCE's `code_verifier`).
     pub token_endpoint: Url,
+    /// The client assertion's default `aud`: the token endpoint *as the
+    /// provider publishes it*. e-Signet compares `aud` with its own
+    /// configured token endpoint (`TokenServiceImpl.verifyClientAssertionToken`,
+    /// v1.4.1 and v1.8.0), so a `token_url` override (an internal host) must
+    /// not change it.
+    pub token_audience: String,
     /// Where userinfo is fetched.
     pub userinfo_endpoint: Url,
     /// Where the signing keys are.
@@ -63,14 +70,21 @@ pub fn parse_discovery(
         Some(url) => Ok(url.clone()),
         None => web_url(value).map_err(|e| format!("discovery `{name}`: {e}")),
     };
+    let published_token = web_url(&doc.token_endpoint)
+        .map_err(|e| format!("discovery `token_endpoint`: {e}"))?;
+    let token_endpoint = match &overrides.token {
+        Some(url) => url.clone(),
+        None => prefer_v2_token_endpoint(published_token),
+    };
     Ok(ProviderMetadata {
+        token_audience: doc.token_endpoint.clone(),
+        token_endpoint,
         issuer: doc.issuer,
         authorization_endpoint: endpoint(
             "authorization_endpoint",
             &doc.authorization_endpoint,
             &overrides.authorize,
         )?,
-        token_endpoint: endpoint("token_endpoint", &doc.token_endpoint, &overrides.token)?,
         userinfo_endpoint: endpoint(
             "userinfo_endpoint",
             &doc.userinfo_endpoint,
@@ -84,6 +98,31 @@ pub fn parse_discovery(
             .transpose()
             .map_err(|e| format!("discovery `end_session_endpoint`: {e}"))?,
     })
+}
+
+/// e-Signet's v1 token endpoint (`…/oauth/token`) drops `code_verifier` in
+/// every tag (`OAuthController.buildTokenRequest`, v1.2.0–v1.8.0), so PKCE
+/// can never pass there (1.4.1 even answers HTTP 500). Older MOSIP configs
+/// still advertise it; the v2 endpoint beside it (`…/oauth/v2/token`) is
+/// used instead, with a warning. Any other URL is kept.
+pub fn prefer_v2_token_endpoint(url: Url) -> Url {
+    if !is_v1_token_endpoint(&url) {
+        return url;
+    }
+    let mut v2 = url.clone();
+    let path = url.path();
+    let base = &path[..path.len() - "/oauth/token".len()];
+    v2.set_path(&format!("{base}/oauth/v2/token"));
+    tracing::warn!(
+        "discovery names e-Signet's v1 token endpoint, which drops PKCE's code_verifier; \
+         using the v2 endpoint beside it"
+    );
+    v2
+}
+
+/// Whether a URL is e-Signet's v1 token endpoint (path ending `/oauth/token`).
+pub fn is_v1_token_endpoint(url: &Url) -> bool {
+    url.path().trim_end_matches('/').ends_with("/oauth/token")
 }
 
 fn web_url(value: &str) -> Result<Url, String> {
@@ -117,6 +156,7 @@ impl Provider {
                 issuer: issuer.clone(),
                 authorization_endpoint: authorize.clone(),
                 token_endpoint: token.clone(),
+                token_audience: token.to_string(),
                 userinfo_endpoint: userinfo.clone(),
                 jwks_uri: jwks.clone(),
                 end_session_endpoint: end_session.clone(),
@@ -210,6 +250,28 @@ mod tests {
         };
         let m = parse_discovery(ESIGNET_141.as_bytes(), &overrides).unwrap();
         assert_eq!(m.token_endpoint.host_str(), Some("internal"));
+        // Issue 13 item 5: the assertion `aud` stays what e-Signet expects.
+        assert_eq!(
+            m.token_audience,
+            "https://esignet.example.org/v1/esignet/oauth/v2/token"
+        );
+    }
+
+    #[test]
+    fn a_v1_token_endpoint_is_replaced_by_v2_but_aud_stays_published() {
+        // Older mosip-config: token_endpoint = …/v1/esignet/oauth/token.
+        let old = ESIGNET_141.replace("/oauth/v2/token", "/oauth/token");
+        let m = parse_discovery(old.as_bytes(), &EndpointOverrides::default()).unwrap();
+        assert_eq!(
+            m.token_endpoint.as_str(),
+            "https://esignet.example.org/v1/esignet/oauth/v2/token"
+        );
+        assert_eq!(
+            m.token_audience,
+            "https://esignet.example.org/v1/esignet/oauth/token"
+        );
+        let other = Url::parse("https://op.example/token").unwrap();
+        assert_eq!(prefer_v2_token_endpoint(other.clone()), other);
     }
 
     #[test]

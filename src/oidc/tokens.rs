@@ -11,6 +11,17 @@ use crate::error::{GatewayError, LoginFailure};
 /// The client-assertion type URN (e-Signet accepts only this one).
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
+/// Raw e-Signet error codes that e-Signet 1.4.1 answers with HTTP 500 though
+/// they refuse the request (`ErrorConstants`, v1.4.1).
+const REFUSALS_AS_500: [&str; 5] = [
+    "pkce_failed",
+    "invalid_pkce_code_verifier",
+    "invalid_transaction",
+    "invalid_assertion",
+    // KYC exchange failure (`ErrorConstants.DATA_EXCHANGE_FAILED`).
+    "data_exchange_failed",
+];
+
 /// The tokens the gateway keeps from a successful exchange.
 #[derive(Debug)]
 pub struct TokenSet {
@@ -87,6 +98,13 @@ pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenSet, Gatewa
         .take(64)
         .collect();
     match status {
+        // e-Signet ≤ 1.6 answers some refusals with HTTP 500 and its raw
+        // code (`ExceptionHandlerAdvice`, v1.4.1: PKCE and KYC failures):
+        // a refused login, not an unavailable provider.
+        500 if REFUSALS_AS_500.contains(&code.as_str()) => Err(GatewayError::login(
+            LoginFailure::TokenRejected,
+            format!("token endpoint refused the code: HTTP {status}, error {code}"),
+        )),
         400..=499 => Err(GatewayError::login(
             LoginFailure::TokenRejected,
             format!("token endpoint refused the code: HTTP {status}, error {code}"),
@@ -123,6 +141,20 @@ mod tests {
             }
         ));
         let e = parse_token_response(500, b"<html>").unwrap_err();
+        assert!(matches!(e, GatewayError::ProviderUnavailable(_)));
+        // e-Signet 1.4.1 answers a PKCE failure with HTTP 500 (issue 13).
+        let e = parse_token_response(500, br#"{"error":"pkce_failed"}"#).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                GatewayError::LoginFailed {
+                    reason: LoginFailure::TokenRejected,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e = parse_token_response(500, br#"{"error":"unknown_error"}"#).unwrap_err();
         assert!(matches!(e, GatewayError::ProviderUnavailable(_)));
         let e = parse_token_response(200, b"garbage").unwrap_err();
         assert!(matches!(e, GatewayError::ProviderUnavailable(_)));

@@ -115,6 +115,8 @@ pub struct EnvOptions {
     pub version: EsignetVersion,
     /// Edits applied to the generated gateway config.
     pub edit: Box<dyn FnOnce(&mut Value) + Send>,
+    /// Edits applied to the emulator's config before it starts (issuer mismatch…).
+    pub emulator_edit: Box<dyn FnOnce(&mut EmulatorConfig) + Send>,
 }
 
 impl Default for EnvOptions {
@@ -122,6 +124,7 @@ impl Default for EnvOptions {
         EnvOptions {
             version: EsignetVersion::V1_8,
             edit: Box::new(|_| {}),
+            emulator_edit: Box::new(|_| {}),
         }
     }
 }
@@ -142,6 +145,7 @@ impl Env {
         let root = repo_root();
         let mut emu_config = EmulatorConfig::demo(&root).expect("demo emulator config");
         emu_config.version = options.version;
+        (options.emulator_edit)(&mut emu_config);
         let emulator = Emulator::start(emu_config, loopback())
             .await
             .expect("emulator starts");

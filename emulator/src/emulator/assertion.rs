@@ -24,7 +24,8 @@ impl Expectations<'_> {
         }
     }
 
-    /// Clock leeway on `exp`, `nbf` and `iat`: 0 s up to 1.5, 5 s from 1.6.
+    /// Clock leeway on `exp`, `nbf` and `iat`: 0 s through v1.5.0 (`setMaxClockSkew(0)`), 5 s
+    /// from v1.5.1 (`mosip.esignet.client-assertion-jwt.leeway-seconds`, `TokenServiceImpl`).
     fn leeway(&self) -> i64 {
         match self.version {
             EsignetVersion::V1_4_1 => 0,

@@ -24,8 +24,10 @@ const OPENID_SCOPES: [&str; 4] = ["profile", "email", "phone", "address"];
 const PROMPTS: [&str; 4] = ["none", "login", "consent", "select_account"];
 const DISPLAYS: [&str; 4] = ["page", "popup", "touch", "wap"];
 
-/// Why a request (with a good client and redirect URI) was refused; sent back to the client as
-/// `?error_description=…&state=…&error=…`.
+/// Why a request (with a good client and redirect URI) was refused. Shown on e-Signet's own
+/// page, never redirected: the oidc-ui shows oauth-details errors itself, and only
+/// `invalid_transaction` (and `link_code_limit_reached`) go back to the relying party
+/// (`mosip/esignet @ v1.4.1 and v1.8.0 : oidc-ui/src/helpers/redirectOnError.js` callers).
 #[derive(Debug, PartialEq)]
 struct Rejection {
     code: &'static str,
@@ -64,15 +66,10 @@ pub(crate) async fn start(State(app): State<Arc<Shared>>, RawQuery(query): RawQu
         }
     };
     let state = params.get("state").map(str::to_string);
-    let tx = match validate(&app, &client, &params, redirect_uri.clone(), state.clone()) {
+    let tx = match validate(&app, &client, &params, redirect_uri, state) {
         Ok(tx) => tx,
         Err(Rejection { code, description }) => {
-            return redirect(&error_url(
-                &redirect_uri,
-                state.as_deref(),
-                code,
-                &description,
-            ))
+            return error_response(StatusCode::BAD_REQUEST, code, &description)
         }
     };
     let transaction_id = random_token(32);
@@ -159,11 +156,16 @@ fn validate(
     }
     let acrs = resolve_acrs(client, params.get("acr_values"), claims_request.as_ref());
     let claims = resolve_claims(app.version, client, &scopes, claims_request.as_ref());
+    // The 1.4.1-era mock plugin passes locales verbatim (`en`); 1.8 with esignet-plugins
+    // converts them to ISO-639-3 (`eng`) (`MockAuthenticationService`, mock 0.9.3 / 0.13.0).
     let locales = params
         .get("claims_locales")
         .unwrap_or("")
         .split_whitespace()
-        .map(to_iso639_3)
+        .map(|l| match app.version {
+            EsignetVersion::V1_4_1 => l.to_string(),
+            EsignetVersion::V1_8 => to_iso639_3(l),
+        })
         .fold(Vec::new(), |mut acc: Vec<String>, l| {
             if !acc.contains(&l) {
                 acc.push(l);
@@ -172,7 +174,9 @@ fn validate(
         });
     let nonce = params.get("nonce").map(str::to_string);
     let now = now();
-    if let Some(nonce) = &nonce {
+    // Nonce replay is checked from v1.6.0 on (`AuthorizationHelperService.validateNonce`); 1.4.1
+    // has no check.
+    if let Some(nonce) = nonce.as_ref().filter(|_| app.version.is_modern()) {
         let mut store = lock(&app.store);
         store.prune(now);
         if store.nonces.contains_key(nonce) {
@@ -314,10 +318,12 @@ pub(crate) async fn submit(State(app): State<Arc<Shared>>, body: Bytes) -> Respo
     let take = || lock(&app.store).transactions.remove(transaction_id);
     if now() - tx.created >= TRANSACTION_TTL {
         take();
+        // The one authorize error the oidc-ui redirects to the relying party.
         return redirect(&error_url(
+            app.version,
             &tx.redirect_uri,
             tx.state.as_deref(),
-            "transaction_timeout",
+            "invalid_transaction",
             "The login took too long",
         ));
     }
@@ -325,10 +331,16 @@ pub(crate) async fn submit(State(app): State<Arc<Shared>>, body: Bytes) -> Respo
     let acr = match method {
         "cancel" => {
             take();
+            // 1.4.1 `Consent.js`: `consent_request_rejected`; 1.8: `access_denied`.
+            let code = match app.version {
+                EsignetVersion::V1_4_1 => "consent_request_rejected",
+                EsignetVersion::V1_8 => "access_denied",
+            };
             return redirect(&error_url(
+                app.version,
                 &tx.redirect_uri,
                 tx.state.as_deref(),
-                "access_denied",
+                code,
                 "The user cancelled the login",
             ));
         }
@@ -388,8 +400,13 @@ pub(crate) async fn submit(State(app): State<Arc<Shared>>, body: Bytes) -> Respo
     let acr = app.faults().acr_fallback.unwrap_or_else(|| acr.to_string());
     let code = random_token(32);
     let now = now();
+    // The mock derives the PSUT from the relying-party id the client is registered under.
+    let relying_party = app
+        .client(&tx.client_id)
+        .map(|c| c.relying_party().to_string())
+        .unwrap_or_else(|| tx.client_id.clone());
     let grant = CodeGrant {
-        psut: psut(&individual_id, &tx.client_id),
+        psut: psut(&individual_id, &relying_party),
         individual_id,
         acr,
         auth_time: now,

@@ -69,10 +69,18 @@ pub(crate) fn to_iso639_3(tag: &str) -> String {
 }
 
 /// The userinfo claims (without `sub`, `iss`, `aud`) for `identity`: only `claims`, in that
-/// order. Localised claims use the plain name when exactly one requested locale is available
-/// (or, with none available, the identity's English/first value); with several they become
-/// `name#eng`, `name#fra`, and `address#eng` with suffixed inner keys (`locality#eng`).
+/// order, localised the way the mock identity system of each era does:
+///
+/// * 1.8 (mock-identity-system 0.13.0): locales arrive as ISO-639-3 and match exactly. One
+///   available: the plain name; several: `name#eng`, `name#fra`, and `address#eng` with
+///   suffixed inner keys (`locality#eng`); none: the claim is `""`.
+/// * 1.4.1 (mock 0.9.3): only the **first** requested locale counts, matched as a prefix of the
+///   record's language (`en` finds `eng`); with one locale requested the plain name, with
+///   several `name#<locale as sent>` (`name#en`); unmatched, the claim is left out.
+///
+/// Without `claims_locales`, English (`eng`) as the plain name.
 pub(crate) fn userinfo_claims(
+    version: EsignetVersion,
     identity: &MockIdentity,
     claims: &[String],
     locales: &[String],
@@ -83,17 +91,22 @@ pub(crate) fn userinfo_claims(
     } else {
         locales
     };
+    let style = match version {
+        EsignetVersion::V1_8 => LocaleStyle::Exact,
+        EsignetVersion::V1_4_1 => LocaleStyle::FirstPrefix,
+    };
     let mut out = Map::new();
     for claim in claims {
         match claim.as_str() {
-            "name" => localized(&mut out, "name", &identity.name, locales, |v| {
+            "name" => localized(&mut out, style, "name", &identity.name, locales, |v| {
                 Value::from(v.clone())
             }),
-            "gender" => localized(&mut out, "gender", &identity.gender, locales, |v| {
+            "gender" => localized(&mut out, style, "gender", &identity.gender, locales, |v| {
                 Value::from(v.clone())
             }),
             "address" => localized(
                 &mut out,
+                style,
                 "address",
                 &identity.address,
                 locales,
@@ -117,27 +130,50 @@ fn plain(out: &mut Map<String, Value>, name: &str, value: &str) {
     }
 }
 
+/// How the mock identity system picks localised values.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LocaleStyle {
+    /// mock 0.13.0: every requested locale, exact match, `""` when none.
+    Exact,
+    /// mock 0.9.3: the first requested locale, prefix match, dropped when none.
+    FirstPrefix,
+}
+
 fn localized<T>(
     out: &mut Map<String, Value>,
+    style: LocaleStyle,
     name: &str,
     values: &BTreeMap<String, T>,
     locales: &[String],
     to_value: impl Fn(&T) -> Value,
 ) {
-    let available: Vec<(&String, &T)> = locales
-        .iter()
-        .filter_map(|l| values.get(l).map(|v| (l, v)))
-        .collect();
+    let available: Vec<(&String, &T)> = match style {
+        LocaleStyle::Exact => locales
+            .iter()
+            .filter_map(|l| values.get(l).map(|v| (l, v)))
+            .collect(),
+        LocaleStyle::FirstPrefix => locales
+            .first()
+            .and_then(|first| {
+                values
+                    .iter()
+                    .find(|(lang, _)| lang.starts_with(first.as_str()))
+                    .map(|(_, v)| (first, v))
+            })
+            .into_iter()
+            .collect(),
+    };
+    let suffixed = match style {
+        LocaleStyle::Exact => available.len() > 1,
+        LocaleStyle::FirstPrefix => locales.len() > 1,
+    };
     match available.as_slice() {
         [] => {
-            let fallback = values
-                .get(DEFAULT_LOCALE)
-                .or_else(|| values.values().next());
-            if let Some(value) = fallback {
-                out.insert(name.to_string(), to_value(value));
+            if style == LocaleStyle::Exact {
+                out.insert(name.to_string(), Value::from(""));
             }
         }
-        [(_, value)] => {
+        [(_, value)] if !suffixed => {
             out.insert(name.to_string(), to_value(value));
         }
         several => {
@@ -185,6 +221,8 @@ mod tests {
         .expect("identity")
     }
 
+    const V18: EsignetVersion = EsignetVersion::V1_8;
+
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
     }
@@ -192,6 +230,7 @@ mod tests {
     #[test]
     fn single_locale_uses_plain_names() {
         let claims = userinfo_claims(
+            V18,
             &identity(),
             &names(&["name", "gender", "address", "birthdate"]),
             &[],
@@ -200,7 +239,7 @@ mod tests {
         assert_eq!(claims["gender"], "Male");
         assert_eq!(claims["address"], json!({"locality": "Town"}));
         assert_eq!(claims["birthdate"], "1987/11/25");
-        let fr = userinfo_claims(&identity(), &names(&["name", "gender"]), &names(&["fra"]));
+        let fr = userinfo_claims(V18, &identity(), &names(&["name", "gender"]), &names(&["fra"]));
         assert_eq!(fr["name"], "Jean F");
         assert_eq!(fr["gender"], "Mâle");
     }
@@ -208,7 +247,8 @@ mod tests {
     #[test]
     fn several_locales_suffix_keys() {
         let locales: Vec<String> = ["en", "fr"].iter().map(|l| to_iso639_3(l)).collect();
-        let claims = userinfo_claims(&identity(), &names(&["name", "address", "email"]), &locales);
+        let claims =
+            userinfo_claims(V18, &identity(), &names(&["name", "address", "email"]), &locales);
         assert_eq!(claims["name#eng"], "Jean");
         assert_eq!(claims["name#fra"], "Jean F");
         assert_eq!(claims["address#fra"], json!({"locality#fra": "Ville"}));
@@ -217,9 +257,22 @@ mod tests {
     }
 
     #[test]
-    fn unavailable_locale_falls_back_to_english() {
-        let claims = userinfo_claims(&identity(), &names(&["name"]), &names(&["ara"]));
-        assert_eq!(claims["name"], "Jean");
+    fn unavailable_locale_gives_an_empty_value_in_mock_0_13() {
+        let claims = userinfo_claims(V18, &identity(), &names(&["name"]), &names(&["ara"]));
+        assert_eq!(claims["name"], "");
+    }
+
+    #[test]
+    fn mock_0_9_3_takes_the_first_locale_by_prefix_and_suffixes_as_sent() {
+        let v141 = EsignetVersion::V1_4_1;
+        let one = userinfo_claims(v141, &identity(), &names(&["name"]), &names(&["en"]));
+        assert_eq!(one["name"], "Jean");
+        let two = userinfo_claims(v141, &identity(), &names(&["name", "address"]), &names(&["fr", "en"]));
+        assert_eq!(two["name#fr"], "Jean F");
+        assert_eq!(two["address#fr"], json!({"locality#fr": "Ville"}));
+        assert!(two.get("name#en").is_none(), "only the first locale");
+        let none = userinfo_claims(v141, &identity(), &names(&["name"]), &names(&["ar", "en"]));
+        assert!(none.is_empty(), "unmatched: dropped");
     }
 
     #[test]

@@ -248,6 +248,7 @@ fn process(
                 client.user_claims = fields.user_claims;
                 client.acrs = fields.acrs;
             }
+            client.relying_party_id = fields.relying_party_id;
             clients.insert(client_id.clone(), client);
             Ok((client_id, "ACTIVE"))
         }
@@ -307,6 +308,7 @@ fn check_request_time(value: Option<&Value>, errors: &mut Vec<ApiError>) {
 /// The validated fields of a request body.
 struct Fields {
     client_id: Option<String>,
+    relying_party_id: Option<String>,
     public_jwk: Option<Value>,
     redirect_uris: Vec<String>,
     user_claims: Vec<String>,
@@ -324,6 +326,7 @@ impl Fields {
     ) -> Fields {
         let mut fields = Fields {
             client_id: None,
+            relying_party_id: None,
             public_jwk: None,
             redirect_uris: Vec::new(),
             user_claims: Vec::new(),
@@ -349,6 +352,9 @@ impl Fields {
                         errors.push(err("invalid_input_parameter", format!("{key} is required")));
                     }
                 }
+                // PMS registers the client under the auth partner: the
+                // relying party the ID system derives PSUTs from.
+                fields.relying_party_id = text(request, "authPartnerId").map(str::to_string);
             } else {
                 match text(request, "clientId") {
                     Some(id) if id.len() <= 100 && !id.chars().any(char::is_whitespace) => {
@@ -360,7 +366,7 @@ impl Fields {
                     )),
                 }
                 match text(request, "relyingPartyId") {
-                    Some(rp) if rp.len() <= 100 => {}
+                    Some(rp) if rp.len() <= 100 => fields.relying_party_id = Some(rp.to_string()),
                     _ => errors.push(err(
                         "invalid_rp_id",
                         "relyingPartyId must be 1-100 characters",

@@ -88,6 +88,12 @@ pub struct ClientRegistration {
     /// `additionalConfig.require_pkce`: authorize requests without PKCE are refused.
     #[serde(default)]
     pub require_pkce: bool,
+    /// The relying-party (partner) id the client is registered under
+    /// (`relyingPartyId`, PMS `authPartnerId`): the mock derives the PSUT from it, not from
+    /// the client id (`esignet-mock-services` mock-identity-system
+    /// `AuthenticationServiceImpl.saveKycAuthTransaction`). `None`: the client id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relying_party_id: Option<String>,
 }
 
 impl ClientRegistration {
@@ -121,7 +127,13 @@ impl ClientRegistration {
                 ACR_STATIC_CODE.to_string(),
             ],
             require_pkce: false,
+            relying_party_id: None,
         }
+    }
+
+    /// The relying-party id PSUTs are derived from.
+    pub fn relying_party(&self) -> &str {
+        self.relying_party_id.as_deref().unwrap_or(&self.client_id)
     }
 }
 
@@ -165,6 +177,11 @@ pub struct EmulatorConfig {
     pub issuer: Option<String>,
     /// The release to emulate.
     pub version: EsignetVersion,
+    /// Reproduce the issuer mismatch of stock e-Signet 1.4.x–1.7.x configs: discovery says
+    /// `issuer` while tokens (and the v1 assertion audience) use `issuer + "/v1/esignet"`
+    /// (`mosip.esignet.discovery.issuer-id = ${domain.url}${server.servlet.path}`,
+    /// `mosip/esignet @ v1.5.0..v1.7.1 : esignet-service/src/main/resources/application-default.properties`).
+    pub issuer_mismatch: bool,
     /// Registered OIDC clients.
     pub clients: Vec<ClientRegistration>,
     /// The people who can log in.
@@ -193,6 +210,7 @@ impl EmulatorConfig {
         EmulatorConfig {
             issuer: None,
             version: EsignetVersion::default(),
+            issuer_mismatch: false,
             clients: Vec::new(),
             identities: Vec::new(),
             esignet_key_pem,

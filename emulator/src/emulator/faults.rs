@@ -59,6 +59,10 @@ pub enum UserinfoFault {
     BadSignature,
     /// Signed by an unpublished key under an unpublished `kid`.
     UnknownKid,
+    /// Behave like an OpenID provider that signs userinfo only when asked: without
+    /// `Accept: application/jwt` the answer is plain `application/json` (e-Signet itself always
+    /// signs).
+    SignedOnlyWhenAsked,
 }
 
 /// Ways for the token endpoint to fail.
@@ -70,6 +74,10 @@ pub enum TokenEndpointFault {
     Garbage,
     /// This HTTP status with `{"error":"unknown_error"}`.
     Status(u16),
+    /// The ID system's KYC exchange fails after every check passed: e-Signet 1.4.1 answers
+    /// HTTP 500 `data_exchange_failed` (`OAuthServiceImpl.getTokens`, v1.4.1), 1.8 HTTP 400
+    /// `invalid_request`.
+    KycExchangeFailed,
     /// Answer normally, but only after this long (a provider slower than the gateway's
     /// `esignet.http_timeout`). The code is consumed when the answer is produced.
     Delay(std::time::Duration),

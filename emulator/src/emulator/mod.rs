@@ -73,6 +73,12 @@ impl Emulator {
             .clone()
             .map(|i| i.trim_end_matches('/').to_string())
             .unwrap_or_else(|| base_url.clone());
+        // Tokens carry `issuer-id`; stock 1.4.x–1.7.x configs append the servlet path.
+        let token_issuer = if config.issuer_mismatch {
+            format!("{issuer}/v1/esignet")
+        } else {
+            issuer.clone()
+        };
         let clients = config
             .clients
             .into_iter()
@@ -82,6 +88,7 @@ impl Emulator {
             version: config.version,
             base_url,
             issuer,
+            token_issuer,
             otp: config.otp,
             admin_token: config.admin_token,
             keys,
@@ -111,9 +118,15 @@ impl Emulator {
         self.shared.base_url.clone()
     }
 
-    /// The issuer in discovery and tokens.
+    /// The issuer in discovery (and in tokens, unless in issuer-mismatch mode).
     pub fn issuer(&self) -> String {
         self.shared.issuer.clone()
+    }
+
+    /// The `iss` of ID and access tokens: [`Emulator::issuer`], plus `/v1/esignet` in
+    /// issuer-mismatch mode.
+    pub fn token_issuer(&self) -> String {
+        self.shared.token_issuer.clone()
     }
 
     /// The emulated version.
@@ -136,9 +149,15 @@ impl Emulator {
         format!("{}/.well-known/jwks.json", self.shared.base_url)
     }
 
-    /// The `sub` (PSUT) this emulator gives `individual_id` at `client_id`.
+    /// The `sub` (PSUT) this emulator gives `individual_id` at `client_id`: derived from the
+    /// client's relying-party id (the client id when it has none or is unknown).
     pub fn expected_sub(&self, individual_id: &str, client_id: &str) -> String {
-        psut(individual_id, client_id)
+        let rp = self
+            .shared
+            .client(client_id)
+            .map(|c| c.relying_party().to_string())
+            .unwrap_or_else(|| client_id.to_string());
+        psut(individual_id, &rp)
     }
 
     /// Replaces the active faults (takes effect for the next affected response).

@@ -72,28 +72,30 @@ pub(crate) fn success_url(
             with_params(redirect_uri, &params)
         }
         EsignetVersion::V1_4_1 => {
+            // With no state, the concatenation prints JavaScript's `null`.
             let sep = if redirect_uri.contains('?') { '&' } else { '?' };
-            match state {
-                Some(state) => format!(
-                    "{redirect_uri}{sep}state={}&code={code}",
-                    browser_escape(state)
-                ),
-                None => format!("{redirect_uri}{sep}code={code}"),
-            }
+            format!(
+                "{redirect_uri}{sep}state={}&code={code}",
+                browser_escape(state.unwrap_or("null"))
+            )
         }
     }
 }
 
-/// The error redirect of `redirectOnError.js`: `?error_description=…&state=…&error=…`.
+/// The error redirect of `redirectOnError.js`: `?error_description=…&state=…&error=…`; in
+/// 1.4.1 a missing state is sent as `state=null`.
 pub(crate) fn error_url(
+    version: EsignetVersion,
     redirect_uri: &str,
     state: Option<&str>,
     error: &str,
     description: &str,
 ) -> String {
     let mut params = vec![("error_description", description)];
-    if let Some(state) = state {
-        params.push(("state", state));
+    match (state, version) {
+        (Some(state), _) => params.push(("state", state)),
+        (None, EsignetVersion::V1_4_1) => params.push(("state", "null")),
+        (None, EsignetVersion::V1_8) => {}
     }
     params.push(("error", error));
     with_params(redirect_uri, &params)
@@ -208,6 +210,7 @@ mod tests {
     #[test]
     fn error_redirect_order() {
         let url = error_url(
+            EsignetVersion::V1_8,
             "http://rp/cb",
             Some("st"),
             "access_denied",
@@ -217,5 +220,25 @@ mod tests {
             url,
             "http://rp/cb?error_description=User+cancelled&state=st&error=access_denied"
         );
+    }
+
+    #[test]
+    fn v1_4_1_prints_a_missing_state_as_null() {
+        // 1.4.1 `Consent.js`: "?state=" + state + "&code=" with an absent state.
+        let url = success_url(EsignetVersion::V1_4_1, "http://rp/cb", None, "C", "i");
+        assert_eq!(url, "http://rp/cb?state=null&code=C");
+        let url = error_url(
+            EsignetVersion::V1_4_1,
+            "http://rp/cb",
+            None,
+            "consent_request_rejected",
+            "x",
+        );
+        assert_eq!(
+            url,
+            "http://rp/cb?error_description=x&state=null&error=consent_request_rejected"
+        );
+        let url = success_url(EsignetVersion::V1_8, "http://rp/cb", None, "C", "i");
+        assert_eq!(url, "http://rp/cb?code=C&iss=i");
     }
 }

@@ -14,8 +14,10 @@ use super::keys::Keys;
 
 /// Authorize transaction lifetime (the login page must be completed within it).
 pub(crate) const TRANSACTION_TTL: i64 = 600;
-/// Auth-code lifetime (`authcodegenerated` cache, 1.8).
-pub(crate) const CODE_TTL: i64 = 300;
+/// Auth-code lifetime: the `authcodegenerated` cache TTL as OpenG2P configures it, 60 s
+/// (`OpenG2P/mosip-config @ master : esignet-default.properties`; e-Signet 1.8's own default is
+/// 300 s).
+pub(crate) const CODE_TTL: i64 = 60;
 /// Access- and ID-token lifetime.
 pub(crate) const TOKEN_TTL: i64 = 3600;
 /// How long a nonce or an assertion `jti` stays "used".
@@ -133,7 +135,10 @@ pub(crate) struct Shared {
     pub version: EsignetVersion,
     /// `http://IP:PORT`, no trailing slash.
     pub base_url: String,
+    /// The discovery `issuer`.
     pub issuer: String,
+    /// The tokens' `iss` (`issuer-id`); differs from `issuer` in issuer-mismatch mode.
+    pub token_issuer: String,
     pub otp: String,
     /// Bearer token of the client-management APIs.
     pub admin_token: String,

@@ -57,8 +57,10 @@ async fn delay_if_faulted(app: &Shared) {
 }
 
 /// Why a token request failed. Rendered with the raw e-Signet code on 1.4.1 and with the
-/// collapsed OAuth code on 1.8; always HTTP 400 (real ≤1.6 answers 500 for some of these; the
-/// emulator keeps 400 so tests can tell a refusal from an outage, see `TokenEndpointFault`).
+/// collapsed OAuth code on 1.8. Status: 1.8 answers 400 for all; 1.4.1 answers 400 for invalid
+/// requests and **500** for PKCE and KYC failures (`mosip/esignet @ v1.4.1 :
+/// esignet-service/.../advice/ExceptionHandlerAdvice.java`: `EsignetException` that is not an
+/// `InvalidRequestException` is a 500).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Failure {
     UnsupportedGrantType,
@@ -70,6 +72,7 @@ enum Failure {
     InvalidAssertion,
     InvalidPkceVerifier,
     PkceFailed,
+    KycExchangeFailed,
 }
 
 impl Failure {
@@ -84,19 +87,34 @@ impl Failure {
             Failure::InvalidAssertion => "invalid_assertion",
             Failure::InvalidPkceVerifier => "invalid_pkce_code_verifier",
             Failure::PkceFailed => "pkce_failed",
+            Failure::KycExchangeFailed => "data_exchange_failed",
+        }
+    }
+
+    /// The HTTP status in this version.
+    fn status(self, version: EsignetVersion) -> StatusCode {
+        match (version, self) {
+            (
+                EsignetVersion::V1_4_1,
+                Failure::InvalidPkceVerifier | Failure::PkceFailed | Failure::KycExchangeFailed,
+            ) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
         }
     }
 
     fn oauth(self) -> &'static str {
         match self {
             Failure::UnsupportedGrantType => "unsupported_grant_type",
-            Failure::InvalidRequest | Failure::InvalidRedirectUri => "invalid_request",
+            // 1.8.0 `ExceptionHandlerAdvice` keeps only the OAuth codes: `invalid_client_id`
+            // and `data_exchange_failed` become `invalid_request`.
+            Failure::InvalidRequest
+            | Failure::InvalidRedirectUri
+            | Failure::InvalidClientId
+            | Failure::KycExchangeFailed => "invalid_request",
             Failure::InvalidTransaction | Failure::InvalidPkceVerifier | Failure::PkceFailed => {
                 "invalid_grant"
             }
-            Failure::InvalidClientId
-            | Failure::InvalidAssertionType
-            | Failure::InvalidAssertion => "invalid_client",
+            Failure::InvalidAssertionType | Failure::InvalidAssertion => "invalid_client",
         }
     }
 
@@ -141,9 +159,12 @@ fn handle(app: &Shared, endpoint: Endpoint, headers: &HeaderMap, body: &[u8]) ->
         error: None,
     };
     let faults = app.faults();
-    let failure = faults
-        .token_endpoint
-        .filter(|f| !matches!(f, TokenEndpointFault::Delay(_)));
+    let failure = faults.token_endpoint.filter(|f| {
+        !matches!(
+            f,
+            TokenEndpointFault::Delay(_) | TokenEndpointFault::KycExchangeFailed
+        )
+    });
     let (status, body, content_type) = if let Some(fault) = failure {
         fault_body(fault)
     } else {
@@ -153,7 +174,7 @@ fn handle(app: &Shared, endpoint: Endpoint, headers: &HeaderMap, body: &[u8]) ->
                 let body =
                     json!({ "error": failure.code(app.version), "error_description": description });
                 (
-                    StatusCode::BAD_REQUEST,
+                    failure.status(app.version),
                     body.to_string(),
                     "application/json",
                 )
@@ -198,8 +219,8 @@ fn fault_body(fault: TokenEndpointFault) -> (StatusCode, String, &'static str) {
             unknown,
             "application/json",
         ),
-        // Handled before: a delayed answer is a normal one.
-        TokenEndpointFault::Delay(_) => (
+        // Handled elsewhere: a delayed answer is a normal one; a KYC failure is a refusal.
+        TokenEndpointFault::Delay(_) | TokenEndpointFault::KycExchangeFailed => (
             StatusCode::INTERNAL_SERVER_ERROR,
             unknown,
             "application/json",
@@ -207,8 +228,9 @@ fn fault_body(fault: TokenEndpointFault) -> (StatusCode, String, &'static str) {
     }
 }
 
-/// The exchange proper, in e-Signet's order: grant type, code, client_id, redirect URI,
-/// assertion, PKCE. The code is consumed only when everything passed.
+/// The exchange proper, in e-Signet's order (`OAuthServiceImpl.getTokens`, v1.4.1 and v1.8.0):
+/// grant type, code, client_id, redirect URI, PKCE, assertion, then the KYC exchange. The code
+/// is consumed (evicted, `CacheUtilService.setUserInfoTransaction`) only when everything passed.
 fn exchange(
     app: &Shared,
     endpoint: Endpoint,
@@ -275,6 +297,26 @@ fn exchange(
             ))
         }
     }
+    // PKCE before the client assertion: `OAuthServiceImpl.getTokens` validates code →
+    // client_id → redirect_uri → PKCE → assertion in v1.4.1 and v1.8.0.
+    if let Some(challenge) = &grant.tx.code_challenge {
+        // The v1 endpoint never carries `code_verifier`: `OAuthController.buildTokenRequest`
+        // drops it in every tag v1.2.0–v1.8.0.
+        let verifier = match endpoint {
+            Endpoint::V1 => None,
+            Endpoint::V2 => field("code_verifier").filter(|v| !v.is_empty()),
+        };
+        let verifier = verifier.ok_or((
+            Failure::InvalidPkceVerifier,
+            "code_verifier is required".to_string(),
+        ))?;
+        if pkce_s256(verifier) != *challenge {
+            return Err((
+                Failure::PkceFailed,
+                "code_verifier does not match the code_challenge".into(),
+            ));
+        }
+    }
     if field("client_assertion_type") != Some(JWT_BEARER) {
         return Err((
             Failure::InvalidAssertionType,
@@ -291,9 +333,12 @@ fn exchange(
     ))?;
     let mut audiences = vec![match endpoint {
         Endpoint::V2 => app.token_endpoint(),
-        Endpoint::V1 => format!("{}/oauth/token", app.issuer),
+        // v1: `issuer-id + "/oauth/token"`: the tokens' issuer, with `/v1/esignet` in
+        // issuer-mismatch mode.
+        Endpoint::V1 => format!("{}/oauth/token", app.token_issuer),
     }];
     if app.version.is_modern() {
+        // 1.7+ also accept the discovery issuer.
         audiences.push(app.issuer.clone());
     }
     let claims = assertion::verify(
@@ -321,21 +366,11 @@ fn exchange(
         }
         store.jtis.insert(jti, now);
     }
-    if let Some(challenge) = &grant.tx.code_challenge {
-        let verifier = match (endpoint, app.version) {
-            (Endpoint::V1, EsignetVersion::V1_8) => None,
-            _ => field("code_verifier").filter(|v| !v.is_empty()),
-        };
-        let verifier = verifier.ok_or((
-            Failure::InvalidPkceVerifier,
-            "code_verifier is required".to_string(),
-        ))?;
-        if pkce_s256(verifier) != *challenge {
-            return Err((
-                Failure::PkceFailed,
-                "code_verifier does not match the code_challenge".into(),
-            ));
-        }
+    if faults.token_endpoint == Some(TokenEndpointFault::KycExchangeFailed) {
+        return Err((
+            Failure::KycExchangeFailed,
+            "the ID system's KYC exchange failed".into(),
+        ));
     }
     {
         let mut store = lock(&app.store);
@@ -364,7 +399,7 @@ fn issue(app: &Shared, grant: &CodeGrant, faults: &Faults, now: i64) -> (String,
     let client_id = &grant.tx.client_id;
     let alg = token_alg(app.version);
     let mut access = json!({
-        "iss": app.issuer, "sub": grant.psut, "aud": client_id, "iat": now, "exp": now + TOKEN_TTL,
+        "iss": app.token_issuer, "sub": grant.psut, "aud": client_id, "iat": now, "exp": now + TOKEN_TTL,
         "client_id": client_id, "jti": random_token(16),
     });
     if app.version.is_modern() {
@@ -408,7 +443,7 @@ fn id_token_claims(
     now: i64,
 ) -> Map<String, Value> {
     let mut claims = Map::new();
-    claims.insert("iss".into(), json!(app.issuer));
+    claims.insert("iss".into(), json!(app.token_issuer));
     claims.insert("sub".into(), json!(grant.psut));
     claims.insert("aud".into(), json!(grant.tx.client_id));
     claims.insert("iat".into(), json!(now));

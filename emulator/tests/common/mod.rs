@@ -126,6 +126,17 @@ pub fn location(response: &reqwest::Response) -> String {
         .to_string()
 }
 
+/// An authorize error shown on e-Signet's own page (never redirected): asserts a 400 without
+/// `Location` and returns the error code shown.
+pub async fn shown_error(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 400, "expected the error page");
+    assert!(response.headers().get("location").is_none(), "not redirected");
+    let html = response.text().await.expect("page");
+    let start = html.find("<strong>").expect("error code") + "<strong>".len();
+    let end = html[start..].find("</strong>").expect("end") + start;
+    html[start..end].to_string()
+}
+
 pub fn query_param(location: &str, name: &str) -> Option<String> {
     Url::parse(location)
         .expect("location url")

@@ -33,6 +33,11 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawEsignet) -> Option<EsignetSet
     };
     let endpoints = endpoints(cx, &path, raw, &issuers);
     let assertion_aud = cx.opt_word(&path.key("assertion_aud"), raw.assertion_aud.as_ref());
+    check_token_url(cx, &path, raw);
+    let ca_bundle = match raw.ca_file.as_deref() {
+        None => Some(None),
+        Some(file) => ca_bundle(cx, &path.key("ca_file"), file).map(Some),
+    };
     let key_path = path.key("private_key");
     let private_key = cx
         .required(&key_path, raw.private_key.as_ref())
@@ -72,6 +77,7 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawEsignet) -> Option<EsignetSet
         endpoints: endpoints?,
         issuers,
         assertion_aud: assertion_aud?,
+        ca_bundle: ca_bundle?,
         private_key: private_key?,
         private_key_kid: private_key_kid?,
         acr_values,
@@ -185,6 +191,66 @@ fn explicit(
         end_session: urls.end_session?,
         issuer: issuers.first()?.clone(),
     })
+}
+
+/// `token_url` traps (issue 13 items 4 and 5):
+///
+/// * e-Signet's v1 `/oauth/token` drops `code_verifier` in every tag
+///   (`OAuthController.buildTokenRequest`, v1.2.0–v1.8.0) and the gateway
+///   always sends PKCE, so every login would fail (on 1.4.1 as HTTP 500).
+/// * Without discovery, the client assertion's `aud` defaults to
+///   `token_url`; e-Signet compares it with its own public token endpoint,
+///   so a `token_url` on another origin than `authorize_url` (an internal
+///   host) needs `assertion_aud`. With discovery the published endpoint is
+///   the `aud`, whatever `token_url` says.
+fn check_token_url(cx: &mut Checker<'_>, path: &YamlPath, raw: &RawEsignet) {
+    let Some(token) = raw.token_url.as_deref().and_then(|t| Url::parse(t).ok()) else {
+        return;
+    };
+    if crate::oidc::discovery::is_v1_token_endpoint(&token) {
+        cx.error(
+            &path.key("token_url"),
+            "e-Signet's v1 /oauth/token drops PKCE's code_verifier (every tag), and the gateway \
+             always uses PKCE: use the v2 endpoint, …/oauth/v2/token",
+        );
+    }
+    let authorize = raw.authorize_url.as_deref().and_then(|a| Url::parse(a).ok());
+    let explicit = raw.discovery_url.is_none();
+    if explicit && raw.assertion_aud.is_none() {
+        if let Some(authorize) = authorize {
+            if authorize.origin() != token.origin() {
+                cx.error(
+                    &path.key("assertion_aud"),
+                    "needed: token_url is on another origin than authorize_url, and e-Signet \
+                     checks the client assertion's aud against its own public token endpoint \
+                     (set it to that URL, e.g. https://<esignet-host>/v1/esignet/oauth/v2/token)",
+                );
+            }
+        }
+    }
+}
+
+/// `ca_file`: a readable PEM bundle with at least one certificate (path
+/// relative to the config file); its bytes, for the provider's HTTP client.
+fn ca_bundle(cx: &mut Checker<'_>, path: &YamlPath, file: &str) -> Option<Vec<u8>> {
+    let resolved = cx.base_dir.join(file);
+    let bytes = match std::fs::read(&resolved) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            cx.error(path, format!("cannot read {}: {e}", resolved.display()));
+            return None;
+        }
+    };
+    match reqwest::Certificate::from_pem_bundle(&bytes) {
+        Ok(certs) if !certs.is_empty() => Some(bytes),
+        _ => {
+            cx.error(
+                path,
+                format!("{} holds no PEM certificate", resolved.display()),
+            );
+            None
+        }
+    }
 }
 
 /// Essential claims must also be requested.

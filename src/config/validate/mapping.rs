@@ -5,6 +5,7 @@ use crate::config::model::MappingSettings;
 use crate::config::path::YamlPath;
 use crate::config::raw::{PairList, RawMapping};
 use crate::config::suggest;
+use crate::mapping::BirthdateFormat;
 
 /// The key OpenG2P always has: the token map's target, or `sub` as fallback.
 pub(super) const USER_ID: &str = "user_id";
@@ -32,14 +33,26 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawMapping) -> MappingCheck {
     let default_group = cx.text(&path.key("default_group"), &raw.default_group);
     let login_path = path.key("login_attribute");
     let login_attribute = known_key(cx, &login_path, raw.login_attribute.trim(), &targets);
-    let settings = match (registrant_id_type, default_group, login_attribute) {
-        (Some(registrant_id_type), Some(default_group), Some(login_attribute)) => {
+    let birthdate_format = match raw.birthdate_format.as_deref() {
+        None => Some(BirthdateFormat::default()),
+        Some(pattern) => BirthdateFormat::parse(pattern)
+            .map_err(|e| cx.error(&path.key("birthdate_format"), format!("{pattern:?}: {e}")))
+            .ok(),
+    };
+    let settings = match (
+        registrant_id_type,
+        default_group,
+        login_attribute,
+        birthdate_format,
+    ) {
+        (Some(registrant_id_type), Some(default_group), Some(login_attribute), Some(birthdate_format)) => {
             Some(MappingSettings {
                 token_map: token_map.clone(),
                 userinfo_map: userinfo_map.clone(),
                 registrant_id_type,
                 default_group,
                 login_attribute,
+                birthdate_format,
             })
         }
         _ => None,
@@ -54,6 +67,60 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawMapping) -> MappingCheck {
         settings,
         targets,
         large_targets,
+    }
+}
+
+/// Claims every e-Signet ID token carries; all user claims come only in
+/// userinfo (v1.4.1 `TokenServiceImpl.getIDToken`, v1.8.0 `buildIDToken`).
+const ID_TOKEN_CLAIMS: &[&str] = &[
+    "sub", "iss", "aud", "iat", "exp", "auth_time", "nonce", "acr", "at_hash",
+];
+
+/// Claims a scope releases (`mosip.esignet.openid.scope.claims`, 1.4.1).
+fn scope_claims(scope: &str) -> &'static [&'static str] {
+    match scope {
+        "profile" => &[
+            "name", "address", "gender", "birthdate", "picture", "email", "phone_number",
+        ],
+        "email" => &["email"],
+        "phone" => &["phone_number"],
+        "address" => &["address"],
+        _ => &[],
+    }
+}
+
+/// A `user_id` or `user_id<N>` source must be a claim the provider sends:
+/// an ID-token claim, or a user claim requested through `esignet.user_claims`
+/// or `scope`. `individual_id` is released only when requested (reference
+/// §2: no scope reaches it), and a missing source refuses every login.
+pub(super) fn check_id_sources(
+    cx: &mut Checker<'_>,
+    mapping: Option<&MappingSettings>,
+    esignet: Option<&crate::config::model::EsignetSettings>,
+) {
+    let (Some(mapping), Some(esignet)) = (mapping, esignet) else {
+        return;
+    };
+    let path = YamlPath::root().key("mapping").key("token_map");
+    for (from, to) in &mapping.token_map {
+        let is_id = to == USER_ID
+            || to
+                .strip_prefix(USER_ID)
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        let base = from.split(['.', '#']).next().unwrap_or_default();
+        let released = ID_TOKEN_CLAIMS.contains(&base)
+            || esignet.user_claims.iter().any(|c| c == base)
+            || esignet.scope.iter().any(|s| scope_claims(s).contains(&base));
+        if is_id && !released {
+            cx.error(
+                &path,
+                format!(
+                    "source {base:?} for {to:?} is never released: e-Signet sends it only in \
+                     userinfo when requested; add it to esignet.user_claims (and to the client's \
+                     registered claims)"
+                ),
+            );
+        }
     }
 }
 
