@@ -110,7 +110,9 @@ fn main() -> ExitCode {
                 if strict && !insecure.is_empty() {
                     eprintln!("{}: refused by --strict:", config.display());
                     for switch in insecure {
-                        eprintln!("  {switch}: is on (weakens security; turn it off in production)");
+                        eprintln!(
+                            "  {switch}: is on (weakens security; turn it off in production)"
+                        );
                     }
                     return ExitCode::from(EXIT_BAD_CONFIG);
                 }

@@ -12,8 +12,7 @@ use serde_json::Value;
 /// (mod_auth_openidc's list, Apache-2.0; see the README beside it).
 fn payloads() -> Vec<String> {
     let path = repo_root().join("tests/fixtures/open-redirect/payloads.txt");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .skip_while(|l| l.starts_with('#') || l.trim().is_empty())
         .map(str::to_owned)
