@@ -374,11 +374,16 @@ async fn a_redis_outage_fails_closed_and_heals_by_itself() {
     for replica in [0, 1] {
         let ready = replicas.admin(replica, "/readyz");
         eventually(
-            "the replica is ready again",
+            "the replica reaches the store again",
             Duration::from_secs(20),
             || {
                 let ready = ready.clone();
-                async move { reqwest::get(&ready).await.is_ok_and(|r| r.status() == 200) }
+                async move {
+                    match reqwest::get(&ready).await {
+                        Ok(r) if r.status() == 200 => r.text().await.is_ok_and(|t| t == "ready\n"),
+                        _ => false,
+                    }
+                }
             },
         )
         .await;
