@@ -89,7 +89,7 @@ enum Command {
 
 /// mimalloc instead of glibc malloc: pingora allocates and frees per request
 /// from several worker threads, and glibc's arenas cost ~6 µs of CPU per
-/// proxied request more (see the README, "Performance").
+/// proxied request more (see docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
