@@ -52,7 +52,7 @@ async fn a_replaced_signing_key_file_is_published_without_a_signal() {
     config["server"]["watch_config"] = true.into();
     config["identity"]["signing_keys"] = serde_json::json!([{ "file": key.to_str().unwrap() }]);
     let gateway = spawn_gateway(&config).await;
-    assert_eq!(jwks_kids(&gateway).await, [first.clone()]);
+    assert_eq!(jwks_kids(&gateway).await, std::slice::from_ref(&first));
 
     // The kubelet's way: the new content appears under a new inode.
     let staged = keys.path().join("staged.pem");
