@@ -1094,6 +1094,24 @@ fn the_docs_pages_exist_and_every_link_resolves() {
 
     let mut pages = vec![root().join("README.md")];
     pages.extend(files(&docs, "md"));
+    // In-cluster URLs name the Service's port (80), not the container's.
+    let values = documents(&deploy().join("helm/g2p-gateway/values.yaml")).remove(0);
+    let service_port = values["service"]["port"].as_u64().unwrap();
+    for page in &pages {
+        let text = read(page);
+        for (i, _) in text.match_indices("svc.cluster.local") {
+            let after = &text[i + "svc.cluster.local".len()..];
+            if let Some(port) = after.strip_prefix(':') {
+                let port: String = port.chars().take_while(char::is_ascii_digit).collect();
+                assert_eq!(
+                    port,
+                    service_port.to_string(),
+                    "{}: a Service URL with port {port}",
+                    page.display()
+                );
+            }
+        }
+    }
     let mut checked = 0;
     for page in &pages {
         let text = read(page);
