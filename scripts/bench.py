@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The peer comparison behind ./scripts/bench (see the README, "Performance").
+"""The peer comparison behind ./scripts/bench (see docs/performance.md).
 
 Rows, all behind the same upstream (nginx, a small static body) and the same
 identity provider (the project's e-Signet emulator), everything on loopback:
@@ -613,6 +613,8 @@ def main():
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--skip-extras", action="store_true", help="only the request table")
     ap.add_argument("--out", default=str(ROOT / "target" / "bench"))
+    ap.add_argument("--no-docs", dest="docs", action="store_false",
+                    help="do not write the table into docs/performance.md (a full run does by default)")
     args = ap.parse_args()
     args.rounds = args.rounds or (1 if args.quick else 3)
     args.duration = args.duration or (4 if args.quick else 15)
@@ -834,6 +836,22 @@ def report(info, rows, results, extras, args):
     (out / "latest.json").write_text(json.dumps({"machine": info, "results": {str(k): v for k, v in results.items()}, "extras": extras,
                                                  "targets": [{"target": t, "measured": m, "pass": p} for t, m, p in targets]}, indent=2))
     log(f"written to {out}/latest.md and latest.json")
+    full = not args.quick and args.rows == "1,2,3,4,5,6,7" and not args.skip_extras
+    if args.docs and full:
+        write_docs(text)
+        log(f"written to {DOCS_PAGE.relative_to(ROOT)} (between the bench markers)")
+
+
+DOCS_PAGE = ROOT / "docs" / "performance.md"
+DOCS_BEGIN, DOCS_END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def write_docs(text):
+    """Replaces the block between the bench markers of docs/performance.md with `text`,
+    so the published table is always one this script printed, never a pasted one."""
+    page = DOCS_PAGE.read_text()
+    begin, end = page.index(DOCS_BEGIN), page.index(DOCS_END)
+    DOCS_PAGE.write_text(page[:begin + len(DOCS_BEGIN)] + "\n" + text.strip("\n") + "\n" + page[end:])
 
 
 if __name__ == "__main__":

@@ -15,9 +15,14 @@
 //! the process starts: a changed value is logged as a warning and applies
 //! after a restart or a binary upgrade.
 //!
-//! The file watch polls the file's modification time and size every
-//! [`WATCH_INTERVAL`]: no inotify dependency, and it follows Kubernetes
-//! ConfigMap updates, which swap a symlink rather than write the file.
+//! The file watch polls, every [`WATCH_INTERVAL`], the modification time,
+//! size and inode of the config file **and of every file it names** (each
+//! `{file: PATH}` secret, `server.tls.cert`/`key`, `pages.template`): no
+//! inotify dependency, and it follows Kubernetes ConfigMap and Secret
+//! updates, which swap a symlink rather than write the file. A rotated key in
+//! a mounted Secret is thereby picked up without a signal, which matters in a
+//! distroless image that has no `kill` to send SIGHUP with. Secrets read from
+//! `{env: VAR}` cannot change in a running process: a restart applies them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -234,26 +239,33 @@ impl BackgroundService for ReloadService {
             }
         };
         let path: PathBuf = self.current.load().config.source.clone();
-        let mut seen = fingerprint(&path);
+        let mut seen = fingerprints(&path);
         let mut tick = tokio::time::interval(WATCH_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tracing::info!(
             config = %path.display(),
             watch = self.watch,
+            watched_files = seen.len(),
             "config reload armed (SIGHUP re-reads the file)"
         );
         loop {
             tokio::select! {
                 _ = hangup.recv() => {
                     tracing::info!(config = %path.display(), "SIGHUP: reloading configuration");
-                    seen = fingerprint(&path);
+                    seen = fingerprints(&path);
                     let _ = reload(&self.current).await;
                 }
                 _ = tick.tick(), if self.watch => {
-                    let now = fingerprint(&path);
+                    let now = fingerprints(&path);
                     if now != seen {
+                        let changed: Vec<String> = now
+                            .iter()
+                            .filter(|entry| !seen.contains(entry))
+                            .map(|(file, _)| file.display().to_string())
+                            .collect();
                         seen = now;
-                        tracing::info!(config = %path.display(), "config file changed: reloading");
+                        tracing::info!(config = %path.display(), changed = ?changed,
+                            "config or key file changed: reloading");
                         let _ = reload(&self.current).await;
                     }
                 }
@@ -263,8 +275,126 @@ impl BackgroundService for ReloadService {
     }
 }
 
-/// Modification time and size of the file (following symlinks).
-fn fingerprint(path: &Path) -> Option<(SystemTime, u64)> {
+/// What identifies one version of a file: modification time, size and inode
+/// (following symlinks; `None` while the file is missing).
+type FileStamp = Option<(SystemTime, u64, u64)>;
+
+/// The stamp of the config file and of every file it names, in a stable order.
+fn fingerprints(config: &Path) -> Vec<(PathBuf, FileStamp)> {
+    std::iter::once(config.to_path_buf())
+        .chain(referenced_files(config))
+        .map(|file| {
+            let stamp = stamp(&file);
+            (file, stamp)
+        })
+        .collect()
+}
+
+fn stamp(path: &Path) -> FileStamp {
+    use std::os::unix::fs::MetadataExt as _;
     let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
+    Some((meta.modified().ok()?, meta.len(), meta.ino()))
+}
+
+/// Every file `config` names: `{file: PATH}` secrets anywhere in it,
+/// `server.tls.cert` and `server.tls.key`, and `pages.template`, relative
+/// paths taken from the config file's directory as the loader does. An
+/// unreadable or invalid file names nothing (the reload reports it).
+pub fn referenced_files(config: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string(config) else {
+        return Vec::new();
+    };
+    let Ok(document) = serde_yaml::from_str::<serde_yaml::Value>(&text) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    collect_file_refs(&document, &mut names);
+    let tls = &document["server"]["tls"];
+    for value in [&tls["cert"], &tls["key"], &document["pages"]["template"]] {
+        if let Some(name) = value.as_str() {
+            names.push(name.to_owned());
+        }
+    }
+    let base = config.parent().unwrap_or_else(|| Path::new("."));
+    let mut files: Vec<PathBuf> = names.iter().map(|name| base.join(name)).collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// Pushes the `PATH` of every `{file: PATH}` mapping under `value`.
+fn collect_file_refs(value: &serde_yaml::Value, out: &mut Vec<String>) {
+    match value {
+        serde_yaml::Value::Mapping(map) => {
+            if map.len() == 1 {
+                if let Some(name) = map.get("file").and_then(serde_yaml::Value::as_str) {
+                    out.push(name.to_owned());
+                    return;
+                }
+            }
+            for child in map.values() {
+                collect_file_refs(child, out);
+            }
+        }
+        serde_yaml::Value::Sequence(items) => {
+            for item in items {
+                collect_file_refs(item, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_named_file_is_watched_relative_to_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("gateway.yaml");
+        std::fs::write(
+            &config,
+            "server:\n  tls: {cert: tls/cert.pem, key: /abs/key.pem}\n\
+             esignet:\n  private_key: {file: keys/client.pem}\n\
+             session:\n  cookie_keys: [{file: cookie.key}, {env: OLD_COOKIE}]\n\
+             \x20 store: {redis: {url: {env: URL}, record_keys: [{file: record.key}]}}\n\
+             pages: {template: pages/error.html}\n",
+        )
+        .unwrap();
+        let files = referenced_files(&config);
+        let expected: Vec<PathBuf> = {
+            let mut v = vec![
+                PathBuf::from("/abs/key.pem"),
+                dir.path().join("tls/cert.pem"),
+                dir.path().join("keys/client.pem"),
+                dir.path().join("cookie.key"),
+                dir.path().join("record.key"),
+                dir.path().join("pages/error.html"),
+            ];
+            v.sort();
+            v
+        };
+        assert_eq!(files, expected);
+    }
+
+    #[test]
+    fn a_replaced_key_file_changes_the_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("gateway.yaml");
+        std::fs::write(&config, "session:\n  cookie_keys: [{file: cookie.key}]\n").unwrap();
+        let key = dir.path().join("cookie.key");
+        std::fs::write(&key, "old").unwrap();
+        let before = fingerprints(&config);
+        assert_eq!(before.len(), 2);
+        // The kubelet's way: write a new file and rename it over the old one
+        // (same size, maybe the same second: the inode still differs).
+        let fresh = dir.path().join("cookie.key.new");
+        std::fs::write(&fresh, "new").unwrap();
+        std::fs::rename(&fresh, &key).unwrap();
+        assert_ne!(fingerprints(&config), before);
+        // A config that cannot be parsed still stamps the config file itself.
+        std::fs::write(&config, "session: [").unwrap();
+        assert_eq!(fingerprints(&config).len(), 1);
+    }
 }

@@ -8,15 +8,11 @@ mod common;
 use common::*;
 use serde_json::Value;
 
+/// The open-redirect payloads vendored in `tests/fixtures/open-redirect/`
+/// (mod_auth_openidc's list, Apache-2.0; see the README beside it).
 fn payloads() -> Vec<String> {
-    let candidates = [
-        repo_root().join("../shared/data/open-redirect-payloads.txt"),
-        std::path::PathBuf::from("/work/shared/data/open-redirect-payloads.txt"),
-    ];
-    let text = candidates
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .expect("the open-redirect payload list (../shared/data)");
+    let path = repo_root().join("tests/fixtures/open-redirect/payloads.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .skip_while(|l| l.starts_with('#') || l.trim().is_empty())
         .map(str::to_owned)
