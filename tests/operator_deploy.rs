@@ -387,9 +387,6 @@ fn assert_valid_gateway_config(what: &str, yaml: &str, env: &dyn Fn(&str) -> Opt
                 .filter(|e| {
                     !(e.path.ends_with(".file") && e.message.contains("/etc/g2p-gateway/secrets/"))
                 })
-                // TODO(lead): drop this filter once `server.trusted_proxies`
-                // (which replaces trust_forwarded_headers) is merged.
-                .filter(|e| !(e.path == "server.trusted_proxies" && e.message.contains("unknown")))
                 .collect();
             assert!(
                 real.is_empty(),
