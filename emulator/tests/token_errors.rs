@@ -418,7 +418,10 @@ async fn legacy_v1_endpoint_never_carries_pkce() {
             async move {
                 let response = http.post(url).form(&form).send().await.expect("token");
                 let status = response.status().as_u16();
-                (status, response.json::<Value>().await.unwrap_or(Value::Null))
+                (
+                    status,
+                    response.json::<Value>().await.unwrap_or(Value::Null),
+                )
             }
         };
         let code = code_for(&http, &emu, &pkce).await;
@@ -463,7 +466,11 @@ async fn pkce_is_checked_before_the_assertion() {
         let mut claims = assertion_claims(&emu);
         claims["aud"] = json!("https://elsewhere/token");
         let mut form = token_form(&code, &sign_assertion(&claims, Algorithm::RS256, None));
-        set(&mut form, "code_verifier", "wrong-wrong-wrong-wrong-wrong-wrong-wrong-1");
+        set(
+            &mut form,
+            "code_verifier",
+            "wrong-wrong-wrong-wrong-wrong-wrong-wrong-1",
+        );
         refused(
             version,
             post_token(&http, &emu, &form).await,

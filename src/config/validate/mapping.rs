@@ -45,16 +45,19 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawMapping) -> MappingCheck {
         login_attribute,
         birthdate_format,
     ) {
-        (Some(registrant_id_type), Some(default_group), Some(login_attribute), Some(birthdate_format)) => {
-            Some(MappingSettings {
-                token_map: token_map.clone(),
-                userinfo_map: userinfo_map.clone(),
-                registrant_id_type,
-                default_group,
-                login_attribute,
-                birthdate_format,
-            })
-        }
+        (
+            Some(registrant_id_type),
+            Some(default_group),
+            Some(login_attribute),
+            Some(birthdate_format),
+        ) => Some(MappingSettings {
+            token_map: token_map.clone(),
+            userinfo_map: userinfo_map.clone(),
+            registrant_id_type,
+            default_group,
+            login_attribute,
+            birthdate_format,
+        }),
         _ => None,
     };
     let large_targets = token_map
@@ -73,14 +76,28 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawMapping) -> MappingCheck {
 /// Claims every e-Signet ID token carries; all user claims come only in
 /// userinfo (v1.4.1 `TokenServiceImpl.getIDToken`, v1.8.0 `buildIDToken`).
 const ID_TOKEN_CLAIMS: &[&str] = &[
-    "sub", "iss", "aud", "iat", "exp", "auth_time", "nonce", "acr", "at_hash",
+    "sub",
+    "iss",
+    "aud",
+    "iat",
+    "exp",
+    "auth_time",
+    "nonce",
+    "acr",
+    "at_hash",
 ];
 
 /// Claims a scope releases (`mosip.esignet.openid.scope.claims`, 1.4.1).
 fn scope_claims(scope: &str) -> &'static [&'static str] {
     match scope {
         "profile" => &[
-            "name", "address", "gender", "birthdate", "picture", "email", "phone_number",
+            "name",
+            "address",
+            "gender",
+            "birthdate",
+            "picture",
+            "email",
+            "phone_number",
         ],
         "email" => &["email"],
         "phone" => &["phone_number"],
@@ -110,7 +127,10 @@ pub(super) fn check_id_sources(
         let base = from.split(['.', '#']).next().unwrap_or_default();
         let released = ID_TOKEN_CLAIMS.contains(&base)
             || esignet.user_claims.iter().any(|c| c == base)
-            || esignet.scope.iter().any(|s| scope_claims(s).contains(&base));
+            || esignet
+                .scope
+                .iter()
+                .any(|s| scope_claims(s).contains(&base));
         if is_id && !released {
             cx.error(
                 &path,
