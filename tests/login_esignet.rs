@@ -295,3 +295,23 @@ async fn check_config_says_assertion_aud_is_needed_for_an_internal_token_url() {
     let (code, text) = check_config(|c| explicit(c, true)).await;
     assert_eq!(code, 0, "{text}");
 }
+
+/// e-Signet 1.4.1 answers a failed KYC exchange (and PKCE failures) with
+/// HTTP 500 and its raw code: a refused login, not an unavailable provider.
+#[tokio::test]
+async fn a_1_4_1_refusal_with_http_500_is_a_refused_login_not_an_outage() {
+    let env = Env::start(EnvOptions {
+        version: EsignetVersion::V1_4_1,
+        ..Default::default()
+    })
+    .await;
+    env.emulator.set_faults(Faults {
+        token_endpoint: Some(esignet_emulator::TokenEndpointFault::KycExchangeFailed),
+        ..Faults::default()
+    });
+    let back = env.browser().login(&env.url("/portal/x")).await;
+    assert_ne!(back.status(), 302);
+    assert_ne!(back.status(), 502, "not 'identity provider unavailable'");
+    let logs = env.gateway.logs();
+    assert!(logs.contains("data_exchange_failed"), "{logs}");
+}
