@@ -304,7 +304,6 @@ async fn userinfo_iss_and_aud_only_in_the_1_8_mode() {
 /// from the client id (`saveKycAuthTransaction`).
 #[tokio::test]
 async fn psut_comes_from_the_relying_party_id() {
-    let http = http();
     let emu = start(EsignetVersion::V1_8).await;
     let mut client = test_client();
     client.relying_party_id = Some("openg2p-auth-partner".into());
