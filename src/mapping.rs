@@ -192,8 +192,9 @@ fn is_data_uri(s: &str) -> bool {
 /// personal data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MappingError {
-    /// No token-map entry targets `user_id` and the ID token has no `sub`.
-    #[error("the ID token has no user id (`sub`)")]
+    /// The user id is missing or blank: no token-map entry targets
+    /// `user_id` and the ID token has no `sub`, or the source holds blank text.
+    #[error("no user id: the user id claim is missing or blank")]
     MissingUserId,
     /// The claim the token map names for `user_id` (or `user_id<N>`) is in
     /// neither the ID token nor userinfo. The login is refused rather than
@@ -210,7 +211,7 @@ pub enum MappingError {
         target: String,
     },
     /// The user id claim exists but can't be used as an id.
-    #[error("the ID token's user id claim is unusable: {reason}")]
+    #[error("the user id claim is unusable: {reason}")]
     InvalidUserId {
         /// What is wrong with it (shape or content, never the value).
         reason: &'static str,
