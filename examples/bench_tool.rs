@@ -419,6 +419,7 @@ fn mapping_settings() -> MappingSettings {
         registrant_id_type: "MOSIP PSUT".into(),
         default_group: "portal".into(),
         login_attribute: "email".into(),
+        birthdate_format: Default::default(),
     }
 }
 

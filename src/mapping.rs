@@ -192,8 +192,9 @@ fn is_data_uri(s: &str) -> bool {
 /// personal data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MappingError {
-    /// No token-map entry targets `user_id` and the ID token has no `sub`.
-    #[error("the ID token has no user id (`sub`)")]
+    /// The user id is missing or blank: no token-map entry targets
+    /// `user_id` and the ID token has no `sub`, or the source holds blank text.
+    #[error("no user id: the user id claim is missing or blank")]
     MissingUserId,
     /// The claim the token map names for `user_id` (or `user_id<N>`) is in
     /// neither the ID token nor userinfo. The login is refused rather than
@@ -210,7 +211,7 @@ pub enum MappingError {
         target: String,
     },
     /// The user id claim exists but can't be used as an id.
-    #[error("the ID token's user id claim is unusable: {reason}")]
+    #[error("the user id claim is unusable: {reason}")]
     InvalidUserId {
         /// What is wrong with it (shape or content, never the value).
         reason: &'static str,
@@ -325,8 +326,22 @@ pub fn map_identity_with_warnings(
     let mut warnings = Vec::new();
     let mut claims = Map::new();
     let date = &settings.birthdate_format;
-    apply_token_map(settings, &merged, &locales, date, &mut claims, &mut warnings);
-    apply_userinfo_map(settings, userinfo, &locales, date, &mut claims, &mut warnings);
+    apply_token_map(
+        settings,
+        &merged,
+        &locales,
+        date,
+        &mut claims,
+        &mut warnings,
+    );
+    apply_userinfo_map(
+        settings,
+        userinfo,
+        &locales,
+        date,
+        &mut claims,
+        &mut warnings,
+    );
     let login = login_for(&claims, &settings.login_attribute, &user_id);
     let groups = if settings.default_group.is_empty() {
         Vec::new()
@@ -351,13 +366,28 @@ pub fn map_identity_with_warnings(
 /// ID-token claims that describe the token, not the person: left out of
 /// [`MappedIdentity::verified`].
 const TOKEN_MECHANICS: [&str; 14] = [
-    "iss", "aud", "exp", "iat", "nbf", "jti", "nonce", "at_hash", "c_hash", "azp", "sid",
-    "auth_time", "acr", "amr",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "nonce",
+    "at_hash",
+    "c_hash",
+    "azp",
+    "sid",
+    "auth_time",
+    "acr",
+    "amr",
 ];
 
 /// OpenG2P 17's `combine_tokens(id_token, userinfo)`: a dict update, the
 /// later (userinfo) winning.
-fn merge_tokens(id_token: &Map<String, Value>, userinfo: &Map<String, Value>) -> Map<String, Value> {
+fn merge_tokens(
+    id_token: &Map<String, Value>,
+    userinfo: &Map<String, Value>,
+) -> Map<String, Value> {
     let mut merged = id_token.clone();
     merged.extend(userinfo.iter().map(|(k, v)| (k.clone(), v.clone())));
     merged
@@ -778,13 +808,11 @@ fn normalise(claim: &str, value: Value, date: &BirthdateFormat) -> Result<Value,
     let base = claim.rsplit('.').next().unwrap_or_default();
     match base.split('#').next().unwrap_or_default() {
         "birthdate" => match value {
-            Value::String(s) => {
-                parse_date(&s)
-                    .map(|(y, m, d)| Value::String(date.format(y, m, d)))
-                    .ok_or_else(|| MappingWarning::InvalidDate {
-                        claim: claim.to_string(),
-                    })
-            }
+            Value::String(s) => parse_date(&s)
+                .map(|(y, m, d)| Value::String(date.format(y, m, d)))
+                .ok_or_else(|| MappingWarning::InvalidDate {
+                    claim: claim.to_string(),
+                }),
             other => Err(shape_warning(claim, "a string", &other)),
         },
         "gender" => match value {

@@ -427,11 +427,17 @@ mod tests {
     fn issuer_forms_are_exactly_the_two_esignet_ones() {
         assert_eq!(
             servlet_issuer_forms("https://esignet.example.org"),
-            ["https://esignet.example.org", "https://esignet.example.org/v1/esignet"]
+            [
+                "https://esignet.example.org",
+                "https://esignet.example.org/v1/esignet"
+            ]
         );
         assert_eq!(
             servlet_issuer_forms("https://esignet.example.org/v1/esignet"),
-            ["https://esignet.example.org/v1/esignet", "https://esignet.example.org"]
+            [
+                "https://esignet.example.org/v1/esignet",
+                "https://esignet.example.org"
+            ]
         );
         // Any other path: only itself (no prefix or suffix games).
         assert_eq!(

@@ -54,7 +54,9 @@ async fn logs_in_against_every_emulator_mode_including_the_issuer_mismatch() {
             assert_eq!(claims["user_id"], psut.as_str(), "{version} {mismatch}");
             if mismatch {
                 assert!(
-                    env.gateway.logs().contains("another issuer than its discovery"),
+                    env.gateway
+                        .logs()
+                        .contains("another issuer than its discovery"),
                     "the mismatch is accepted with a warning"
                 );
             }
@@ -183,9 +185,10 @@ async fn a_token_url_override_keeps_the_assertion_aud_e_signet_expects() {
         edit: Box::new(|config| {
             // Same emulator, another host name: what an internal URL is.
             let discovery = config["esignet"]["discovery_url"].as_str().unwrap();
-            let internal = discovery
-                .replace("127.0.0.1", "localhost")
-                .replace("/.well-known/openid-configuration", "/v1/esignet/oauth/v2/token");
+            let internal = discovery.replace("127.0.0.1", "localhost").replace(
+                "/.well-known/openid-configuration",
+                "/v1/esignet/oauth/v2/token",
+            );
             config["esignet"]["token_url"] = json!(internal);
         }),
         ..Default::default()
@@ -226,8 +229,10 @@ async fn check_config(edit: impl FnOnce(&mut Value)) -> (i32, String) {
 async fn check_config_refuses_a_v1_token_url_with_pkce() {
     let (code, text) = check_config(|config| {
         let discovery = config["esignet"]["discovery_url"].as_str().unwrap();
-        config["esignet"]["token_url"] = json!(discovery
-            .replace("/.well-known/openid-configuration", "/v1/esignet/oauth/token"));
+        config["esignet"]["token_url"] = json!(discovery.replace(
+            "/.well-known/openid-configuration",
+            "/v1/esignet/oauth/token"
+        ));
     })
     .await;
     assert_ne!(code, 0, "{text}");
@@ -273,7 +278,10 @@ async fn check_config_says_assertion_aud_is_needed_for_an_internal_token_url() {
             "userinfo_url".into(),
             json!(format!("{base}/v1/esignet/oidc/userinfo")),
         );
-        object.insert("jwks_url".into(), json!(format!("{base}/.well-known/jwks.json")));
+        object.insert(
+            "jwks_url".into(),
+            json!(format!("{base}/.well-known/jwks.json")),
+        );
         if with_aud {
             object.insert(
                 "assertion_aud".into(),
@@ -286,4 +294,24 @@ async fn check_config_says_assertion_aud_is_needed_for_an_internal_token_url() {
     assert!(text.contains("esignet.assertion_aud"), "{text}");
     let (code, text) = check_config(|c| explicit(c, true)).await;
     assert_eq!(code, 0, "{text}");
+}
+
+/// e-Signet 1.4.1 answers a failed KYC exchange (and PKCE failures) with
+/// HTTP 500 and its raw code: a refused login, not an unavailable provider.
+#[tokio::test]
+async fn a_1_4_1_refusal_with_http_500_is_a_refused_login_not_an_outage() {
+    let env = Env::start(EnvOptions {
+        version: EsignetVersion::V1_4_1,
+        ..Default::default()
+    })
+    .await;
+    env.emulator.set_faults(Faults {
+        token_endpoint: Some(esignet_emulator::TokenEndpointFault::KycExchangeFailed),
+        ..Faults::default()
+    });
+    let back = env.browser().login(&env.url("/portal/x")).await;
+    assert_ne!(back.status(), 302);
+    assert_ne!(back.status(), 502, "not 'identity provider unavailable'");
+    let logs = env.gateway.logs();
+    assert!(logs.contains("data_exchange_failed"), "{logs}");
 }

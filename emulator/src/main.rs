@@ -111,6 +111,12 @@ async fn run(args: Args) -> std::io::Result<()> {
         emulator.issuer()
     );
     println!("  discovery: {}", emulator.discovery_url());
+    if emulator.token_issuer() != emulator.issuer() {
+        println!(
+            "  issuer mismatch: tokens carry iss {}",
+            emulator.token_issuer()
+        );
+    }
     println!("  clients:   {}", clients.join(", "));
     println!("  demo identities (UIN / OTP / name):");
     for identity in &identities {

@@ -256,3 +256,64 @@ async fn token_endpoint_faults() {
     let statuses: Vec<u16> = emu.token_requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [500, 503, 200, 200]);
 }
+
+/// A failing KYC exchange: 1.4.1 answers 500 `data_exchange_failed`, 1.8 400 `invalid_request`
+/// (`ExceptionHandlerAdvice`, v1.4.1 and v1.8.0).
+#[tokio::test]
+async fn kyc_exchange_failure_per_version() {
+    let http = http();
+    for (version, status, error) in [
+        (EsignetVersion::V1_4_1, 500, "data_exchange_failed"),
+        (EsignetVersion::V1_8, 400, "invalid_request"),
+    ] {
+        let emu = start(version).await;
+        let code = code_for(&http, &emu, &[]).await;
+        emu.set_faults(Faults {
+            token_endpoint: Some(TokenEndpointFault::KycExchangeFailed),
+            ..Faults::default()
+        });
+        let (got, body) = exchange(&http, &emu, &code).await;
+        assert_eq!(
+            (got, body["error"].as_str()),
+            (status, Some(error)),
+            "{version}"
+        );
+    }
+}
+
+/// mock 0.9.3 (1.4.1 era) signs only `sub` and the claims; mock 0.13.0 adds `iss` and `aud`.
+#[tokio::test]
+async fn userinfo_iss_and_aud_only_in_the_1_8_mode() {
+    let http = http();
+    for (version, has_iss) in [
+        (EsignetVersion::V1_4_1, false),
+        (EsignetVersion::V1_8, true),
+    ] {
+        let emu = start(version).await;
+        let body = tokens(&emu, &random()).await;
+        let response = userinfo(&http, &emu, body["access_token"].as_str().expect("access")).await;
+        let text = response.text().await.expect("body");
+        let (_, info) = unverified(&text);
+        assert_eq!(info.get("iss").is_some(), has_iss, "{version}: {info}");
+        assert_eq!(info.get("aud").is_some(), has_iss, "{version}: {info}");
+        assert!(info["sub"].is_string());
+    }
+}
+
+/// The mock derives the PSUT from the relying-party id the client is registered under, not
+/// from the client id (`saveKycAuthTransaction`).
+#[tokio::test]
+async fn psut_comes_from_the_relying_party_id() {
+    let emu = start(EsignetVersion::V1_8).await;
+    let mut client = test_client();
+    client.relying_party_id = Some("openg2p-auth-partner".into());
+    emu.register_client(client);
+    let body = tokens(&emu, &random()).await;
+    let (_, id_token) = unverified(body["id_token"].as_str().expect("id_token"));
+    assert_eq!(id_token["sub"], psut(SIDDHARTH, "openg2p-auth-partner"));
+    assert_ne!(id_token["sub"], psut(SIDDHARTH, CLIENT_ID));
+    assert_eq!(
+        emu.expected_sub(SIDDHARTH, CLIENT_ID),
+        psut(SIDDHARTH, "openg2p-auth-partner")
+    );
+}

@@ -12,6 +12,15 @@ type ClaimEdit = (&'static str, Box<dyn FnOnce(&mut Value)>);
 
 const VERSIONS: [EsignetVersion; 2] = [EsignetVersion::V1_8, EsignetVersion::V1_4_1];
 
+/// The PKCE pair of RFC 7636 appendix B (verifier `dBjftJeZ…`).
+const PKCE: [(&str, &str); 2] = [
+    (
+        "code_challenge",
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    ),
+    ("code_challenge_method", "S256"),
+];
+
 /// Asserts the version's status and error code: 400, except 1.4.1's 500 for PKCE failures
 /// (`ExceptionHandlerAdvice`, v1.4.1).
 fn refused(version: EsignetVersion, (status, body): (u16, Value), oauth: &str, raw: &str) {
@@ -359,14 +368,7 @@ async fn pkce_verifier_checked() {
     for version in VERSIONS {
         let emu = start(version).await;
         let http = http();
-        let pkce = [
-            (
-                "code_challenge",
-                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-            ),
-            ("code_challenge_method", "S256"),
-        ];
-        let code = code_for(&http, &emu, &pkce).await;
+        let code = code_for(&http, &emu, &PKCE).await;
         let assertion = || sign_assertion(&assertion_claims(&emu), Algorithm::RS256, None);
         let mut form = token_form(&code, &assertion());
         set(
@@ -402,13 +404,6 @@ async fn pkce_verifier_checked() {
 /// PKCE it works, with `aud = issuer-id + "/oauth/token"`.
 #[tokio::test]
 async fn legacy_v1_endpoint_never_carries_pkce() {
-    let pkce = [
-        (
-            "code_challenge",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-        ),
-        ("code_challenge_method", "S256"),
-    ];
     let http = http();
     for version in VERSIONS {
         let emu = start(version).await;
@@ -418,10 +413,13 @@ async fn legacy_v1_endpoint_never_carries_pkce() {
             async move {
                 let response = http.post(url).form(&form).send().await.expect("token");
                 let status = response.status().as_u16();
-                (status, response.json::<Value>().await.unwrap_or(Value::Null))
+                (
+                    status,
+                    response.json::<Value>().await.unwrap_or(Value::Null),
+                )
             }
         };
-        let code = code_for(&http, &emu, &pkce).await;
+        let code = code_for(&http, &emu, &PKCE).await;
         let mut claims = assertion_claims(&emu);
         claims["aud"] = json!(format!("{}/oauth/token", emu.issuer()));
         let mut form = token_form(&code, &sign_assertion(&claims, Algorithm::RS256, None));
@@ -452,18 +450,15 @@ async fn pkce_is_checked_before_the_assertion() {
     for version in VERSIONS {
         let emu = start(version).await;
         let http = http();
-        let pkce = [
-            (
-                "code_challenge",
-                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-            ),
-            ("code_challenge_method", "S256"),
-        ];
-        let code = code_for(&http, &emu, &pkce).await;
+        let code = code_for(&http, &emu, &PKCE).await;
         let mut claims = assertion_claims(&emu);
         claims["aud"] = json!("https://elsewhere/token");
         let mut form = token_form(&code, &sign_assertion(&claims, Algorithm::RS256, None));
-        set(&mut form, "code_verifier", "wrong-wrong-wrong-wrong-wrong-wrong-wrong-1");
+        set(
+            &mut form,
+            "code_verifier",
+            "wrong-wrong-wrong-wrong-wrong-wrong-wrong-1",
+        );
         refused(
             version,
             post_token(&http, &emu, &form).await,

@@ -32,7 +32,12 @@ pub(crate) fn validate(raw: &RawConfig, source: &Path, cx: &mut Checker<'_>) -> 
     let server = server::check(cx, &raw.server);
     let esignet = esignet::check(cx, &raw.esignet);
     let mapping = mapping::check(cx, &raw.mapping);
-    mapping::check_id_sources(cx, mapping.settings.as_ref(), esignet.as_ref());
+    mapping::check_id_sources(
+        cx,
+        &mapping.token_map,
+        &raw.esignet.user_claims.items,
+        &raw.esignet.scope.items,
+    );
     let public_url = server.public_url.as_ref();
     let session = session::check(cx, &raw.session, public_url);
     let identity = identity::check(cx, &raw.identity, public_url, &mapping);

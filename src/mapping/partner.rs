@@ -158,7 +158,11 @@ pub fn partner_fields(identity: &MappedIdentity, with_image: bool) -> Map<String
             .get("picture")
             .cloned()
             .or_else(|| identity.verified.get("picture"));
-        if let Some(image) = picture.as_ref().and_then(Value::as_str).and_then(data_uri_base64) {
+        if let Some(image) = picture
+            .as_ref()
+            .and_then(Value::as_str)
+            .and_then(data_uri_base64)
+        {
             out.insert("image_1920".into(), Value::String(image));
         }
     }
@@ -168,7 +172,10 @@ pub fn partner_fields(identity: &MappedIdentity, with_image: bool) -> Map<String
 /// The bytes of a base64 `data:` URI, re-encoded as standard base64
 /// (what Odoo's `base64.b64encode(urlopen(picture).read())` yields).
 fn data_uri_base64(uri: &str) -> Option<String> {
-    let rest = uri.get(..5)?.eq_ignore_ascii_case("data:").then(|| &uri[5..])?;
+    let rest = uri
+        .get(..5)?
+        .eq_ignore_ascii_case("data:")
+        .then(|| &uri[5..])?;
     let (meta, payload) = rest.split_once(',')?;
     if !meta.to_ascii_lowercase().ends_with(";base64") {
         return None;
@@ -194,7 +201,12 @@ mod tests {
     fn names_split_like_openg2p() {
         assert_eq!(
             split_name("Siddharth K Mansour"),
-            ("Siddharth".into(), "Mansour".into(), "K".into(), "MANSOUR, SIDDHARTH K".into())
+            (
+                "Siddharth".into(),
+                "Mansour".into(),
+                "K".into(),
+                "MANSOUR, SIDDHARTH K".into()
+            )
         );
         assert_eq!(
             split_name("Bakary Moussa Keita Traore"),
@@ -224,8 +236,14 @@ mod tests {
 
     #[test]
     fn data_uris_only() {
-        assert_eq!(data_uri_base64("data:image/png;base64,AAEC").as_deref(), Some("AAEC"));
-        assert_eq!(data_uri_base64("DATA:image/jpeg;base64,AA==").as_deref(), Some("AA=="));
+        assert_eq!(
+            data_uri_base64("data:image/png;base64,AAEC").as_deref(),
+            Some("AAEC")
+        );
+        assert_eq!(
+            data_uri_base64("DATA:image/jpeg;base64,AA==").as_deref(),
+            Some("AA==")
+        );
         assert_eq!(data_uri_base64("https://x/p.png"), None);
         assert_eq!(data_uri_base64("data:text/plain,hi"), None);
         assert_eq!(data_uri_base64("data:image/png;base64,@@@"), None);

@@ -462,7 +462,10 @@ fn individual_id_user_id_comes_from_userinfo_of_a_real_token_pair() {
     settings.token_map = pairs("individual_id:user_id");
     settings.registrant_id_type = "NATIONAL ID".into();
     let id_token = sample_id_token();
-    assert!(!id_token.contains_key("individual_id"), "real ID tokens carry no user claims");
+    assert!(
+        !id_token.contains_key("individual_id"),
+        "real ID tokens carry no user claims"
+    );
     let id = map_identity(&settings, &id_token, &sample_userinfo(), &[]).expect("maps");
     assert_eq!(id.user_id, "8267411571");
     assert_eq!(id.registrant_id.id_type, "NATIONAL ID");
@@ -484,7 +487,10 @@ fn a_missing_user_id_source_refuses_instead_of_falling_back_to_sub() {
         }
     );
     assert!(err.to_string().contains("individual_id"), "{err}");
-    assert!(!err.to_string().contains("mH3x0Yw2pQ"), "no values in errors");
+    assert!(
+        !err.to_string().contains("mH3x0Yw2pQ"),
+        "no values in errors"
+    );
 }
 
 #[test]
@@ -516,8 +522,14 @@ fn user_id_n_targets_become_extra_registrant_ids() {
     assert_eq!(
         id.extra_registrant_ids,
         vec![
-            RegistrantId { id_type: "4".into(), value: "8267411571".into() },
-            RegistrantId { id_type: "7".into(), value: "+919427357934".into() },
+            RegistrantId {
+                id_type: "4".into(),
+                value: "8267411571".into()
+            },
+            RegistrantId {
+                id_type: "7".into(),
+                value: "+919427357934".into()
+            },
         ]
     );
     assert!(id.claims.get("user_id4").is_none());
@@ -534,7 +546,10 @@ fn user_id_n_targets_become_extra_registrant_ids() {
     settings.token_map = pairs("sub:user_id nope:user_id2");
     assert_eq!(
         map_identity(&settings, &sample_id_token(), &sample_userinfo(), &[]),
-        Err(MappingError::MissingUserIdSource { claim: "nope".into(), target: "user_id2".into() })
+        Err(MappingError::MissingUserIdSource {
+            claim: "nope".into(),
+            target: "user_id2".into()
+        })
     );
 }
 

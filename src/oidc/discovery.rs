@@ -70,8 +70,8 @@ pub fn parse_discovery(
         Some(url) => Ok(url.clone()),
         None => web_url(value).map_err(|e| format!("discovery `{name}`: {e}")),
     };
-    let published_token = web_url(&doc.token_endpoint)
-        .map_err(|e| format!("discovery `token_endpoint`: {e}"))?;
+    let published_token =
+        web_url(&doc.token_endpoint).map_err(|e| format!("discovery `token_endpoint`: {e}"))?;
     let token_endpoint = match &overrides.token {
         Some(url) => url.clone(),
         None => prefer_v2_token_endpoint(published_token),

@@ -239,7 +239,12 @@ mod tests {
         assert_eq!(claims["gender"], "Male");
         assert_eq!(claims["address"], json!({"locality": "Town"}));
         assert_eq!(claims["birthdate"], "1987/11/25");
-        let fr = userinfo_claims(V18, &identity(), &names(&["name", "gender"]), &names(&["fra"]));
+        let fr = userinfo_claims(
+            V18,
+            &identity(),
+            &names(&["name", "gender"]),
+            &names(&["fra"]),
+        );
         assert_eq!(fr["name"], "Jean F");
         assert_eq!(fr["gender"], "Mâle");
     }
@@ -247,8 +252,12 @@ mod tests {
     #[test]
     fn several_locales_suffix_keys() {
         let locales: Vec<String> = ["en", "fr"].iter().map(|l| to_iso639_3(l)).collect();
-        let claims =
-            userinfo_claims(V18, &identity(), &names(&["name", "address", "email"]), &locales);
+        let claims = userinfo_claims(
+            V18,
+            &identity(),
+            &names(&["name", "address", "email"]),
+            &locales,
+        );
         assert_eq!(claims["name#eng"], "Jean");
         assert_eq!(claims["name#fra"], "Jean F");
         assert_eq!(claims["address#fra"], json!({"locality#fra": "Ville"}));
@@ -267,7 +276,12 @@ mod tests {
         let v141 = EsignetVersion::V1_4_1;
         let one = userinfo_claims(v141, &identity(), &names(&["name"]), &names(&["en"]));
         assert_eq!(one["name"], "Jean");
-        let two = userinfo_claims(v141, &identity(), &names(&["name", "address"]), &names(&["fr", "en"]));
+        let two = userinfo_claims(
+            v141,
+            &identity(),
+            &names(&["name", "address"]),
+            &names(&["fr", "en"]),
+        );
         assert_eq!(two["name#fr"], "Jean F");
         assert_eq!(two["address#fr"], json!({"locality#fr": "Ville"}));
         assert!(two.get("name#en").is_none(), "only the first locale");

@@ -130,7 +130,10 @@ pub fn location(response: &reqwest::Response) -> String {
 /// `Location` and returns the error code shown.
 pub async fn shown_error(response: reqwest::Response) -> String {
     assert_eq!(response.status(), 400, "expected the error page");
-    assert!(response.headers().get("location").is_none(), "not redirected");
+    assert!(
+        response.headers().get("location").is_none(),
+        "not redirected"
+    );
     let html = response.text().await.expect("page");
     let start = html.find("<strong>").expect("error code") + "<strong>".len();
     let end = html[start..].find("</strong>").expect("end") + start;

@@ -21,7 +21,11 @@ fn odoo_strings_yaml_maps_and_lists_give_the_same_mapping() {
         ("name", "name"),
     ]);
     for form in forms {
-        let config = config_with(&[("mapping.token_map", form)]);
+        // `individual_id` is a user_id source, so it must be requested.
+        let config = config_with(&[
+            ("mapping.token_map", form),
+            ("esignet.user_claims", "name individual_id"),
+        ]);
         assert_eq!(config.mapping.token_map, expected, "form {form}");
     }
 }

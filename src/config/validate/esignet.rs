@@ -214,7 +214,10 @@ fn check_token_url(cx: &mut Checker<'_>, path: &YamlPath, raw: &RawEsignet) {
              always uses PKCE: use the v2 endpoint, …/oauth/v2/token",
         );
     }
-    let authorize = raw.authorize_url.as_deref().and_then(|a| Url::parse(a).ok());
+    let authorize = raw
+        .authorize_url
+        .as_deref()
+        .and_then(|a| Url::parse(a).ok());
     let explicit = raw.discovery_url.is_none();
     if explicit && raw.assertion_aud.is_none() {
         if let Some(authorize) = authorize {

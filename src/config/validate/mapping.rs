@@ -18,6 +18,8 @@ pub(super) struct MappingCheck {
     pub targets: Vec<String>,
     /// Targets mapped from a large claim (`picture`), never allowed in a header.
     pub large_targets: Vec<String>,
+    /// The valid `token_map` pairs, even when another key is invalid.
+    pub token_map: Vec<(String, String)>,
 }
 
 /// Claims too large for a header (a data URI picture can be hundreds of kB).
@@ -45,16 +47,19 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawMapping) -> MappingCheck {
         login_attribute,
         birthdate_format,
     ) {
-        (Some(registrant_id_type), Some(default_group), Some(login_attribute), Some(birthdate_format)) => {
-            Some(MappingSettings {
-                token_map: token_map.clone(),
-                userinfo_map: userinfo_map.clone(),
-                registrant_id_type,
-                default_group,
-                login_attribute,
-                birthdate_format,
-            })
-        }
+        (
+            Some(registrant_id_type),
+            Some(default_group),
+            Some(login_attribute),
+            Some(birthdate_format),
+        ) => Some(MappingSettings {
+            token_map: token_map.clone(),
+            userinfo_map: userinfo_map.clone(),
+            registrant_id_type,
+            default_group,
+            login_attribute,
+            birthdate_format,
+        }),
         _ => None,
     };
     let large_targets = token_map
@@ -67,20 +72,35 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawMapping) -> MappingCheck {
         settings,
         targets,
         large_targets,
+        token_map,
     }
 }
 
 /// Claims every e-Signet ID token carries; all user claims come only in
 /// userinfo (v1.4.1 `TokenServiceImpl.getIDToken`, v1.8.0 `buildIDToken`).
 const ID_TOKEN_CLAIMS: &[&str] = &[
-    "sub", "iss", "aud", "iat", "exp", "auth_time", "nonce", "acr", "at_hash",
+    "sub",
+    "iss",
+    "aud",
+    "iat",
+    "exp",
+    "auth_time",
+    "nonce",
+    "acr",
+    "at_hash",
 ];
 
 /// Claims a scope releases (`mosip.esignet.openid.scope.claims`, 1.4.1).
 fn scope_claims(scope: &str) -> &'static [&'static str] {
     match scope {
         "profile" => &[
-            "name", "address", "gender", "birthdate", "picture", "email", "phone_number",
+            "name",
+            "address",
+            "gender",
+            "birthdate",
+            "picture",
+            "email",
+            "phone_number",
         ],
         "email" => &["email"],
         "phone" => &["phone_number"],
@@ -95,22 +115,20 @@ fn scope_claims(scope: &str) -> &'static [&'static str] {
 /// §2: no scope reaches it), and a missing source refuses every login.
 pub(super) fn check_id_sources(
     cx: &mut Checker<'_>,
-    mapping: Option<&MappingSettings>,
-    esignet: Option<&crate::config::model::EsignetSettings>,
+    token_map: &[(String, String)],
+    user_claims: &[String],
+    scope: &[String],
 ) {
-    let (Some(mapping), Some(esignet)) = (mapping, esignet) else {
-        return;
-    };
     let path = YamlPath::root().key("mapping").key("token_map");
-    for (from, to) in &mapping.token_map {
+    for (from, to) in token_map {
         let is_id = to == USER_ID
             || to
                 .strip_prefix(USER_ID)
                 .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
         let base = from.split(['.', '#']).next().unwrap_or_default();
         let released = ID_TOKEN_CLAIMS.contains(&base)
-            || esignet.user_claims.iter().any(|c| c == base)
-            || esignet.scope.iter().any(|s| scope_claims(s).contains(&base));
+            || user_claims.iter().any(|c| c == base)
+            || scope.iter().any(|s| scope_claims(s).contains(&base));
         if is_id && !released {
             cx.error(
                 &path,
