@@ -105,7 +105,9 @@ fn allowed(
             if minted {
                 gw.metrics.assertion_minted();
             }
-            for (name, value) in &identity.headers {
+            let form = gw.upstreams.get(&route.upstream).map(|u| &u.identity);
+            let default_form = crate::config::UpstreamIdentity::default();
+            for (name, value) in identity.headers_for(form.unwrap_or(&default_form)) {
                 // Header values the minter made are visible ASCII.
                 let name = String::from_utf8_lossy(name).into_owned();
                 reply = reply.with_header(name, value.to_str().unwrap_or_default());

@@ -101,7 +101,7 @@ fn main() -> ExitCode {
             g2p_gateway::telemetry::init(&loaded.logging);
             for switch in g2p_gateway::config::insecure_settings(&loaded) {
                 tracing::warn!(
-                    setting = switch,
+                    setting = %switch,
                     "insecure setting is on; do not use in production"
                 );
             }

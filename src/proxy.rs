@@ -98,6 +98,10 @@ impl ProxyHttp for GatewayProxy {
         let reply = if is_backchannel_logout(&gw, session.req_header()) {
             let body = read_body_limited(session, MAX_FORM_BODY).await;
             Some(endpoints::backchannel_logout(&gw, body.as_deref(), &ctx.correlation_id).await)
+        } else if crate::provider::is_provider_request(&gw, session.req_header()) {
+            let body = read_body_limited(session, MAX_FORM_BODY).await;
+            let (req, cid, ip) = (session.req_header(), &ctx.correlation_id, ctx.client_ip);
+            Some(crate::provider::handle(&gw, req, body.as_deref(), cid, ip).await)
         } else {
             decide(&gw, session.req_header(), ctx).await
         };
@@ -158,8 +162,14 @@ impl ProxyHttp for GatewayProxy {
         let (gw, route) = route_of(ctx)?;
         set_forwarding_headers(gw, session, upstream)?;
         strip_gateway_cookies(gw, upstream)?;
+        let route = &gw.config.routes[route];
+        let form = gw
+            .upstreams
+            .get(&route.upstream)
+            .map(|u| &u.identity)
+            .ok_or_else(|| Error::explain(ErrorType::InternalError, "route names no upstream"))?;
+        crate::identity::upstream::strip_client_identity(form, ctx.session.is_some(), upstream)?;
         if let Some((id, user)) = &ctx.session {
-            let route = &gw.config.routes[route];
             let audience = route
                 .audience
                 .as_deref()
@@ -171,7 +181,7 @@ impl ProxyHttp for GatewayProxy {
             if minted {
                 gw.metrics.assertion_minted();
             }
-            for (name, value) in &identity.headers {
+            for (name, value) in identity.headers_for(form) {
                 upstream.insert_header(name.clone(), value.clone())?;
             }
         }

@@ -8,11 +8,13 @@ mod esignet;
 mod identity;
 mod mapping;
 mod policy;
+mod provider;
 mod routing;
 mod secrets;
 mod server;
 mod session;
 mod store;
+mod upstream_identity;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -51,6 +53,7 @@ pub(crate) fn validate(raw: &RawConfig, source: &Path, cx: &mut Checker<'_>) -> 
     let logging = server::logging(cx, &raw.logging);
     let page_template = cx.page_template(raw.pages.template.as_deref());
     let limits = cx.limits(&raw.limits);
+    let provider = provider::check(cx, &raw.provider, &upstreams.names);
     if cx.has_errors() {
         return None;
     }
@@ -65,6 +68,7 @@ pub(crate) fn validate(raw: &RawConfig, source: &Path, cx: &mut Checker<'_>) -> 
         logging,
         page_template: page_template?,
         limits: limits?,
+        provider: provider?,
         source: source.to_path_buf(),
     })
 }
