@@ -112,8 +112,29 @@ pub fn userinfo_claims(session: &Session, mapping: &MappingSettings) -> Map<Stri
             claims.insert(from.clone(), value);
         }
     }
+    if let Some(Value::String(date)) = claims.get_mut("birthdate") {
+        *date = esignet_date(date);
+    }
     claims.insert("sub".into(), session.identity.user_id.clone().into());
     claims
+}
+
+/// A birthdate the way e-Signet (MOSIP) sends it, `YYYY/MM/DD`: the form
+/// the provider record's default `date_format` (`%Y/%m/%d`) parses. The
+/// session may hold it normalised to ISO `YYYY-MM-DD`.
+fn esignet_date(date: &str) -> String {
+    let b = date.as_bytes();
+    let iso = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if iso {
+        date.replace('-', "/")
+    } else {
+        date.to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -149,5 +170,12 @@ mod tests {
         assert_eq!(claims["phone_number"], "+212600000000");
         assert_eq!(claims["phone"], "+212600000000");
         assert_eq!(claims["sub"], session.identity.user_id.as_str());
+    }
+
+    #[test]
+    fn birthdates_come_back_as_esignet_sends_them() {
+        assert_eq!(esignet_date("1987-11-25"), "1987/11/25");
+        assert_eq!(esignet_date("1987/11/25"), "1987/11/25");
+        assert_eq!(esignet_date("25-11-1987"), "25-11-1987");
     }
 }
