@@ -104,7 +104,7 @@ mod tests {
 
     fn grant() -> Grant {
         Grant {
-            sid: SessionId::random().as_str().to_owned(),
+            sid: "V8wTYb9CQq0wL5tzfmkCJz2CUhdywI6PJw7e7mTzXQE".into(),
             client_id: "portal".into(),
             redirect_uri: "https://portal.example.org/oauth2/callback".into(),
             code_challenge: Some(s256("verifier")),
