@@ -139,7 +139,8 @@ pub fn insecure_settings(config: &Config) -> Vec<String> {
     ];
     let mut on: Vec<String> = switches
         .into_iter()
-        .filter_map(|(name, on)| on.then(|| name.to_owned()))
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| name.to_owned())
         .collect();
     on.extend(
         config

@@ -283,7 +283,10 @@ async fn callback(
     let mut reply = Reply::redirect(&pending.return_to)
         .with_header("set-cookie", gw.cookies.set_session(&id))
         .with_header("set-cookie", gw.cookies.clear_binding());
-    for expired in crate::provider::provision::expire_portal_cookies(gw).into_iter().filter(|_| !upgraded) {
+    for expired in crate::provider::provision::expire_portal_cookies(gw)
+        .into_iter()
+        .filter(|_| !upgraded)
+    {
         reply = reply.with_header("set-cookie", expired);
     }
     Ok(reply)
@@ -327,7 +330,8 @@ async fn logout(gw: &Gateway, req: &RequestHeader, query: &str) -> Result<Reply,
         }
         None => target,
     };
-    let mut reply = Reply::redirect(&location).with_header("set-cookie", gw.cookies.clear_session());
+    let mut reply =
+        Reply::redirect(&location).with_header("set-cookie", gw.cookies.clear_session());
     for expired in crate::provider::provision::expire_portal_cookies(gw) {
         reply = reply.with_header("set-cookie", expired);
     }

@@ -78,8 +78,11 @@ impl Gateway {
             config.routes.iter().filter_map(|r| r.audience.as_deref()),
             config.session.max_sessions,
         )?;
-        let provider =
-            crate::provider::Provider::new(&config.session.cookie_keys, &minter.jwks(), minter.issuer())?;
+        let provider = crate::provider::Provider::new(
+            &config.session.cookie_keys,
+            &minter.jwks(),
+            minter.issuer(),
+        )?;
         Ok(Gateway {
             provider,
             routes: RouteTable::new(&config.routes),

@@ -479,7 +479,10 @@ mod minter_tests {
         let (identity, _) = minter()
             .identity(&SessionId::random(), &session(1), "g2p-portal")
             .unwrap();
-        assert_eq!(names_for(&identity, &UpstreamIdentity::default()), ["X-G2P-Identity"]);
+        assert_eq!(
+            names_for(&identity, &UpstreamIdentity::default()),
+            ["X-G2P-Identity"]
+        );
         let bearer = UpstreamIdentity {
             form: IdentityForm::Bearer,
             ..Default::default()
@@ -487,7 +490,11 @@ mod minter_tests {
         assert_eq!(names_for(&identity, &bearer), ["Authorization"]);
         let (_, value) = identity.headers_for(&bearer).next().unwrap();
         let jwt = value.to_str().unwrap().strip_prefix("Bearer ").unwrap();
-        assert_eq!(jwt, identity.headers[0].1.to_str().unwrap(), "same assertion");
+        assert_eq!(
+            jwt,
+            identity.headers[0].1.to_str().unwrap(),
+            "same assertion"
+        );
     }
 
     #[test]

@@ -102,16 +102,13 @@ pub async fn handle(
                 .with_header("cache-control", "public, max-age=300")
         }
         ("GET" | "HEAD", "/.well-known/jwks.json") => jwks(gw),
-        ("GET", "/oauth/authorize") => {
-            authorize::authorize(gw, req, correlation_id, client).await
-        }
+        ("GET", "/oauth/authorize") => authorize::authorize(gw, req, correlation_id, client).await,
         ("POST", "/oauth/token") => token::token(gw, req, body, correlation_id).await,
         ("GET" | "POST", "/oauth/userinfo") => {
             userinfo::userinfo(gw, req, body, correlation_id).await
         }
-        (_, "/oauth/token") | (_, "/oauth/userinfo") | (_, "/oauth/authorize") | (_, _) => {
-            Reply::empty(StatusCode::METHOD_NOT_ALLOWED)
-        }
+        // Every path of PATHS is answered above for its methods.
+        _ => Reply::empty(StatusCode::METHOD_NOT_ALLOWED),
     }
 }
 

@@ -54,7 +54,9 @@ impl Setup {
     /// URL: returns the callback's response (the redirect back).
     async fn login(&self, browser: &Browser, individual_id: &str) -> reqwest::Response {
         let start = browser.start_login(&self.profile_url()).await;
-        let callback = browser.authenticate(&start.authorize_url, individual_id).await;
+        let callback = browser
+            .authenticate(&start.authorize_url, individual_id)
+            .await;
         browser.navigate(&callback).await
     }
 
@@ -199,7 +201,11 @@ async fn the_unmodified_portal_behind_the_gateway() {
     assert_eq!(status, 200, "{profile}\nportal: {}", s.portal.logs());
     assert_eq!(given_name(&profile), "Aïcha");
     assert_eq!(profile["email"], "aicha.benali@example.org");
-    assert_eq!(partners(), "1", "an existing registrant is not created twice");
+    assert_eq!(
+        partners(),
+        "1",
+        "an existing registrant is not created twice"
+    );
 
     // 2. A newcomer's first login: the gateway drives the portal's own
     //    callback, whose code creates the registrant the OpenG2P way.
@@ -232,7 +238,10 @@ async fn the_unmodified_portal_behind_the_gateway() {
         "SELECT p.address FROM res_partner p JOIN g2p_reg_id r ON r.partner_id = p.id \
          WHERE r.value = '{psut_siddharth}'"
     ));
-    assert!(address.contains("Kénitra"), "address as JSON text: {address}");
+    assert!(
+        address.contains("Kénitra"),
+        "address as JSON text: {address}"
+    );
     assert_eq!(partners(), "2");
 
     // 3. Client-sent tokens never decide who the portal sees. Directly, the
@@ -247,7 +256,11 @@ async fn the_unmodified_portal_behind_the_gateway() {
         .await
         .unwrap();
     let direct: Value = direct.json().await.unwrap();
-    assert_eq!(given_name(&direct), "Siddharth", "the portal's own behaviour");
+    assert_eq!(
+        given_name(&direct),
+        "Siddharth",
+        "the portal's own behaviour"
+    );
     // ...through the gateway, Aïcha's session stays Aïcha's.
     let forged = aicha
         .client
@@ -257,7 +270,9 @@ async fn the_unmodified_portal_behind_the_gateway() {
         .header("x-access-token", &siddharth_token)
         .header(
             "cookie",
-            format!("{aicha_session}; X-ID-Token={siddharth_token}; X-Access-Token={siddharth_token}"),
+            format!(
+                "{aicha_session}; X-ID-Token={siddharth_token}; X-Access-Token={siddharth_token}"
+            ),
         )
         .send()
         .await
@@ -333,10 +348,16 @@ async fn the_unmodified_portal_behind_the_gateway() {
     assert!(page.contains("could not prepare your account"), "{page}");
     assert_eq!(partners(), "2", "the portal created nothing");
     let (status, _) = s.profile(&jean).await;
-    assert_eq!(status, 401, "no gateway session after a failed provisioning");
+    assert_eq!(
+        status, 401,
+        "no gateway session after a failed provisioning"
+    );
     let metrics = s.gateway.metrics().await;
     assert_eq!(
-        sample(&metrics, "g2p_gateway_portal_provisioning_total{outcome=\"failed\"}"),
+        sample(
+            &metrics,
+            "g2p_gateway_portal_provisioning_total{outcome=\"failed\"}"
+        ),
         1.0
     );
     s.pg.sql("ALTER TABLE res_partner DROP CONSTRAINT portal_refuses_jean");
@@ -346,7 +367,10 @@ async fn the_unmodified_portal_behind_the_gateway() {
     assert_eq!((status, given_name(&profile)), (200, "Jean"));
     let metrics = s.gateway.metrics().await;
     assert!(
-        sample(&metrics, "g2p_gateway_portal_provisioning_total{outcome=\"ok\"}") >= 4.0,
+        sample(
+            &metrics,
+            "g2p_gateway_portal_provisioning_total{outcome=\"ok\"}"
+        ) >= 4.0,
         "{metrics}"
     );
     assert!(

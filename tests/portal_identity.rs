@@ -87,7 +87,12 @@ async fn signed_only_by_default_plain_headers_are_an_opt_in() {
     let env = Env::start(EnvOptions::default()).await;
     let browser = env.browser();
     browser.login(&env.url("/")).await;
-    let seen: Value = browser.fetch_json(&env.url("/x")).await.json().await.unwrap();
+    let seen: Value = browser
+        .fetch_json(&env.url("/x"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(header(&seen, "x-g2p-identity").len(), 1);
     assert!(header(&seen, "x-g2p-user-id").is_empty());
     assert!(header(&seen, "authorization").is_empty());
@@ -101,7 +106,12 @@ async fn signed_only_by_default_plain_headers_are_an_opt_in() {
     .await;
     let browser = opted.browser();
     browser.login(&opted.url("/")).await;
-    let seen: Value = browser.fetch_json(&opted.url("/x")).await.json().await.unwrap();
+    let seen: Value = browser
+        .fetch_json(&opted.url("/x"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let psut = opted.emulator.expected_sub(INDIVIDUAL_ID, CLIENT_ID);
     assert_eq!(header(&seen, "x-g2p-reg-id"), vec![psut.as_str()]);
     assert_eq!(header(&seen, "x-g2p-reg-id-type"), vec!["MOSIP PSUT"]);
@@ -128,7 +138,10 @@ async fn a_bearer_upstream_gets_the_assertion_as_authorization_and_nothing_from_
         .header("authorization", "Bearer forged")
         .header("x-access-token", "forged")
         .header("x-id-token", "forged")
-        .header("cookie", format!("{session}; X-ID-Token=other; X-Access-Token=other; lang=fr"))
+        .header(
+            "cookie",
+            format!("{session}; X-ID-Token=other; X-Access-Token=other; lang=fr"),
+        )
         .send()
         .await
         .unwrap()
@@ -137,12 +150,20 @@ async fn a_bearer_upstream_gets_the_assertion_as_authorization_and_nothing_from_
         .unwrap();
     let authorization = header(&seen, "authorization");
     assert_eq!(authorization.len(), 1);
-    let jwt = authorization[0].strip_prefix("Bearer ").expect("Bearer form");
+    let jwt = authorization[0]
+        .strip_prefix("Bearer ")
+        .expect("Bearer form");
     let claims = claims_of(jwt);
     assert_eq!(claims["iss"], env.gateway.base_url.as_str());
     assert_eq!(claims["aud"], "g2p-portal");
-    assert_eq!(claims["sub"], env.emulator.expected_sub(INDIVIDUAL_ID, CLIENT_ID).as_str());
-    assert!(header(&seen, "x-g2p-identity").is_empty(), "one signed identity");
+    assert_eq!(
+        claims["sub"],
+        env.emulator.expected_sub(INDIVIDUAL_ID, CLIENT_ID).as_str()
+    );
+    assert!(
+        header(&seen, "x-g2p-identity").is_empty(),
+        "one signed identity"
+    );
     assert!(header(&seen, "x-access-token").is_empty());
     assert!(header(&seen, "x-id-token").is_empty());
     assert_eq!(header(&seen, "cookie"), vec!["lang=fr"]);
@@ -187,8 +208,14 @@ async fn jwks_and_discovery_are_cacheable_and_consistent() {
         .await
         .unwrap();
     assert_eq!(discovery["issuer"], env.gateway.base_url.as_str());
-    assert_eq!(discovery["token_endpoint"], env.url("/_gateway/oauth/token"));
-    assert_eq!(discovery["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(
+        discovery["token_endpoint"],
+        env.url("/_gateway/oauth/token")
+    );
+    assert_eq!(
+        discovery["code_challenge_methods_supported"],
+        json!(["S256"])
+    );
 }
 
 #[tokio::test]
@@ -207,11 +234,16 @@ async fn a_portal_logs_in_through_the_gateway_with_code_pkce_and_userinfo() {
     }
     let plain = authorize_url(&env, &[]).replace("S256", "plain");
     let refused = location(&browser.navigate(&plain).await);
-    assert_eq!(query_param(&refused, "error").as_deref(), Some("invalid_request"));
+    assert_eq!(
+        query_param(&refused, "error").as_deref(),
+        Some("invalid_request")
+    );
 
     // No gateway session: the e-Signet login first, then back to authorize.
     let start = browser.start_login(&authorize_url(&env, &[])).await;
-    let callback = browser.authenticate(&start.authorize_url, INDIVIDUAL_ID).await;
+    let callback = browser
+        .authenticate(&start.authorize_url, INDIVIDUAL_ID)
+        .await;
     let back = browser.navigate(&callback).await;
     assert_eq!(back.status(), 302);
     let expired: Vec<&str> = back
@@ -221,7 +253,9 @@ async fn a_portal_logs_in_through_the_gateway_with_code_pkce_and_userinfo() {
         .map(|c| c.to_str().unwrap())
         .collect();
     assert!(
-        expired.iter().any(|c| c.starts_with("session_id=;") && c.contains("Max-Age=0")),
+        expired
+            .iter()
+            .any(|c| c.starts_with("session_id=;") && c.contains("Max-Age=0")),
         "the portal's session cookie is expired at every login: {expired:?}"
     );
     let again = browser.navigate(&env.url(&location(&back))).await;
@@ -233,22 +267,25 @@ async fn a_portal_logs_in_through_the_gateway_with_code_pkce_and_userinfo() {
         Some(r#"{"d":"db","p":3,"r":"/my"}"#),
         "the portal's JSON state comes back as sent"
     );
-    assert_eq!(query_param(&to_portal, "iss").as_deref(), Some(env.gateway.base_url.as_str()));
+    assert_eq!(
+        query_param(&to_portal, "iss").as_deref(),
+        Some(env.gateway.base_url.as_str())
+    );
     let code = query_param(&to_portal, "code").unwrap();
 
-    let form = |verifier: &str, redirect: &str, code: &str| {
+    let form = |verifier: &str, redirect: &str, code: &str| -> Vec<(String, String)> {
         vec![
-            ("grant_type".to_string(), "authorization_code".to_string()),
+            ("grant_type".into(), "authorization_code".into()),
             ("code".into(), code.into()),
             ("redirect_uri".into(), redirect.into()),
             ("code_verifier".into(), verifier.into()),
         ]
     };
-    let as_refs = |f: &Vec<(String, String)>| -> Vec<(String, String)> { f.clone() };
     let send = |f: Vec<(String, String)>, basic: bool| {
         let env = &env;
         async move {
-            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let pairs: Vec<(&str, &str)> =
+                f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             exchange(env, &pairs, basic).await
         }
     };
@@ -257,11 +294,28 @@ async fn a_portal_logs_in_through_the_gateway_with_code_pkce_and_userinfo() {
     wrong_secret.push(("client_id".into(), ODOO.into()));
     wrong_secret.push(("client_secret".into(), "not-the-secret-at-all".into()));
     let (status, body) = send(wrong_secret, false).await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
-    let (status, body) = send(form("wrong-verifier-wrong-verifier-wrong-verifier", REDIRECT, &code), true).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (status, body) = send(
+        form(
+            "wrong-verifier-wrong-verifier-wrong-verifier",
+            REDIRECT,
+            &code,
+        ),
+        true,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     let (status, body) = send(form(VERIFIER, "http://odoo.example/other", &code), true).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     let mut tampered = code.clone().into_bytes();
     tampered[10] = if tampered[10] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
@@ -269,7 +323,7 @@ async fn a_portal_logs_in_through_the_gateway_with_code_pkce_and_userinfo() {
     assert_eq!(status, 400);
 
     // The exchange (client_secret_basic here; post is the FastAPI portal's).
-    let (status, tokens) = send(as_refs(&form(VERIFIER, REDIRECT, &code)), true).await;
+    let (status, tokens) = send(form(VERIFIER, REDIRECT, &code), true).await;
     assert_eq!(status, 200, "{tokens}");
     let access = tokens["access_token"].as_str().unwrap();
     let id_token = claims_of(tokens["id_token"].as_str().unwrap());
@@ -279,10 +333,16 @@ async fn a_portal_logs_in_through_the_gateway_with_code_pkce_and_userinfo() {
     assert_eq!(id_token["iss"], env.gateway.base_url.as_str());
     assert_eq!(id_token["nonce"], "portal-nonce");
     let digest = Sha256::digest(access.as_bytes());
-    assert_eq!(id_token["at_hash"], URL_SAFE_NO_PAD.encode(&digest[..16]).as_str());
+    assert_eq!(
+        id_token["at_hash"],
+        URL_SAFE_NO_PAD.encode(&digest[..16]).as_str()
+    );
     // One use only.
     let (status, body) = send(form(VERIFIER, REDIRECT, &code), true).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
 
     // Userinfo: Odoo's default ?access_token=, JSON, e-Signet's claim names.
     let client = reqwest::Client::new();

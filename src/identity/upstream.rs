@@ -129,7 +129,10 @@ mod tests {
             ("authorization", "Bearer forged"),
             ("x-access-token", "forged"),
             ("X-ID-Token", "forged"),
-            ("cookie", "a=1; X-ID-Token=other; X-Access-Token=other; x-id-token=kept"),
+            (
+                "cookie",
+                "a=1; X-ID-Token=other; X-Access-Token=other; x-id-token=kept",
+            ),
         ]);
         strip_client_identity(&bearer(), true, &mut req).unwrap();
         assert!(req.headers.get("authorization").is_none());
@@ -146,13 +149,19 @@ mod tests {
         };
         let mut req = request(&[("cookie", "session_id=abc; lang=en")]);
         strip_client_identity(&odoo, true, &mut req).unwrap();
-        assert_eq!(req.headers.get("cookie").unwrap(), "session_id=abc; lang=en");
+        assert_eq!(
+            req.headers.get("cookie").unwrap(),
+            "session_id=abc; lang=en"
+        );
         strip_client_identity(&odoo, false, &mut req).unwrap();
         assert_eq!(req.headers.get("cookie").unwrap(), "lang=en");
         let mut only = request(&[("cookie", "session_id=abc"), ("authorization", "Basic x")]);
         strip_client_identity(&odoo, false, &mut only).unwrap();
         assert!(only.headers.get("cookie").is_none());
-        assert!(only.headers.get("authorization").is_some(), "header form keeps it");
+        assert!(
+            only.headers.get("authorization").is_some(),
+            "header form keeps it"
+        );
     }
 
     #[test]
@@ -163,7 +172,9 @@ mod tests {
         };
         let set = expire_portal_cookies([bearer(), odoo, bearer()].iter());
         assert_eq!(set.len(), 3);
-        assert!(set.iter().all(|c| c.contains("Max-Age=0") && c.contains("Path=/")));
+        assert!(set
+            .iter()
+            .all(|c| c.contains("Max-Age=0") && c.contains("Path=/")));
         assert!(set[0].starts_with("X-Access-Token=;"));
     }
 }

@@ -46,7 +46,8 @@ pub async fn authorize(
         let e = GatewayError::BadRequest("authorize: unknown client_id".into());
         return gw.reject(&e, who, correlation_id, None);
     };
-    let Some(redirect_uri) = param("redirect_uri").filter(|r| portal.redirect_uris.iter().any(|u| u == r))
+    let Some(redirect_uri) =
+        param("redirect_uri").filter(|r| portal.redirect_uris.iter().any(|u| u == r))
     else {
         let e = GatewayError::BadRequest("authorize: redirect_uri not registered".into());
         return gw.reject(&e, who, correlation_id, None);
@@ -86,11 +87,7 @@ pub async fn authorize(
             return back("login_required");
         }
         // Log in (or step up) at e-Signet, then come back to this URL.
-        let target = req
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
+        let target = req.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let browser = Requester {
             kind: ClientKind::Browser,
             ..who
@@ -110,19 +107,34 @@ pub async fn authorize(
     let code = gw.provider.codes.seal(&grant);
     gw.metrics.provider_event("code_issued");
     tracing::info!(correlation_id, client_id = %portal.client_id, "portal authorization code issued");
-    Reply::redirect(&callback_url(redirect_uri, &[("code", &code)], state, gw.minter.issuer()))
+    Reply::redirect(&callback_url(
+        redirect_uri,
+        &[("code", &code)],
+        state,
+        gw.minter.issuer(),
+    ))
 }
 
 /// A redirect to the portal's callback with an OAuth error (RFC 6749 §4.1.2.1).
 fn error_redirect(gw: &Gateway, redirect_uri: &str, error: &str, state: Option<&str>) -> Reply {
     gw.metrics.provider_event("authorize_refused");
     tracing::warn!(error, "portal authorization request refused");
-    Reply::redirect(&callback_url(redirect_uri, &[("error", error)], state, gw.minter.issuer()))
+    Reply::redirect(&callback_url(
+        redirect_uri,
+        &[("error", error)],
+        state,
+        gw.minter.issuer(),
+    ))
 }
 
 /// `redirect_uri` with the response parameters, the portal's `state` as sent
 /// (OpenG2P puts JSON there) and `iss` (RFC 9207).
-fn callback_url(redirect_uri: &str, params: &[(&str, &str)], state: Option<&str>, iss: &str) -> String {
+fn callback_url(
+    redirect_uri: &str,
+    params: &[(&str, &str)],
+    state: Option<&str>,
+    iss: &str,
+) -> String {
     let Ok(mut url) = Url::parse(redirect_uri) else {
         return redirect_uri.to_owned();
     };

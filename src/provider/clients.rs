@@ -43,7 +43,11 @@ pub fn authenticate<'a>(
     req: &RequestHeader,
     form: &[(String, String)],
 ) -> Result<&'a ProviderClient, ClientError> {
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let basic = basic_credentials(req)?;
     let (id, secret) = match (basic, field("client_id"), field("client_secret")) {
         (Some((id, _)), Some(body_id), _) if body_id != id => return Err(ClientError::Conflicting),
@@ -53,7 +57,9 @@ pub fn authenticate<'a>(
     };
     let client = find(gw, &id);
     // Compare even for an unknown id, so timing does not tell ids apart.
-    let expected = client.map(|c| c.client_secret.expose().as_bytes()).unwrap_or(b"-");
+    let expected = client
+        .map(|c| c.client_secret.expose().as_bytes())
+        .unwrap_or(b"-");
     let matches = constant_time_eq(secret.as_bytes(), expected);
     match client {
         Some(client) if matches => Ok(client),

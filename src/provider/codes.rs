@@ -124,7 +124,11 @@ mod tests {
         let mut tampered = code.clone().into_bytes();
         tampered[20] ^= 1;
         assert_eq!(a.open(std::str::from_utf8(&tampered).unwrap()), None);
-        assert_eq!(a.open_session(&code), None, "a code is not a session reference");
+        assert_eq!(
+            a.open_session(&code),
+            None,
+            "a code is not a session reference"
+        );
     }
 
     #[test]

@@ -60,11 +60,16 @@ pub async fn provision_all(gw: &Gateway, id: &SessionId) -> Result<(), GatewayEr
     Ok(())
 }
 
-async fn provision(gw: &Gateway, id: &SessionId, portal: &ProviderClient) -> Result<(), GatewayError> {
+async fn provision(
+    gw: &Gateway,
+    id: &SessionId,
+    portal: &ProviderClient,
+) -> Result<(), GatewayError> {
     let Some(setup) = &portal.provision else {
         return Ok(());
     };
-    let fail = |detail: String| GatewayError::PortalSetupFailed(format!("{}: {detail}", portal.client_id));
+    let fail =
+        |detail: String| GatewayError::PortalSetupFailed(format!("{}: {detail}", portal.client_id));
     let upstream = gw
         .upstreams
         .get(&setup.upstream)
@@ -86,7 +91,8 @@ async fn provision(gw: &Gateway, id: &SessionId, portal: &ProviderClient) -> Res
     let url = format!("{}{}", upstream.base_url, setup.callback_path);
     // The portal calls back into the gateway (token, userinfo, JWKS) while
     // this request waits: allow for those round trips.
-    let timeout = gw.config.esignet.http_timeout + upstream.read_timeout.min(Duration::from_secs(30));
+    let timeout =
+        gw.config.esignet.http_timeout + upstream.read_timeout.min(Duration::from_secs(30));
     let response = client()
         .get(&url)
         .query(&[("code", code.as_str()), ("state", state.as_str())])

@@ -32,7 +32,11 @@ pub async fn token(
     correlation_id: &str,
 ) -> Reply {
     let result = exchange(gw, req, body).await;
-    let outcome = if result.is_ok() { "token_issued" } else { "token_refused" };
+    let outcome = if result.is_ok() {
+        "token_issued"
+    } else {
+        "token_refused"
+    };
     gw.metrics.provider_event(outcome);
     match result {
         Ok(reply) => reply,
@@ -57,7 +61,11 @@ async fn exchange(
         "body missing or too large".to_owned(),
     ))?;
     let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let client = clients::authenticate(gw, req, &form).map_err(|e| {
         (
             StatusCode::UNAUTHORIZED,
@@ -82,7 +90,9 @@ async fn exchange(
         return Err(invalid_grant("code issued to another client"));
     }
     if field("redirect_uri") != Some(grant.redirect_uri.as_str()) {
-        return Err(invalid_grant("redirect_uri differs from the authorization request"));
+        return Err(invalid_grant(
+            "redirect_uri differs from the authorization request",
+        ));
     }
     match (&grant.code_challenge, field("code_verifier")) {
         (Some(challenge), Some(verifier))
@@ -96,7 +106,13 @@ async fn exchange(
         .store
         .remember_logout_jti(&format!("provider-code:{}", grant.jti), replay_window)
         .await
-        .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", e.0))?;
+        .map_err(|e| {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                e.0,
+            )
+        })?;
     if !fresh {
         return Err(invalid_grant("code replayed"));
     }
@@ -105,7 +121,13 @@ async fn exchange(
         .store
         .session(&id)
         .await
-        .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", e.0))?
+        .map_err(|e| {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                e.0,
+            )
+        })?
         .ok_or_else(|| invalid_grant("the gateway session has ended"))?;
     let issued = issue_tokens(gw, &id, &session, &client.client_id, grant.nonce.as_deref())
         .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, "server_error", e))?;

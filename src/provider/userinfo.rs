@@ -28,14 +28,32 @@ pub async fn userinfo(
     correlation_id: &str,
 ) -> Reply {
     let Some(token) = access_token(req, body) else {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "no access token", correlation_id);
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "no access token",
+            correlation_id,
+        );
     };
     let Some(claims) = gw.provider.verifier.verify(&token) else {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "access token does not verify", correlation_id);
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "access token does not verify",
+            correlation_id,
+        );
     };
-    let client_id = claims.get("aud").and_then(Value::as_str).unwrap_or_default();
+    let client_id = claims
+        .get("aud")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if clients::find(gw, client_id).is_none() {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "audience is no configured client", correlation_id);
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "audience is no configured client",
+            correlation_id,
+        );
     }
     let id = claims
         .get("gws")
@@ -45,13 +63,23 @@ pub async fn userinfo(
         Some(id) => match gw.store.session(&id).await {
             Ok(found) => found,
             Err(e) => {
-                return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", &e.0, correlation_id)
+                return oauth_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    &e.0,
+                    correlation_id,
+                )
             }
         },
         None => None,
     };
     let Some(session) = session else {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "the gateway session has ended", correlation_id);
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the gateway session has ended",
+            correlation_id,
+        );
     };
     let info = userinfo_claims(&session, &gw.config.mapping);
     gw.metrics.provider_event("userinfo");
@@ -75,7 +103,12 @@ pub async fn userinfo(
             ],
             body: jwt.into(),
         },
-        Err(e) => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e, correlation_id),
+        Err(e) => oauth_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            &e,
+            correlation_id,
+        ),
     }
 }
 
@@ -143,12 +176,16 @@ mod tests {
 
     #[test]
     fn tokens_come_from_the_header_the_query_or_the_body() {
-        let mut req = RequestHeader::build("GET", b"/_gateway/oauth/userinfo?access_token=q", None).unwrap();
+        let mut req =
+            RequestHeader::build("GET", b"/_gateway/oauth/userinfo?access_token=q", None).unwrap();
         assert_eq!(access_token(&req, None).as_deref(), Some("q"));
         req.insert_header("authorization", "Bearer h").unwrap();
         assert_eq!(access_token(&req, None).as_deref(), Some("h"));
         let post = RequestHeader::build("POST", b"/_gateway/oauth/userinfo", None).unwrap();
-        assert_eq!(access_token(&post, Some(b"access_token=b")).as_deref(), Some("b"));
+        assert_eq!(
+            access_token(&post, Some(b"access_token=b")).as_deref(),
+            Some("b")
+        );
         assert_eq!(access_token(&post, None), None);
     }
 

@@ -26,7 +26,12 @@ const NOBODY: u32 = 65534;
 fn pg_bin() -> PathBuf {
     let base = Path::new("/usr/lib/postgresql");
     let mut versions: Vec<PathBuf> = std::fs::read_dir(base)
-        .unwrap_or_else(|e| panic!("{}: {e}; ./scripts/test installs postgresql", base.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; ./scripts/test installs postgresql",
+                base.display()
+            )
+        })
         .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
         .filter(|bin| bin.join("initdb").exists())
         .collect();

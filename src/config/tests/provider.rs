@@ -34,12 +34,21 @@ fn a_portal_client_with_provisioning_loads() {
     .unwrap_or_else(|e| panic!("{e}"));
     let client = &config.provider.clients[0];
     assert_eq!(client.client_id, "openg2p");
-    assert_eq!(client.client_secret.expose(), "a-portal-secret-of-32-characters");
+    assert_eq!(
+        client.client_secret.expose(),
+        "a-portal-secret-of-32-characters"
+    );
     let provision = client.provision.as_ref().unwrap();
-    assert_eq!((provision.upstream.as_str(), provision.provider_id), ("portal", 1));
+    assert_eq!(
+        (provision.upstream.as_str(), provision.provider_id),
+        ("portal", 1)
+    );
     let portal = &config.upstreams["portal"];
     assert_eq!(portal.identity.form, IdentityForm::Bearer);
-    assert_eq!(portal.identity.portal_cookies, ["X-Access-Token", "X-ID-Token"]);
+    assert_eq!(
+        portal.identity.portal_cookies,
+        ["X-Access-Token", "X-ID-Token"]
+    );
     assert!(!portal.identity.plain_headers, "signed only by default");
     assert_eq!(portal.base_url, "http://127.0.0.1:8000");
     assert_eq!(config.provider.code_lifetime, Duration::from_secs(60));
@@ -48,7 +57,10 @@ fn a_portal_client_with_provisioning_loads() {
 #[test]
 fn upstreams_default_to_one_signed_header_and_no_portal_cookies() {
     let config = config_with(&[]);
-    assert_eq!(config.upstreams["portal"].identity, UpstreamIdentity::default());
+    assert_eq!(
+        config.upstreams["portal"].identity,
+        UpstreamIdentity::default()
+    );
     assert!(config.provider.clients.is_empty());
 }
 
@@ -67,18 +79,42 @@ fn every_provider_problem_is_reported_with_its_path() {
     ])
     .expect_err("invalid");
     for (path, fragment) in [
-        ("provider.clients.openg2p.client_secret", "at least 16 characters"),
+        (
+            "provider.clients.openg2p.client_secret",
+            "at least 16 characters",
+        ),
         ("provider.clients.openg2p.redirect_uris[0]", "invalid URL"),
         ("provider.clients.openg2p.redirect_uris[1]", "fragment"),
-        ("provider.clients.openg2p.provision.upstream", "no upstream named \"nowhere\""),
-        ("provider.clients.openg2p.provision.callback_path", "must be a path"),
-        ("provider.clients.openg2p.provision.provider_id", "required key is missing"),
-        ("provider.clients.openg2p.provision.code_verifier", "43 to 128"),
-        ("provider.clients.other.client_secret", "required key is missing"),
-        ("provider.clients.other.redirect_uris", "at least one redirect URI"),
+        (
+            "provider.clients.openg2p.provision.upstream",
+            "no upstream named \"nowhere\"",
+        ),
+        (
+            "provider.clients.openg2p.provision.callback_path",
+            "must be a path",
+        ),
+        (
+            "provider.clients.openg2p.provision.provider_id",
+            "required key is missing",
+        ),
+        (
+            "provider.clients.openg2p.provision.code_verifier",
+            "43 to 128",
+        ),
+        (
+            "provider.clients.other.client_secret",
+            "required key is missing",
+        ),
+        (
+            "provider.clients.other.redirect_uris",
+            "at least one redirect URI",
+        ),
         ("provider.code_lifetime", "out of range"),
         ("upstreams.portal.identity", "allowed: "),
-        ("upstreams.portal.portal_cookies[0]", "not a valid cookie name"),
+        (
+            "upstreams.portal.portal_cookies[0]",
+            "not a valid cookie name",
+        ),
     ] {
         assert_error(&errors, path, fragment);
     }

@@ -29,7 +29,13 @@ pub(super) fn check(
     let token_lifetime = cx.duration_in(&path.key("token_lifetime"), raw.token_lifetime, min, max);
     let mut clients = Some(Vec::new());
     for (client_id, client) in &raw.clients.0 {
-        let checked = client_entry(cx, &path.key("clients").key(client_id), client_id, client, upstreams);
+        let checked = client_entry(
+            cx,
+            &path.key("clients").key(client_id),
+            client_id,
+            client,
+            upstreams,
+        );
         match (checked, clients.as_mut()) {
             (Some(c), Some(list)) => list.push(c),
             _ => clients = None,
@@ -129,7 +135,9 @@ fn provision(
                 None
             }
         });
-    let provider_id = cx.required(&path.key("provider_id"), raw.provider_id.as_ref()).copied();
+    let provider_id = cx
+        .required(&path.key("provider_id"), raw.provider_id.as_ref())
+        .copied();
     let verifier_path = path.key("code_verifier");
     let code_verifier = match &raw.code_verifier {
         None => Some(None),
@@ -143,7 +151,9 @@ fn provision(
             } else {
                 cx.error(
                     &verifier_path,
-                    format!("{origin}: a PKCE verifier is 43 to 128 characters of A-Z a-z 0-9 - . _ ~"),
+                    format!(
+                        "{origin}: a PKCE verifier is 43 to 128 characters of A-Z a-z 0-9 - . _ ~"
+                    ),
                 );
                 None
             }

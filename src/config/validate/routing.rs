@@ -74,12 +74,15 @@ fn upstream_entry(
         }
     }
     let identity = super::upstream_identity::check(cx, path, raw);
-    upstream.filter(|_| named && timeouts_ok).zip(identity).map(|(u, identity)| Upstream {
-        connect_timeout: raw.connect_timeout,
-        read_timeout: raw.read_timeout,
-        identity,
-        ..u
-    })
+    upstream
+        .filter(|_| named && timeouts_ok)
+        .zip(identity)
+        .map(|(u, identity)| Upstream {
+            connect_timeout: raw.connect_timeout,
+            read_timeout: raw.read_timeout,
+            identity,
+            ..u
+        })
 }
 
 /// `http(s)://host[:port]` → address, TLS flag and SNI.
