@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::echoed_header as header;
 use common::*;
 use esignet_emulator::EsignetVersion;
 use serde_json::Value;
@@ -12,16 +13,6 @@ async fn echo(browser: &Browser, url: &str) -> Value {
     let response = browser.fetch_json(url).await;
     assert_eq!(response.status(), 200, "upstream echo for {url}");
     response.json().await.unwrap()
-}
-
-fn header<'a>(echo: &'a Value, name: &str) -> Vec<&'a str> {
-    echo["headers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|pair| pair[0] == name)
-        .map(|pair| pair[1].as_str().unwrap())
-        .collect()
 }
 
 async fn full_login_delivers_a_verifiable_identity(version: EsignetVersion) {

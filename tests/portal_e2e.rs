@@ -11,7 +11,6 @@ mod portal_support;
 
 use common::{sample, Browser, CLIENT_ID};
 use esignet_emulator::emulator::psut;
-use esignet_emulator::ClientRegistration;
 use portal_support::{Portal, PortalAuth, Postgres, API_PREFIX};
 use serde_json::{json, Value};
 
@@ -83,15 +82,7 @@ async fn setup() -> Setup {
     let (emulator, upstream) = common::demo_idp_and_upstream().await;
     let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let public_jwk: Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("certs/demo/client.jwk.json")).unwrap(),
-    )
-    .unwrap();
-    emulator.register_client(ClientRegistration::new(
-        CLIENT_ID,
-        public_jwk,
-        vec![format!("{base}/_gateway/callback")],
-    ));
+    common::register_gateway_client(&emulator, &base);
 
     let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
     let callback_url = format!("{base}{API_PREFIX}/oauth2/callback");

@@ -7,6 +7,7 @@ mod common;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use common::echoed_header as header;
 use common::{location, query_param, Env, EnvOptions, CLIENT_ID, INDIVIDUAL_ID};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -17,14 +18,14 @@ const REDIRECT: &str = "http://odoo.example/auth_oauth/signin";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-fn header<'a>(echo: &'a Value, name: &str) -> Vec<&'a str> {
-    echo["headers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|pair| pair[0] == name)
-        .map(|pair| pair[1].as_str().unwrap())
-        .collect()
+/// The JSON answer to a GET with these extra headers (for the demo
+/// upstream: what it saw).
+async fn echo(client: &reqwest::Client, url: &str, headers: &[(&str, &str)]) -> Value {
+    let mut request = client.get(url).header("accept", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 /// An env whose gateway offers the provider to an Odoo-like client, with a
@@ -87,12 +88,7 @@ async fn signed_only_by_default_plain_headers_are_an_opt_in() {
     let env = Env::start(EnvOptions::default()).await;
     let browser = env.browser();
     browser.login(&env.url("/")).await;
-    let seen: Value = browser
-        .fetch_json(&env.url("/x"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let seen = echo(&browser.client, &env.url("/x"), &[]).await;
     assert_eq!(header(&seen, "x-g2p-identity").len(), 1);
     assert!(header(&seen, "x-g2p-user-id").is_empty());
     assert!(header(&seen, "authorization").is_empty());
@@ -106,12 +102,7 @@ async fn signed_only_by_default_plain_headers_are_an_opt_in() {
     .await;
     let browser = opted.browser();
     browser.login(&opted.url("/")).await;
-    let seen: Value = browser
-        .fetch_json(&opted.url("/x"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let seen = echo(&browser.client, &opted.url("/x"), &[]).await;
     let psut = opted.emulator.expected_sub(INDIVIDUAL_ID, CLIENT_ID);
     assert_eq!(header(&seen, "x-g2p-reg-id"), vec![psut.as_str()]);
     assert_eq!(header(&seen, "x-g2p-reg-id-type"), vec!["MOSIP PSUT"]);
@@ -131,23 +122,14 @@ async fn a_bearer_upstream_gets_the_assertion_as_authorization_and_nothing_from_
     let browser = env.browser();
     let back = browser.login(&env.url("/")).await;
     let session = common::set_cookie(&back, "g2p-session").unwrap();
-    let seen: Value = browser
-        .client
-        .get(env.url("/x"))
-        .header("accept", "application/json")
-        .header("authorization", "Bearer forged")
-        .header("x-access-token", "forged")
-        .header("x-id-token", "forged")
-        .header(
-            "cookie",
-            format!("{session}; X-ID-Token=other; X-Access-Token=other; lang=fr"),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cookies = format!("{session}; X-ID-Token=other; X-Access-Token=other; lang=fr");
+    let forged = [
+        ("authorization", "Bearer forged"),
+        ("x-access-token", "forged"),
+        ("x-id-token", "forged"),
+        ("cookie", cookies.as_str()),
+    ];
+    let seen = echo(&browser.client, &env.url("/x"), &forged).await;
     let authorization = header(&seen, "authorization");
     assert_eq!(authorization.len(), 1);
     let jwt = authorization[0]
@@ -169,19 +151,11 @@ async fn a_bearer_upstream_gets_the_assertion_as_authorization_and_nothing_from_
     assert_eq!(header(&seen, "cookie"), vec!["lang=fr"]);
 
     // On a public route too, and with no session at all.
-    let public: Value = env
-        .browser()
-        .client
-        .get(env.url("/public/x"))
-        .header("accept", "application/json")
-        .header("authorization", "Bearer forged")
-        .header("cookie", "X-Access-Token=other; lang=fr")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let anonymous = [
+        ("authorization", "Bearer forged"),
+        ("cookie", "X-Access-Token=other; lang=fr"),
+    ];
+    let public = echo(&env.browser().client, &env.url("/public/x"), &anonymous).await;
     assert!(header(&public, "authorization").is_empty());
     assert_eq!(header(&public, "cookie"), vec!["lang=fr"]);
 }
@@ -199,14 +173,12 @@ async fn jwks_and_discovery_are_cacheable_and_consistent() {
         bodies.push(response.text().await.unwrap());
     }
     assert_eq!(bodies[0], bodies[1]);
-    let discovery: Value = client
-        .get(env.url("/_gateway/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery = echo(
+        &client,
+        &env.url("/_gateway/.well-known/openid-configuration"),
+        &[],
+    )
+    .await;
     assert_eq!(discovery["issuer"], env.gateway.base_url.as_str());
     assert_eq!(
         discovery["token_endpoint"],
@@ -346,14 +318,8 @@ async fn a_portal_logs_in_through_the_gateway_with_code_pkce_and_userinfo() {
 
     // Userinfo: Odoo's default ?access_token=, JSON, e-Signet's claim names.
     let client = reqwest::Client::new();
-    let info: Value = client
-        .get(env.url(&format!("/_gateway/oauth/userinfo?access_token={access}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let by_query = env.url(&format!("/_gateway/oauth/userinfo?access_token={access}"));
+    let info = echo(&client, &by_query, &[]).await;
     assert_eq!(info["sub"], psut.as_str());
     assert_eq!(info["name"], "Siddharth K Mansour");
     assert_eq!(info["phone_number"], "+919427357934");
@@ -407,30 +373,12 @@ async fn portal_session_cookies_pass_only_with_a_gateway_session() {
     let dir = tempfile::tempdir().unwrap();
     let env = provider_env(&dir, json!({ "portal_cookies": ["session_id"] })).await;
     let browser = env.browser();
-    let public: Value = browser
-        .client
-        .get(env.url("/public/x"))
-        .header("accept", "application/json")
-        .header("cookie", "session_id=previous-citizen; lang=fr")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let previous = [("cookie", "session_id=previous-citizen; lang=fr")];
+    let public = echo(&browser.client, &env.url("/public/x"), &previous).await;
     assert_eq!(header(&public, "cookie"), vec!["lang=fr"]);
     let back = browser.login(&env.url("/")).await;
     let session = common::set_cookie(&back, "g2p-session").unwrap();
-    let seen: Value = browser
-        .client
-        .get(env.url("/x"))
-        .header("accept", "application/json")
-        .header("cookie", format!("{session}; session_id=odoo-session"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cookies = format!("{session}; session_id=odoo-session");
+    let seen = echo(&browser.client, &env.url("/x"), &[("cookie", &cookies)]).await;
     assert_eq!(header(&seen, "cookie"), vec!["session_id=odoo-session"]);
 }
