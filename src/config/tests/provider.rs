@@ -129,3 +129,19 @@ fn plain_identity_headers_are_an_insecure_opt_in() {
         ["upstreams.portal.insecure_plain_identity_headers"]
     );
 }
+
+#[test]
+fn the_openg2p_demo_config_loads() {
+    let path = repo_root().join("gateway-openg2p.yaml");
+    let lookup = |name: &str| match name {
+        "G2P_DEMO_PORTAL_SECRET" => env(SECRET_ENV),
+        "G2P_DEMO_PORTAL_VERIFIER" => env(VERIFIER_ENV),
+        _ => None,
+    };
+    let config = load_with_env(&path, &lookup).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.upstreams["openg2p"].identity.form,
+        IdentityForm::Bearer
+    );
+    assert!(config.provider.clients[0].provision.is_some());
+}
