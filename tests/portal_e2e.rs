@@ -235,6 +235,34 @@ async fn the_unmodified_portal_behind_the_gateway() {
     );
     assert_eq!(partners(), "2");
 
+    // 2b. The portal's own login button (browser-driven, as with Odoo):
+    //     portal → gateway authorize (session: no new login) → portal
+    //     callback with a one-time code → the portal's token and userinfo
+    //     calls → its redirect. No new registrant: she exists.
+    let button = siddharth
+        .navigate(&s.url(&format!(
+            "{API_PREFIX}/auth/getLoginProviderRedirect/1?redirect_uri=/home"
+        )))
+        .await;
+    assert_eq!(
+        button.status(),
+        307,
+        "the portal's redirect to its provider"
+    );
+    let authorize = common::location(&button);
+    assert!(
+        authorize.starts_with(&s.url("/_gateway/oauth/authorize")),
+        "{authorize}"
+    );
+    let with_code = siddharth.navigate(&authorize).await;
+    assert_eq!(with_code.status(), 302);
+    let portal_callback = common::location(&with_code);
+    assert!(portal_callback.starts_with(&format!("{}{API_PREFIX}/oauth2/callback?code=", s.base)));
+    let done = siddharth.navigate(&portal_callback).await;
+    assert_eq!(done.status(), 307, "portal: {}", s.portal.logs());
+    assert_eq!(common::location(&done), "/home");
+    assert_eq!(partners(), "2");
+
     // 3. Client-sent tokens never decide who the portal sees. Directly, the
     //    portal would take Siddharth's token from the X-ID-Token cookie...
     let aicha_token = gateway_signed_token(&s.base, &psut(AICHA, CLIENT_ID));
