@@ -263,30 +263,17 @@ async fn callback(
         }
         None => SessionId::random(),
     };
-    let step_up = pending.required_acr.is_some();
     gw.store
         .insert_session(&id, session)
         .await
         .map_err(store_error)?;
-    // A new session (not a step-up of the same person): the portal gets the
-    // registrant before the first request, and no portal cookie survives.
-    if !upgraded {
-        if let Err(e) = crate::provider::provision::provision_all(gw, &id).await {
-            // Nothing of this login outlives the failure; the next one retries.
-            gw.store.remove_session(&id).await.map_err(store_error)?;
-            gw.minter.forget(&id);
-            return Err(e);
-        }
-    }
+    let portal_cookies = crate::provider::provision::after_login(gw, &id, upgraded).await?;
     gw.metrics.login_completed();
-    tracing::info!(step_up, "login completed");
+    tracing::info!(step_up = pending.required_acr.is_some(), "login completed");
     let mut reply = Reply::redirect(&pending.return_to)
         .with_header("set-cookie", gw.cookies.set_session(&id))
         .with_header("set-cookie", gw.cookies.clear_binding());
-    for expired in crate::provider::provision::expire_portal_cookies(gw)
-        .into_iter()
-        .filter(|_| !upgraded)
-    {
+    for expired in portal_cookies {
         reply = reply.with_header("set-cookie", expired);
     }
     Ok(reply)

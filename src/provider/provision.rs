@@ -39,11 +39,32 @@ fn client() -> &'static reqwest::Client {
     })
 }
 
-/// Runs every configured provisioning for a new gateway session.
+/// What a finished e-Signet login does for the portals, called by the login
+/// callback once the session is stored: for a new session (not a step-up of
+/// the same person, `upgraded`), provision every configured portal and
+/// answer the `Set-Cookie` values expiring every portal cookie.
 ///
-/// Called by the login callback after the session is stored and before the
-/// browser is sent on; an error means the login must not complete.
-pub async fn provision_all(gw: &Gateway, id: &SessionId) -> Result<(), GatewayError> {
+/// On a provisioning failure the new session is removed again (nothing of
+/// this login outlives it; the next login retries) and the error is the
+/// citizen's page.
+pub async fn after_login(
+    gw: &Gateway,
+    id: &SessionId,
+    upgraded: bool,
+) -> Result<Vec<String>, GatewayError> {
+    if upgraded {
+        return Ok(Vec::new());
+    }
+    if let Err(e) = provision_all(gw, id).await {
+        gw.store.remove_session(id).await?;
+        gw.minter.forget(id);
+        return Err(e);
+    }
+    Ok(expire_portal_cookies(gw))
+}
+
+/// Runs every configured provisioning for a new gateway session.
+async fn provision_all(gw: &Gateway, id: &SessionId) -> Result<(), GatewayError> {
     for portal in gw
         .config
         .provider
