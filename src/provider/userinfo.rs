@@ -128,6 +128,24 @@ fn access_token(req: &RequestHeader, body: Option<&[u8]>) -> Option<String> {
     from(req.uri.query().unwrap_or("").as_bytes()).or_else(|| body.and_then(from))
 }
 
+/// Claims of a token, not of the person.
+const PROTOCOL_CLAIMS: &[&str] = &[
+    "iss",
+    "aud",
+    "azp",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "nonce",
+    "at_hash",
+    "c_hash",
+    "sid",
+    "acr",
+    "amr",
+    "auth_time",
+];
+
 /// The claims a portal gets: `sub` (the mapped `user_id`), then every
 /// verified claim kept in the session, under e-Signet's names.
 ///
@@ -137,6 +155,9 @@ fn access_token(req: &RequestHeader, body: Option<&[u8]>) -> Option<String> {
 /// session holds under their source names already are left as they are.
 pub fn userinfo_claims(session: &Session, mapping: &MappingSettings) -> Map<String, Value> {
     let mut claims = session.identity.claims.to_map();
+    // Token bookkeeping of e-Signet's ID token, if the session keeps it, is
+    // not a user claim: never hand e-Signet's iss/aud/nonce to a portal.
+    claims.retain(|k, _| !PROTOCOL_CLAIMS.contains(&k.as_str()));
     for (from, to) in mapping.userinfo_map.iter().chain(&mapping.token_map) {
         if from == "sub" || claims.contains_key(from) {
             continue;
@@ -202,11 +223,14 @@ mod tests {
         let mut with_phone = session.clone();
         let mut map = with_phone.identity.claims.to_map();
         map.insert("phone".into(), "+212600000000".into());
+        map.insert("nonce".into(), "esignet-nonce".into());
+        map.insert("aud".into(), "gateway-client".into());
         with_phone.identity.claims = crate::mapping::Claims::from_map(map);
         let claims = userinfo_claims(&with_phone, &mapping);
         assert_eq!(claims["phone_number"], "+212600000000");
         assert_eq!(claims["phone"], "+212600000000");
         assert_eq!(claims["sub"], session.identity.user_id.as_str());
+        assert!(claims.get("nonce").is_none() && claims.get("aud").is_none());
     }
 
     #[test]
