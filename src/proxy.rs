@@ -168,7 +168,14 @@ impl ProxyHttp for GatewayProxy {
             .get(&route.upstream)
             .map(|u| &u.identity)
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "route names no upstream"))?;
-        crate::identity::upstream::strip_client_identity(form, ctx.session.is_some(), upstream)?;
+        let live = crate::identity::upstream::portal_cookies_allowed(
+            gw,
+            form,
+            session.req_header(),
+            ctx.session.is_some(),
+        )
+        .await;
+        crate::identity::upstream::strip_client_identity(form, live, upstream)?;
         if let Some((id, user)) = &ctx.session {
             let audience = route
                 .audience

@@ -381,4 +381,29 @@ async fn portal_session_cookies_pass_only_with_a_gateway_session() {
     let cookies = format!("{session}; session_id=odoo-session");
     let seen = echo(&browser.client, &env.url("/x"), &[("cookie", &cookies)]).await;
     assert_eq!(header(&seen, "cookie"), vec!["session_id=odoo-session"]);
+    // On a public route too, while the gateway session lives (Odoo's public
+    // pages must not see an anonymous visitor)...
+    let public = echo(
+        &browser.client,
+        &env.url("/public/x"),
+        &[("cookie", &cookies)],
+    )
+    .await;
+    assert_eq!(header(&public, "cookie"), vec!["session_id=odoo-session"]);
+    // ...and no longer once it has ended.
+    browser
+        .client
+        .post(env.url("/_gateway/logout"))
+        .header("origin", env.gateway.base_url.as_str())
+        .header("cookie", session.as_str())
+        .send()
+        .await
+        .unwrap();
+    let public = echo(
+        &browser.client,
+        &env.url("/public/x"),
+        &[("cookie", &cookies)],
+    )
+    .await;
+    assert!(header(&public, "cookie").is_empty(), "{public}");
 }

@@ -16,6 +16,7 @@ use http::header::{AUTHORIZATION, COOKIE};
 use pingora::http::RequestHeader;
 
 use crate::config::{IdentityForm, UpstreamIdentity};
+use crate::gateway::Gateway;
 
 /// Headers a `bearer` upstream reads an identity from.
 const BEARER_IDENTITY_HEADERS: &[&str] = &["x-access-token", "x-id-token"];
@@ -24,7 +25,8 @@ const BEARER_IDENTITY_COOKIES: &[&str] = &["X-Access-Token", "X-ID-Token"];
 
 /// Removes the client's identity-bearing headers and cookies for this
 /// upstream. `live_session`: the request carries a valid gateway session
-/// (the portal's own session cookies may pass).
+/// (the portal's own session cookies may pass; see
+/// [`portal_cookies_allowed`]).
 ///
 /// Runs in `upstream_request_filter` for every forwarded request, after the
 /// gateway's own cookies are removed and before its identity is added. A
@@ -81,6 +83,41 @@ fn without_cookies(header: &str, doomed: impl Fn(&str) -> bool) -> String {
         kept.push_str(pair);
     }
     kept
+}
+
+/// Whether the portal's own session cookies may pass on this request: on a
+/// protected route the proxy already knows (`known`: the session it
+/// checked); on a public route, only a request that carries one of them
+/// costs a session lookup (an Odoo `session_id` must keep working on Odoo's
+/// public pages while the gateway session lives).
+///
+/// Runs in `upstream_request_filter`; `downstream` is the client's request
+/// (the gateway's own cookies are still on it).
+pub async fn portal_cookies_allowed(
+    gw: &Gateway,
+    upstream: &UpstreamIdentity,
+    downstream: &RequestHeader,
+    known: bool,
+) -> bool {
+    if known || upstream.portal_cookies.is_empty() {
+        return known;
+    }
+    let carries_one = downstream
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.split('=').next())
+        .any(|name| upstream.portal_cookies.iter().any(|c| c == name.trim()));
+    if !carries_one {
+        return false;
+    }
+    let cookies = crate::endpoints::cookie_headers(downstream);
+    match gw.cookies.session_id(cookies) {
+        Some(id) => matches!(gw.store.session(&id).await, Ok(Some(_))),
+        None => false,
+    }
 }
 
 /// `Set-Cookie` values that expire every configured portal cookie, on the
