@@ -126,7 +126,7 @@ pub fn load_str_with_env(
 }
 
 /// Names of the `insecure_*` switches that are on, for a startup warning each.
-pub fn insecure_settings(config: &Config) -> Vec<&'static str> {
+pub fn insecure_settings(config: &Config) -> Vec<String> {
     let switches = [
         (
             "esignet.insecure_allow_unsigned_userinfo",
@@ -137,10 +137,19 @@ pub fn insecure_settings(config: &Config) -> Vec<&'static str> {
             config.session.insecure_cookie_without_secure,
         ),
     ];
-    switches
+    let mut on: Vec<String> = switches
         .into_iter()
-        .filter_map(|(name, on)| on.then_some(name))
-        .collect()
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    on.extend(
+        config
+            .upstreams
+            .iter()
+            .filter(|(_, u)| u.identity.plain_headers)
+            .map(|(name, _)| format!("upstreams.{name}.insecure_plain_identity_headers")),
+    );
+    on
 }
 
 fn process_env(name: &str) -> Option<String> {

@@ -58,8 +58,7 @@ pub async fn handle(
         )),
         (_, "/auth") => return forward_auth::answer(gw, req, correlation_id, client).await,
         ("GET", "/session") => session_info(gw, req).await,
-        ("GET", "/jwks.json") => Ok(Reply::json(http::StatusCode::OK, &gw.minter.jwks())
-            .with_header("cache-control", "public, max-age=300")),
+        ("GET", "/jwks.json") => Ok(crate::provider::jwks(gw)),
         _ => Err(GatewayError::NoRoute),
     };
     result.unwrap_or_else(|e| gw.reject(&e, who, correlation_id, None))
@@ -288,6 +287,7 @@ async fn callback(
         id_token: keep_id_token.then_some(login.raw_id_token),
         identity,
     };
+    let mut upgraded = false;
     let id = match previous_session(gw, req).await {
         // Step-up of the same person: the session is upgraded in place and
         // keeps its id and absolute end; the user loses nothing.
@@ -295,6 +295,7 @@ async fn callback(
             session.created_at = previous.created_at;
             session.expires_at = previous.expires_at;
             gw.minter.forget(&id);
+            upgraded = true;
             id
         }
         // Otherwise a fresh id (no fixation); an older session of this browser ends.
@@ -309,11 +310,16 @@ async fn callback(
         .insert_session(&id, session)
         .await
         .map_err(store_error)?;
+    let portal_cookies = crate::provider::provision::after_login(gw, &id, upgraded).await?;
     gw.metrics.login_completed();
     tracing::info!(step_up = pending.required_acr.is_some(), "login completed");
-    Ok(Reply::redirect(&pending.return_to)
+    let mut reply = Reply::redirect(&pending.return_to)
         .with_header("set-cookie", gw.cookies.set_session(&id))
-        .with_header("set-cookie", gw.cookies.clear_binding()))
+        .with_header("set-cookie", gw.cookies.clear_binding());
+    for expired in portal_cookies {
+        reply = reply.with_header("set-cookie", expired);
+    }
+    Ok(reply)
 }
 
 /// Ends the session and sends the browser back (through the provider's
@@ -354,7 +360,12 @@ async fn logout(gw: &Gateway, req: &RequestHeader, query: &str) -> Result<Reply,
         }
         None => target,
     };
-    Ok(Reply::redirect(&location).with_header("set-cookie", gw.cookies.clear_session()))
+    let mut reply =
+        Reply::redirect(&location).with_header("set-cookie", gw.cookies.clear_session());
+    for expired in crate::provider::provision::expire_portal_cookies(gw) {
+        reply = reply.with_header("set-cookie", expired);
+    }
+    Ok(reply)
 }
 
 /// The logged-in user's mapped identity, for portal front ends.

@@ -102,6 +102,10 @@ pub enum GatewayError {
     /// without a session that could be checked.
     #[error("session store unavailable: {0}")]
     SessionStoreUnavailable(String),
+    /// The login worked, but the portal could not set up the citizen's
+    /// account (gateway-driven `/oauth2/callback`); the next login retries.
+    #[error("portal setup failed: {0}")]
+    PortalSetupFailed(String),
     /// A bug or an unexpected local failure.
     #[error("internal error: {0}")]
     Internal(String),
@@ -138,6 +142,7 @@ impl GatewayError {
             Self::UpstreamUnavailable(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::SessionStoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::PortalSetupFailed(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -164,6 +169,7 @@ impl GatewayError {
             Self::UpstreamUnavailable(_) => "upstream_unavailable",
             Self::UpstreamTimeout(_) => "upstream_timeout",
             Self::SessionStoreUnavailable(_) => "session_store_unavailable",
+            Self::PortalSetupFailed(_) => "portal_setup_failed",
             Self::Internal(_) => "internal_error",
         }
     }

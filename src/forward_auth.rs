@@ -86,17 +86,22 @@ pub async fn answer(
     match outcome {
         Outcome::Allow { route, id, session } => {
             let route = &gw.config.routes[route];
-            match access::forwarded_identity(gw, route, &id, &session) {
-                Ok(identity) => {
+            let identity = access::forwarded_identity(gw, route, &id, &session);
+            match (identity, gw.upstreams.get(&route.upstream)) {
+                (Ok(identity), Some(upstream)) => {
                     let mut reply = Reply::empty(http::StatusCode::OK);
-                    for (name, value) in &identity.headers {
+                    for (name, value) in identity.headers_for(&upstream.identity) {
                         // Header values the minter made are visible ASCII.
                         let name = String::from_utf8_lossy(name).into_owned();
                         reply = reply.with_header(name, value.to_str().unwrap_or_default());
                     }
                     reply
                 }
-                Err(e) => gw.reject(&e, kind, correlation_id, None),
+                (Err(e), _) => gw.reject(&e, kind, correlation_id, None),
+                (_, None) => {
+                    let e = GatewayError::Internal("route names no upstream".into());
+                    gw.reject(&e, kind, correlation_id, None)
+                }
             }
         }
         Outcome::Login { acr, .. } => {

@@ -51,6 +51,8 @@ pub struct Gateway {
     pub pages: Pages,
     /// Per-client bounds on logins and callbacks.
     pub limits: Limits,
+    /// The OpenID provider offered to portals (codes, token verification, JWKS).
+    pub provider: crate::provider::Provider,
 }
 
 impl Gateway {
@@ -76,7 +78,13 @@ impl Gateway {
             config.routes.iter().filter_map(|r| r.audience.as_deref()),
             config.session.max_sessions,
         )?;
+        let provider = crate::provider::Provider::new(
+            &config.session.cookie_keys,
+            &minter.jwks(),
+            minter.issuer(),
+        )?;
         Ok(Gateway {
+            provider,
             routes: RouteTable::new(&config.routes),
             stripper: HeaderStripper::new(&config.identity),
             upstreams: config

@@ -8,6 +8,7 @@
 //! request. Identity headers sent by clients are stripped on every route.
 
 pub mod keys;
+pub mod upstream;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Map, Value};
 
 use self::keys::SigningKey;
-use crate::config::IdentitySettings;
+use crate::config::{IdentityForm, IdentitySettings, UpstreamIdentity};
 use crate::mapping::MappedIdentity;
 use crate::oidc::verify::now_secs;
 use crate::session::{Session, SessionId};
@@ -54,14 +55,42 @@ type IdentityKey = (SessionId, u64);
 type IdentityCache = moka::sync::Cache<IdentityKey, Arc<ForwardedIdentity>>;
 
 /// What a request on a protected route carries upstream for one session and
-/// audience: the signed assertion header first, then the plain identity
-/// headers, as ready header values. Cached whole, so a forwarded request only
-/// clones reference-counted header values.
+/// audience, in every form an upstream may read, as ready header values.
+/// Cached whole, so a forwarded request only clones reference-counted header
+/// values.
 #[derive(Debug)]
 pub struct ForwardedIdentity {
-    /// Header name (as configured, case kept: pingora takes `Bytes` as a
-    /// case-preserving name) and value pairs, the assertion first.
+    /// The signed assertion in `identity.header` (one pair: the header name
+    /// as configured, case kept, since pingora takes `Bytes` as a
+    /// case-preserving name). What a `header` upstream receives by default.
     pub headers: Vec<(Bytes, HeaderValue)>,
+    /// `Authorization: Bearer <assertion>`, for `bearer` upstreams.
+    pub bearer: (Bytes, HeaderValue),
+    /// The plain identity headers (`identity.headers`), sent only to
+    /// upstreams with `insecure_plain_identity_headers`.
+    pub plain: Vec<(Bytes, HeaderValue)>,
+}
+
+impl ForwardedIdentity {
+    /// The headers an upstream with these settings receives: one signed
+    /// identity in the form it reads, then the plain headers if it opted in.
+    ///
+    /// Runs on every forwarded request of a session; allocates nothing.
+    pub fn headers_for<'a>(
+        &'a self,
+        upstream: &'a UpstreamIdentity,
+    ) -> impl Iterator<Item = &'a (Bytes, HeaderValue)> + 'a {
+        let signed = match upstream.form {
+            IdentityForm::Header => self.headers.iter(),
+            IdentityForm::Bearer => std::slice::from_ref(&self.bearer).iter(),
+        };
+        let plain = if upstream.plain_headers {
+            self.plain.iter()
+        } else {
+            [].iter()
+        };
+        signed.chain(plain)
+    }
 }
 
 /// Mints and caches identity assertions.
@@ -165,14 +194,20 @@ impl AssertionMinter {
     ) -> Result<ForwardedIdentity, String> {
         let token = self.mint(session, audience)?;
         let assertion = HeaderValue::from_str(&token).map_err(|e| e.to_string())?;
-        let mut headers = vec![(self.header.clone(), assertion)];
+        let bearer =
+            HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| e.to_string())?;
+        let mut plain = Vec::new();
         for (name, key) in &self.plain_headers {
             if let Some(value) = plain_header_value(session, key) {
                 let value = HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
-                headers.push((name.clone(), value));
+                plain.push((name.clone(), value));
             }
         }
-        Ok(ForwardedIdentity { headers })
+        Ok(ForwardedIdentity {
+            headers: vec![(self.header.clone(), assertion)],
+            bearer: (Bytes::from_static(b"Authorization"), bearer),
+            plain,
+        })
     }
 
     /// Drops cached identities of a session (at logout and step-up).
@@ -198,6 +233,20 @@ impl AssertionMinter {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(signer.kid.clone());
         jsonwebtoken::encode(&header, &claims, &signer.encoding).map_err(|e| e.to_string())
+    }
+
+    /// Signs `claims` as an RS256 JWT with the newest key (the tokens the
+    /// gateway's provider gives portals).
+    pub fn sign(&self, claims: &Map<String, Value>) -> Result<String, String> {
+        let signer = &self.keys[0];
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(signer.kid.clone());
+        jsonwebtoken::encode(&header, claims, &signer.encoding).map_err(|e| e.to_string())
+    }
+
+    /// The issuer of assertions and provider tokens (`identity.issuer`).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     /// The JWKS the portal verifies assertions with: every configured key.
@@ -414,10 +463,41 @@ mod minter_tests {
     }
 
     fn names(identity: &ForwardedIdentity) -> Vec<String> {
-        let names = identity.headers.iter();
+        let opted_in = UpstreamIdentity {
+            plain_headers: true,
+            ..Default::default()
+        };
+        names_for(identity, &opted_in)
+    }
+
+    fn names_for(identity: &ForwardedIdentity, upstream: &UpstreamIdentity) -> Vec<String> {
+        let names = identity.headers_for(upstream);
         names
             .map(|(n, _)| String::from_utf8_lossy(n).into())
             .collect()
+    }
+
+    #[test]
+    fn one_signed_identity_by_default_in_the_form_the_upstream_reads() {
+        let (identity, _) = minter()
+            .identity(&SessionId::random(), &session(1), "g2p-portal")
+            .unwrap();
+        assert_eq!(
+            names_for(&identity, &UpstreamIdentity::default()),
+            ["X-G2P-Identity"]
+        );
+        let bearer = UpstreamIdentity {
+            form: IdentityForm::Bearer,
+            ..Default::default()
+        };
+        assert_eq!(names_for(&identity, &bearer), ["Authorization"]);
+        let (_, value) = identity.headers_for(&bearer).next().unwrap();
+        let jwt = value.to_str().unwrap().strip_prefix("Bearer ").unwrap();
+        assert_eq!(
+            jwt,
+            identity.headers[0].1.to_str().unwrap(),
+            "same assertion"
+        );
     }
 
     #[test]
@@ -427,7 +507,7 @@ mod minter_tests {
         let (first, minted) = minter.identity(&id, &session(1), "g2p-portal").unwrap();
         assert!(minted);
         assert_eq!(names(&first), ["X-G2P-Identity", "X-Portal-User"]);
-        assert_eq!(first.headers[1].1, "psut-1");
+        assert_eq!(first.plain[0].1, "psut-1");
         let (again, minted) = minter.identity(&id, &session(1), "g2p-portal").unwrap();
         assert!(!minted, "reused");
         assert!(Arc::ptr_eq(&first, &again));

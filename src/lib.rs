@@ -37,6 +37,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod pages;
 pub mod policy;
+pub mod provider;
 pub mod proxy;
 pub mod reload;
 pub mod respond;

@@ -154,7 +154,7 @@ fn main() -> ExitCode {
             g2p_gateway::telemetry::init(&loaded.logging);
             for switch in insecure {
                 tracing::warn!(
-                    setting = switch,
+                    setting = %switch,
                     "insecure setting is on; do not use in production"
                 );
             }

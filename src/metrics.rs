@@ -31,6 +31,9 @@ pub struct Metrics {
     store_up: IntGauge,
     store_errors: IntCounterVec,
     config_reloads: IntCounterVec,
+    provider_events: IntCounterVec,
+    portal_provisioning: IntCounterVec,
+    portal_provisioning_duration: HistogramVec,
 }
 
 /// Outcome label of an IdP call or JWKS refresh.
@@ -170,8 +173,38 @@ impl Metrics {
                 "Configuration reloads (SIGHUP or file watch), by outcome (success, failure).",
                 &["outcome"],
             ),
+            provider_events: counter_vec(
+                "g2p_gateway_provider_events_total",
+                "Events of the OpenID provider offered to portals (code_issued, \
+                 authorize_refused, token_issued, token_refused, userinfo).",
+                &["event"],
+            ),
+            portal_provisioning: counter_vec(
+                "g2p_gateway_portal_provisioning_total",
+                "Gateway-driven portal callbacks after a login, by outcome (ok, failed).",
+                &["outcome"],
+            ),
+            portal_provisioning_duration: histogram(
+                "g2p_gateway_portal_provisioning_duration_seconds",
+                "Time of a gateway-driven portal callback (the portal's token and \
+                 userinfo calls back into the gateway included).",
+                &["outcome"],
+            ),
             registry,
         }
+    }
+
+    /// An event of the portal-facing provider (a bounded label).
+    pub fn provider_event(&self, event: &'static str) {
+        self.provider_events.with_label_values(&[event]).inc();
+    }
+
+    /// A gateway-driven portal callback finished.
+    pub fn portal_provisioning(&self, outcome: &'static str, elapsed: Duration) {
+        self.portal_provisioning.with_label_values(&[outcome]).inc();
+        self.portal_provisioning_duration
+            .with_label_values(&[outcome])
+            .observe(elapsed.as_secs_f64());
     }
 
     /// A login was started.

@@ -117,6 +117,10 @@ fn english(code: &str) -> (&'static str, &'static str) {
             "Service unavailable",
             "The portal is not answering right now. Please try again later.",
         ),
+        "portal_setup_failed" => (
+            "Account not ready",
+            "You are signed in, but the portal could not prepare your account. Please sign in again in a few minutes.",
+        ),
         _ => ("Something went wrong", "An unexpected error happened. Please try again later."),
     }
 }
@@ -158,6 +162,10 @@ fn french(code: &str) -> (&'static str, &'static str) {
         "upstream_unavailable" | "upstream_timeout" => (
             "Service indisponible",
             "Le portail ne répond pas pour le moment. Réessayez plus tard.",
+        ),
+        "portal_setup_failed" => (
+            "Compte pas encore prêt",
+            "Votre identité est vérifiée, mais le portail n'a pas pu préparer votre compte. Reconnectez-vous dans quelques minutes.",
         ),
         _ => ("Une erreur est survenue", "Une erreur inattendue s'est produite. Réessayez plus tard."),
     }
@@ -305,6 +313,7 @@ mod tests {
             "session_store_unavailable",
             "overloaded",
             "upstream_unavailable",
+            "portal_setup_failed",
             "internal_error",
         ] {
             assert_ne!(text(code, Lang::En), text(code, Lang::Fr), "{code}");

@@ -114,6 +114,10 @@ impl ProxyHttp for GatewayProxy {
                         endpoints::backchannel_logout(&gw, body.as_deref(), &ctx.correlation_id)
                             .await,
                     )
+                } else if crate::provider::is_provider_request(&gw, session.req_header()) {
+                    let body = read_body_limited(session, MAX_FORM_BODY).await;
+                    let (req, cid, ip) = (session.req_header(), &ctx.correlation_id, ctx.client_ip);
+                    Some(crate::provider::handle(&gw, req, body.as_deref(), cid, ip).await)
                 } else {
                     decide(&gw, session.req_header(), ctx).await
                 }
@@ -176,11 +180,24 @@ impl ProxyHttp for GatewayProxy {
         let (gw, route) = route_of(ctx)?;
         forwarded::set_forwarding_headers(gw, peer_ip(session), ctx.client_ip, upstream)?;
         strip_gateway_cookies(gw, upstream)?;
+        let route = &gw.config.routes[route];
+        let form = gw
+            .upstreams
+            .get(&route.upstream)
+            .map(|u| &u.identity)
+            .ok_or_else(|| Error::explain(ErrorType::InternalError, "route names no upstream"))?;
+        let live = crate::identity::upstream::portal_cookies_allowed(
+            gw,
+            form,
+            session.req_header(),
+            ctx.session.is_some(),
+        )
+        .await;
+        crate::identity::upstream::strip_client_identity(form, live, upstream)?;
         if let Some((id, user)) = &ctx.session {
-            let route = &gw.config.routes[route];
             let identity = access::forwarded_identity(gw, route, id, user)
                 .map_err(|e| Error::explain(ErrorType::InternalError, e.to_string()))?;
-            for (name, value) in &identity.headers {
+            for (name, value) in identity.headers_for(form) {
                 upstream.insert_header(name.clone(), value.clone())?;
             }
         }

@@ -149,14 +149,23 @@ async fn generated_and_registered_client_logs_in() {
     assert_eq!(page.status(), 200);
     let seen: Value = page.json().await.unwrap();
     let psut = setup.emulator.expected_sub(INDIVIDUAL_ID, "operator-e2e");
-    let reg_id: Vec<&str> = seen["headers"]
+    // The signed identity's subject (the upstream here checks no signature).
+    let subjects: Vec<String> = seen["headers"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|pair| pair[0] == "x-g2p-reg-id")
-        .map(|pair| pair[1].as_str().unwrap())
+        .filter(|pair| pair[0] == "x-g2p-identity")
+        .map(|pair| {
+            use base64::Engine;
+            let payload = pair[1].as_str().unwrap().split('.').nth(1).unwrap();
+            let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap();
+            let claims: Value = serde_json::from_slice(&json).unwrap();
+            claims["sub"].as_str().unwrap().to_owned()
+        })
         .collect();
-    assert_eq!(reg_id, vec![psut.as_str()], "logged in as the new client");
+    assert_eq!(subjects, vec![psut], "logged in as the new client");
     // The token request was authenticated with the new key.
     let request = setup.emulator.token_requests().pop().unwrap();
     assert_eq!(request.status, 200);

@@ -38,6 +38,8 @@ pub struct Config {
     pub page_template: Option<String>,
     /// Forward-auth mode (`<prefix>/auth`); `None`: the endpoint is off.
     pub forward_auth: Option<ForwardAuthSource>,
+    /// The OpenID provider offered to OpenG2P portals (`provider:`).
+    pub provider: ProviderSettings,
     /// Path of the file this came from (for reload and messages).
     pub source: PathBuf,
 }
@@ -339,6 +341,76 @@ pub struct Upstream {
     /// Longest wait for each read from and write to the upstream; a hung
     /// upstream then ends in a 504, not a request held forever.
     pub read_timeout: Duration,
+    /// `scheme://host:port` of the upstream, for calls the gateway makes
+    /// itself (portal provisioning).
+    pub base_url: String,
+    /// The form of the signed identity this upstream reads.
+    pub identity: UpstreamIdentity,
+}
+
+/// How an upstream receives the gateway's identity (`upstreams.<name>`:
+/// `identity`, `insecure_plain_identity_headers`, `portal_cookies`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamIdentity {
+    /// Where the signed assertion goes.
+    pub form: IdentityForm,
+    /// Also send the plain identity headers (`identity.headers`): weaker,
+    /// anyone who reaches the upstream directly can forge them.
+    pub plain_headers: bool,
+    /// The portal's own session cookies: expired at every gateway login and
+    /// logout, and forwarded only alongside a live gateway session.
+    pub portal_cookies: Vec<String>,
+}
+
+/// Where the signed assertion travels to an upstream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IdentityForm {
+    /// In `identity.header` (default `X-G2P-Identity`).
+    #[default]
+    Header,
+    /// As `Authorization: Bearer <jwt>`, the form OpenG2P's FastAPI portal
+    /// (`JwtBearerAuth`) reads. Client-sent `Authorization`, `X-Access-Token`
+    /// and `X-ID-Token` never reach such an upstream.
+    Bearer,
+}
+
+/// `provider:`: the OpenID provider the gateway offers to OpenG2P portals,
+/// backed by the gateway's own e-Signet session.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderSettings {
+    /// The portals allowed to log in through the gateway, by client id.
+    pub clients: Vec<ProviderClient>,
+    /// How long a one-time authorization code is valid.
+    pub code_lifetime: Duration,
+    /// Lifetime of the access and ID tokens issued to portals.
+    pub token_lifetime: Duration,
+}
+
+/// A portal registered with the gateway's provider.
+#[derive(Debug, Clone)]
+pub struct ProviderClient {
+    /// The portal's `client_id` (the provider record's Client ID).
+    pub client_id: String,
+    /// The client secret (`client_secret_post` or `client_secret_basic`).
+    pub client_secret: Secret<String>,
+    /// Exact redirect URIs the portal may use.
+    pub redirect_uris: Vec<String>,
+    /// Gateway-driven first login (FastAPI portal), if configured.
+    pub provision: Option<Provision>,
+}
+
+/// The gateway calls the portal's own OAuth callback after each login, so
+/// the portal's code creates the registrant before the first request.
+#[derive(Debug, Clone)]
+pub struct Provision {
+    /// The upstream the portal runs on.
+    pub upstream: String,
+    /// Path of the portal's callback, e.g. `/v1/selfservice/oauth2/callback`.
+    pub callback_path: String,
+    /// The `auth_oauth_provider` row id (the state's `p`).
+    pub provider_id: i64,
+    /// The row's static `code_verifier`, when the row has `enable_pkce`.
+    pub code_verifier: Option<Secret<String>>,
 }
 
 /// Whether a route needs a login.

@@ -87,7 +87,7 @@ fn document(yaml: &str) -> Result<Value, FileProblem> {
     if !value.is_mapping() {
         return Err(FileProblem(
             "the top level must be a mapping of sections (server, esignet, mapping, session, \
-             identity, upstreams, routes, logging)"
+             identity, upstreams, routes, logging, provider)"
                 .into(),
         ));
     }

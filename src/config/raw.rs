@@ -111,6 +111,7 @@ pub struct RawConfig {
     pub pages: RawPages,
     pub limits: RawLimits,
     pub forward_auth: Option<RawForwardAuth>,
+    pub provider: RawProvider,
 }
 
 /// `forward_auth:`: turns on the `<prefix>/auth` endpoint for one ingress kind.
@@ -526,6 +527,11 @@ pub struct RawUpstream {
     pub connect_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub read_timeout: Duration,
+    /// `header` (default) or `bearer` (an OpenG2P FastAPI portal).
+    pub identity: Option<String>,
+    pub insecure_plain_identity_headers: bool,
+    /// The portal's own session cookies; default per identity form.
+    pub portal_cookies: Option<Vec<String>>,
 }
 
 impl Default for RawUpstream {
@@ -534,8 +540,61 @@ impl Default for RawUpstream {
             url: None,
             connect_timeout: DEFAULT_UPSTREAM_CONNECT_TIMEOUT,
             read_timeout: DEFAULT_UPSTREAM_READ_TIMEOUT,
+            identity: None,
+            insecure_plain_identity_headers: false,
+            portal_cookies: None,
         }
     }
+}
+
+/// The FastAPI portal's session cookies (`JwtBearerAuth` reads both), the
+/// default `portal_cookies` of a `bearer` upstream.
+pub const DEFAULT_BEARER_PORTAL_COOKIES: &[&str] = &["X-Access-Token", "X-ID-Token"];
+
+/// `provider:`: the OpenID provider the gateway offers to OpenG2P portals.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawProvider {
+    pub clients: OrderedMap<RawProviderClient>,
+    #[serde(with = "humantime_serde")]
+    pub code_lifetime: Duration,
+    #[serde(with = "humantime_serde")]
+    pub token_lifetime: Duration,
+}
+
+impl Default for RawProvider {
+    fn default() -> Self {
+        RawProvider {
+            clients: OrderedMap::default(),
+            code_lifetime: DEFAULT_PROVIDER_CODE_LIFETIME,
+            token_lifetime: DEFAULT_PROVIDER_TOKEN_LIFETIME,
+        }
+    }
+}
+
+/// Default lifetime of a one-time authorization code given to a portal.
+pub const DEFAULT_PROVIDER_CODE_LIFETIME: Duration = Duration::from_secs(60);
+/// Default lifetime of the access and ID tokens given to a portal.
+pub const DEFAULT_PROVIDER_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
+
+/// One entry of `provider.clients:` (keyed by client id).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawProviderClient {
+    pub client_secret: Option<SecretRef>,
+    pub redirect_uris: Vec<String>,
+    pub provision: Option<RawProvision>,
+}
+
+/// `provider.clients.<id>.provision:`: the gateway drives the portal's own
+/// `/oauth2/callback` after each login.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawProvision {
+    pub upstream: Option<String>,
+    pub callback_path: Option<String>,
+    pub provider_id: Option<i64>,
+    pub code_verifier: Option<SecretRef>,
 }
 
 /// Default time to open a connection to an upstream.

@@ -5,6 +5,7 @@ mod esignet;
 mod identity;
 mod mapping;
 mod policy;
+mod provider;
 mod routing;
 mod secrets;
 mod server;

@@ -8,11 +8,13 @@ mod esignet;
 mod identity;
 mod mapping;
 mod policy;
+mod provider;
 mod routing;
 mod secrets;
 mod server;
 mod session;
 mod store;
+mod upstream_identity;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -58,6 +60,7 @@ pub(crate) fn validate(raw: &RawConfig, source: &Path, cx: &mut Checker<'_>) -> 
     let page_template = cx.page_template(raw.pages.template.as_deref());
     let limits = cx.limits(&raw.limits);
     let forward_auth = cx.forward_auth(raw.forward_auth.as_ref());
+    let provider = provider::check(cx, &raw.provider, &upstreams.names);
     if cx.has_errors() {
         return None;
     }
@@ -73,6 +76,7 @@ pub(crate) fn validate(raw: &RawConfig, source: &Path, cx: &mut Checker<'_>) -> 
         page_template: page_template?,
         limits: limits?,
         forward_auth: forward_auth?,
+        provider: provider?,
         source: source.to_path_buf(),
     })
 }

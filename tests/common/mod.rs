@@ -151,15 +151,7 @@ impl Env {
             .expect("emulator starts");
         let port = free_port();
         let base_url = format!("http://127.0.0.1:{port}");
-        let public_jwk: Value = serde_json::from_str(
-            &std::fs::read_to_string(root.join("certs/demo/client.jwk.json")).unwrap(),
-        )
-        .unwrap();
-        emulator.register_client(ClientRegistration::new(
-            CLIENT_ID,
-            public_jwk,
-            vec![format!("{base_url}/_gateway/callback")],
-        ));
+        register_gateway_client(&emulator, &base_url);
         let jwks_url = format!("{base_url}/_gateway/jwks.json");
         let upstream = DemoUpstream::start(loopback(), Some(jwks_url), Some("g2p-portal".into()))
             .await
@@ -183,6 +175,31 @@ impl Env {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.gateway.base_url)
     }
+}
+
+/// Registers the tests' client ([`CLIENT_ID`], the demo key) with the
+/// emulator, for a gateway at `base_url`.
+pub fn register_gateway_client(emulator: &Emulator, base_url: &str) {
+    let public_jwk: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("certs/demo/client.jwk.json")).unwrap(),
+    )
+    .unwrap();
+    emulator.register_client(ClientRegistration::new(
+        CLIENT_ID,
+        public_jwk,
+        vec![format!("{base_url}/_gateway/callback")],
+    ));
+}
+
+/// The values of header `name` as the demo upstream echoed them.
+pub fn echoed_header<'a>(echo: &'a Value, name: &str) -> Vec<&'a str> {
+    echo["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|pair| pair[0] == name)
+        .map(|pair| pair[1].as_str().unwrap())
+        .collect()
 }
 
 fn loopback() -> SocketAddr {

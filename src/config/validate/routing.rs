@@ -73,11 +73,16 @@ fn upstream_entry(
             timeouts_ok = false;
         }
     }
-    upstream.filter(|_| named && timeouts_ok).map(|u| Upstream {
-        connect_timeout: raw.connect_timeout,
-        read_timeout: raw.read_timeout,
-        ..u
-    })
+    let identity = super::upstream_identity::check(cx, path, raw);
+    upstream
+        .filter(|_| named && timeouts_ok)
+        .zip(identity)
+        .map(|(u, identity)| Upstream {
+            connect_timeout: raw.connect_timeout,
+            read_timeout: raw.read_timeout,
+            identity,
+            ..u
+        })
 }
 
 /// `http(s)://host[:port]` → address, TLS flag and SNI.
@@ -111,6 +116,8 @@ fn upstream_of(url: &Url) -> Option<Upstream> {
         sni,
         connect_timeout: Duration::ZERO,
         read_timeout: Duration::ZERO,
+        base_url: url.as_str().trim_end_matches('/').to_owned(),
+        identity: Default::default(),
     })
 }
 
