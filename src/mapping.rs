@@ -365,7 +365,7 @@ pub fn map_identity_with_warnings(
 
 /// ID-token claims that describe the token, not the person: left out of
 /// [`MappedIdentity::verified`].
-const TOKEN_MECHANICS: [&str; 14] = [
+pub(crate) const TOKEN_MECHANICS: [&str; 14] = [
     "iss",
     "aud",
     "exp",

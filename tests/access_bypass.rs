@@ -324,16 +324,13 @@ async fn client_forwarding_headers_never_reach_the_portal() {
         request = request.header(name, value);
     }
     let seen: Value = request.send().await.unwrap().json().await.unwrap();
-    let headers = seen["headers"].as_array().unwrap();
     for (name, value) in spoofed {
         assert!(
-            !headers.iter().any(|p| p[0] == name && p[1] == value),
+            !echoed_header(&seen, name).contains(&value),
             "{name} reached the portal as the client wrote it"
         );
     }
-    let real_ip: Vec<_> = headers.iter().filter(|p| p[0] == "x-real-ip").collect();
-    assert_eq!(real_ip.len(), 1);
-    assert_eq!(real_ip[0][1], "127.0.0.1");
+    assert_eq!(echoed_header(&seen, "x-real-ip"), vec!["127.0.0.1"]);
 }
 
 #[tokio::test]
@@ -354,15 +351,7 @@ async fn trusted_proxies_decide_the_client_address() {
         .json()
         .await
         .unwrap();
-    let get = |name: &str| -> Vec<String> {
-        seen["headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|p| p[0] == name)
-            .map(|p| p[1].as_str().unwrap().to_string())
-            .collect()
-    };
+    let get = |name: &str| echoed_header(&seen, name);
     assert_eq!(get("x-real-ip"), vec!["203.0.113.9"]);
     assert_eq!(
         get("x-forwarded-for"),

@@ -221,15 +221,7 @@ async fn forwarded_headers_are_set_and_client_values_are_not_trusted_by_default(
         .json()
         .await
         .unwrap();
-    let get = |name: &str| -> Vec<String> {
-        seen["headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|p| p[0] == name)
-            .map(|p| p[1].as_str().unwrap().to_string())
-            .collect()
-    };
+    let get = |name: &str| echoed_header(&seen, name);
     assert_eq!(get("x-forwarded-for"), vec!["127.0.0.1"]);
     assert_eq!(get("x-forwarded-proto"), vec!["http"]);
     assert_eq!(get("x-forwarded-host").len(), 1);

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use super::{clients, oauth_error};
 use crate::config::MappingSettings;
 use crate::gateway::Gateway;
+use crate::mapping::TOKEN_MECHANICS;
 use crate::respond::Reply;
 use crate::session::Session;
 
@@ -128,24 +129,6 @@ fn access_token(req: &RequestHeader, body: Option<&[u8]>) -> Option<String> {
     from(req.uri.query().unwrap_or("").as_bytes()).or_else(|| body.and_then(from))
 }
 
-/// Claims of a token, not of the person.
-const PROTOCOL_CLAIMS: &[&str] = &[
-    "iss",
-    "aud",
-    "azp",
-    "exp",
-    "iat",
-    "nbf",
-    "jti",
-    "nonce",
-    "at_hash",
-    "c_hash",
-    "sid",
-    "acr",
-    "amr",
-    "auth_time",
-];
-
 /// The claims a portal gets: what e-Signet gave the gateway, verified at
 /// login (the merge of ID token and userinfo, `MappedIdentity::verified`,
 /// locale suffixes and all), with `sub` the mapped `user_id` as in the
@@ -164,7 +147,7 @@ pub fn userinfo_claims(session: &Session, mapping: &MappingSettings) -> Map<Stri
     };
     // Token bookkeeping of e-Signet's ID token is not a user claim: never
     // hand e-Signet's iss/aud/nonce to a portal.
-    claims.retain(|k, _| !PROTOCOL_CLAIMS.contains(&k.as_str()));
+    claims.retain(|k, _| !TOKEN_MECHANICS.contains(&k.as_str()));
     if let Some(Value::String(date)) = claims.get_mut("birthdate") {
         *date = esignet_date(date);
     }
@@ -208,6 +191,18 @@ fn esignet_date(date: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The default token map and one userinfo mapping.
+    fn mapping() -> MappingSettings {
+        MappingSettings {
+            token_map: vec![("sub".into(), "user_id".into())],
+            userinfo_map: vec![("phone_number".into(), "phone".into())],
+            registrant_id_type: "MOSIP PSUT".into(),
+            default_group: "portal".into(),
+            login_attribute: "email".into(),
+            birthdate_format: Default::default(),
+        }
+    }
+
     #[test]
     fn tokens_come_from_the_header_the_query_or_the_body() {
         let mut req =
@@ -226,14 +221,7 @@ mod tests {
     #[test]
     fn claims_come_back_under_esignet_names() {
         let session = crate::session::sample_session("mosip:idp:acr:generated-code", 1);
-        let mapping = MappingSettings {
-            token_map: vec![("sub".into(), "user_id".into())],
-            userinfo_map: vec![("phone_number".into(), "phone".into())],
-            registrant_id_type: "MOSIP PSUT".into(),
-            default_group: "portal".into(),
-            login_attribute: "email".into(),
-            birthdate_format: Default::default(),
-        };
+        let mapping = mapping();
         let mut with_phone = session.clone();
         let mut map = with_phone.identity.claims.to_map();
         map.insert("phone".into(), "+212600000000".into());
@@ -256,14 +244,7 @@ mod tests {
         });
         session.identity.verified =
             crate::mapping::Claims::from_map(verified.as_object().unwrap().clone());
-        let mapping = MappingSettings {
-            token_map: vec![("sub".into(), "user_id".into())],
-            userinfo_map: vec![("phone_number".into(), "phone".into())],
-            registrant_id_type: "MOSIP PSUT".into(),
-            default_group: "portal".into(),
-            login_attribute: "email".into(),
-            birthdate_format: Default::default(),
-        };
+        let mapping = mapping();
         let claims = userinfo_claims(&session, &mapping);
         assert_eq!(claims["name#en"], "Siddharth K Mansour");
         assert_eq!(claims["individual_id"], "8267411571");
