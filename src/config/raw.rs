@@ -220,9 +220,12 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default cap on open client connections, all clients together.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 10_000;
 /// Default cap on open connections from one client address (IPv6: one /64).
-/// A browser opens about 6 per origin; a carrier-grade NAT hides many
-/// citizens behind one address. Peers in `trusted_proxies` are exempt.
-pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: u32 = 256;
+/// A browser opens about 6 per origin, but a carrier-grade NAT hides many
+/// citizens behind one address, and a load test (`wrk -c400`) or a sidecar
+/// proxy on loopback is one address too: high enough for those, low enough
+/// that ten sources cannot take every connection. Peers in
+/// `trusted_proxies` are exempt.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: u32 = 1024;
 
 /// Default cap on the total size of a request's headers (431 beyond).
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
