@@ -227,3 +227,73 @@ fn watch_config_is_off_by_default() {
         "expected a boolean",
     );
 }
+
+#[test]
+fn trust_forwarded_headers_true_points_to_trusted_proxies() {
+    rejects(
+        &[("server.trust_forwarded_headers", "true")],
+        "server.trust_forwarded_headers",
+        "replaced by server.trusted_proxies",
+    );
+    let config = config_with(&[("server.trust_forwarded_headers", "false")]);
+    assert!(config.server.trusted_proxies.is_empty());
+}
+
+#[test]
+fn trusted_proxies_are_networks_and_never_everyone() {
+    let config = config_with(&[(
+        "server.trusted_proxies",
+        "[10.42.0.0/16, 192.0.2.7, 'fd00::/8']",
+    )]);
+    let trusted = |ip: &str| config.server.is_trusted_proxy(ip.parse().unwrap());
+    assert!(trusted("10.42.3.4") && trusted("192.0.2.7") && trusted("fd00::1"));
+    assert!(!trusted("10.43.0.1") && !trusted("192.0.2.8"));
+    rejects(
+        &[("server.trusted_proxies", "[0.0.0.0/0]")],
+        "server.trusted_proxies[0]",
+        "trusts every address",
+    );
+    rejects(
+        &[("server.trusted_proxies", "[10.0.0.0/8, ingress]")],
+        "server.trusted_proxies[1]",
+        "is not an IP network",
+    );
+}
+
+#[test]
+fn slow_client_bounds_must_be_positive() {
+    let config = config_with(&[]);
+    assert_eq!(
+        config.server.header_timeout,
+        std::time::Duration::from_secs(30)
+    );
+    assert_eq!(config.server.max_connections, 10_000);
+    assert_eq!(config.server.max_connections_per_client, 1024);
+    rejects(
+        &[("server.header_timeout", "0s")],
+        "server.header_timeout",
+        "must be positive",
+    );
+    rejects(
+        &[("server.max_connections", "0")],
+        "server.max_connections",
+        "at least 1",
+    );
+}
+
+#[test]
+fn forward_auth_is_off_by_default_and_needs_its_source() {
+    assert_eq!(config_with(&[]).forward_auth, None);
+    let config = config_with(&[("forward_auth", "{source: traefik}")]);
+    assert_eq!(config.forward_auth, Some(ForwardAuthSource::Traefik));
+    rejects(
+        &[("forward_auth", "{}")],
+        "forward_auth.source",
+        "required: nginx",
+    );
+    rejects(
+        &[("forward_auth", "{source: envoy}")],
+        "forward_auth.source",
+        "unknown value \"envoy\" (known: nginx, traefik)",
+    );
+}
