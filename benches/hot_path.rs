@@ -99,7 +99,7 @@ fn session() -> Session {
     let map = |v: Value| v.as_object().cloned().unwrap_or_default();
     let identity = map_identity(&mapping, &map(id_token), &map(userinfo), &["en".into()])
         .expect("identity maps");
-    let now = g2p_gateway::oidc::verify::now_secs();
+    let now = g2p_gateway::clock::now_secs();
     Session {
         identity,
         sub: sub.into(),

@@ -14,12 +14,12 @@ use pingora::http::RequestHeader;
 use rand::RngCore;
 
 use crate::access;
+use crate::clock::now_secs;
 use crate::error::{GatewayError, LoginFailure};
 use crate::forward_auth;
 use crate::gateway::Gateway;
 use crate::limits::Refusal;
 use crate::mapping;
-use crate::oidc::verify::now_secs;
 use crate::policy;
 use crate::respond::{ClientKind, Reply, Requester};
 use crate::return_to::{request_target_is_safe, safe_return_path};

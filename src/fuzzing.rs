@@ -108,6 +108,33 @@ pub fn request_target(data: &[u8]) {
     }
 }
 
+/// Whether `token` verifies as an ID token of the demo e-Signet key for the
+/// fuzzing client, issuer and nonce: the positive path of `jws_verify`, so
+/// `tests/fuzz_corpus.rs` can check that the oracle is live.
+pub fn demo_id_token_verifies(token: &str) -> bool {
+    let Ok(header) = inspect_header(token) else {
+        return false;
+    };
+    let Ok(key) = DecodingKey::from_rsa_pem(ESIGNET_DEMO_PUBLIC_KEY_PEM.as_bytes()) else {
+        return false;
+    };
+    let issuers = vec![ISSUER.to_string()];
+    let expect = IdTokenExpectations {
+        issuers: &issuers,
+        client_id: CLIENT_ID,
+        nonce: NONCE,
+        access_token: ACCESS_TOKEN,
+        clock_skew: Duration::from_secs(60),
+    };
+    verify_id_token(token, &header, &[key], &expect).is_ok()
+}
+
+/// The `at_hash` of an access token, for the seed generator in
+/// `tests/fuzz_corpus.rs` (the relying party's own computation).
+pub fn at_hash_of(access_token: &str) -> String {
+    crate::oidc::verify::at_hash_of(access_token)
+}
+
 /// Session cookie name used by the `session_cookie` target.
 pub const COOKIE_NAME: &str = "g2p-session";
 /// The cookie key of the `session_cookie` target (64 bytes; fuzzing only).

@@ -19,9 +19,9 @@ use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Map, Value};
 
 use self::keys::SigningKey;
+use crate::clock::now_secs;
 use crate::config::{IdentityForm, IdentitySettings, UpstreamIdentity};
 use crate::mapping::MappedIdentity;
-use crate::oidc::verify::now_secs;
 use crate::session::{Session, SessionId};
 
 /// Mapped claims longer than this never go into the assertion (a header).

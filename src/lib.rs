@@ -21,12 +21,14 @@
 pub mod access;
 pub mod admin;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod connections;
 pub mod endpoints;
 pub mod error;
 pub mod forward_auth;
 pub mod forwarded;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;

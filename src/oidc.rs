@@ -5,14 +5,14 @@
 //! secrets (PKCE verifier, nonce) wait in the session store under the opaque
 //! `state`, never in the browser.
 
-pub mod assertion;
-pub mod authorize;
-pub mod discovery;
-pub mod http;
-pub mod jwks;
-pub mod logout_token;
-pub mod tokens;
-pub mod verify;
+pub(crate) mod assertion;
+pub(crate) mod authorize;
+pub(crate) mod discovery;
+pub(crate) mod http;
+pub(crate) mod jwks;
+pub(crate) mod logout_token;
+pub(crate) mod tokens;
+pub(crate) mod verify;
 
 use std::sync::Arc;
 
@@ -181,7 +181,7 @@ impl OidcClient {
                 browser_binding,
                 acr_values,
                 required_acr,
-                created_at: verify::now_secs(),
+                created_at: crate::clock::now_secs(),
             },
         })
     }

@@ -113,20 +113,8 @@ fn the_oracles_are_live() {
     // cannot silently turn the jws target into a no-op.
     let valid = std::fs::read(fuzz_dir().join("corpus/jws_verify/gen-id-token-rs256")).unwrap();
     let token = String::from_utf8(valid).unwrap();
-    let header = g2p_gateway::oidc::verify::inspect_header(&token).unwrap();
-    let key =
-        jsonwebtoken::DecodingKey::from_rsa_pem(fuzzing::ESIGNET_DEMO_PUBLIC_KEY_PEM.as_bytes())
-            .unwrap();
-    let issuers = vec![fuzzing::ISSUER.to_string()];
-    let expect = g2p_gateway::oidc::verify::IdTokenExpectations {
-        issuers: &issuers,
-        client_id: fuzzing::CLIENT_ID,
-        nonce: fuzzing::NONCE,
-        access_token: fuzzing::ACCESS_TOKEN,
-        clock_skew: std::time::Duration::from_secs(60),
-    };
     assert!(
-        g2p_gateway::oidc::verify::verify_id_token(&token, &header, &[key], &expect).is_ok(),
+        fuzzing::demo_id_token_verifies(&token),
         "the generated ID token seed must verify (regenerate the seeds?)"
     );
     let cookie =
@@ -162,7 +150,7 @@ fn write_generated_seeds() {
     let pem = |name: &str| std::fs::read(root.join("certs/demo").join(name)).unwrap();
     let esignet = EncodingKey::from_rsa_pem(&pem("esignet-signing.pem")).unwrap();
     let other = EncodingKey::from_rsa_pem(&pem("id-system-signing.pem")).unwrap();
-    let now = g2p_gateway::oidc::verify::now_secs();
+    let now = g2p_gateway::clock::now_secs();
     let far = 4_102_444_800u64; // 2100-01-01
     let header = |alg: Algorithm, typ: &str| {
         let mut h = Header::new(alg);
@@ -174,7 +162,7 @@ fn write_generated_seeds() {
         "iss": fuzzing::ISSUER, "aud": fuzzing::CLIENT_ID, "sub": fuzzing::SUB,
         "iat": now - 10, "exp": far, "auth_time": now - 20, "nonce": fuzzing::NONCE,
         "acr": "mosip:idp:acr:generated-code",
-        "at_hash": g2p_gateway::oidc::verify::at_hash_of(fuzzing::ACCESS_TOKEN),
+        "at_hash": fuzzing::at_hash_of(fuzzing::ACCESS_TOKEN),
     });
     let sign = |alg, typ: &str, claims: &serde_json::Value, key: &EncodingKey| {
         encode(&header(alg, typ), claims, key).unwrap()
@@ -276,4 +264,24 @@ fn write_generated_seeds() {
         "gen-sealed-truncated",
         &pair[..pair.len() - 3],
     );
+}
+
+#[test]
+fn release_builds_leave_the_fuzzing_bodies_out() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("\nfuzzing = []\n"), "the feature exists");
+    assert!(
+        !manifest
+            .lines()
+            .any(|l| l.trim_start().starts_with("default") && l.contains("fuzzing")),
+        "fuzzing must not be a default feature"
+    );
+    for file in ["deploy/Dockerfile", "scripts/demo", "scripts/bench"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        assert!(
+            !text.contains("fuzzing") && !text.contains("--all-features"),
+            "{file} builds the gateway with the fuzzing bodies"
+        );
+    }
 }

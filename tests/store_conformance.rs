@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::redis::{eventually, RedisCluster, RedisSentinel, RedisServer, RedisTls};
+use g2p_gateway::clock::now_secs;
 use g2p_gateway::config::{RedisSettings, RedisTopology, SessionSettings, StoreSettings};
 use g2p_gateway::mapping::{Claims, MappedIdentity, RegistrantId};
 use g2p_gateway::metrics::Metrics;
-use g2p_gateway::oidc::verify::now_secs;
 use g2p_gateway::secret::Secret;
 use g2p_gateway::session::memory::MemoryStore;
 use g2p_gateway::session::redis::RedisStore;

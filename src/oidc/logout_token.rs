@@ -12,7 +12,8 @@ use std::time::Duration;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::Value;
 
-use super::verify::{now_secs, JwsHeader};
+use super::verify::JwsHeader;
+use crate::clock::now_secs;
 
 /// The event member a logout token must carry.
 pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";

@@ -9,7 +9,9 @@
 //! `iss`/`exp` with MOSIP IDA, so only its signature, its `sub` and, when
 //! present, `aud` and `exp` are checked.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use crate::clock::now_secs;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -205,14 +207,6 @@ fn check_iat(claims: &Claims, skew: Duration) -> Result<(), String> {
 pub fn at_hash_of(access_token: &str) -> String {
     let digest = Sha256::digest(access_token.as_bytes());
     URL_SAFE_NO_PAD.encode(&digest[..16])
-}
-
-/// Seconds since the Unix epoch.
-pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
 }
 
 #[cfg(test)]

@@ -13,10 +13,10 @@ use pingora::http::RequestHeader;
 use url::Url;
 
 use super::codes::Grant;
+use crate::clock::now_secs;
 use crate::endpoints::{cookie_headers, login_required_for};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::oidc::verify::now_secs;
 use crate::policy::acr_satisfies;
 use crate::respond::{ClientKind, Reply, Requester};
 

@@ -21,10 +21,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::codes::{s256, Grant};
+use crate::clock::now_secs;
 use crate::config::ProviderClient;
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::oidc::verify::now_secs;
 use crate::session::SessionId;
 
 /// The HTTP client for portal callbacks: no redirects followed, no cookies

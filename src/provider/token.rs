@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 
 use super::codes::s256;
 use super::{clients, oauth_error};
+use crate::clock::now_secs;
 use crate::gateway::Gateway;
-use crate::oidc::verify::now_secs;
 use crate::respond::Reply;
 use crate::secret::constant_time_eq;
 use crate::session::{Session, SessionId};
