@@ -148,12 +148,20 @@ async fn build_from(old: &Gateway, path: &Path) -> Result<(Arc<Gateway>, bool), 
 
 /// Logs a warning for every setting a reload cannot apply.
 fn warn_fixed_settings(old: &Config, new: &Config) {
-    let changed = |name: &str, differs: bool| {
+    for name in fixed_settings_changed(old, new) {
+        tracing::warn!(
+            setting = name,
+            "changed in the file, but only applies after a restart or binary upgrade"
+        );
+    }
+}
+
+/// The settings bound at process start that differ between `old` and `new`.
+fn fixed_settings_changed(old: &Config, new: &Config) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    let mut changed = |name: &'static str, differs: bool| {
         if differs {
-            tracing::warn!(
-                setting = name,
-                "changed in the file, but only applies after a restart or binary upgrade"
-            );
+            names.push(name);
         }
     };
     changed("server.listen", old.server.listen != new.server.listen);
@@ -170,10 +178,7 @@ fn warn_fixed_settings(old: &Config, new: &Config) {
         "server.grace_period",
         old.server.grace_period != new.server.grace_period,
     );
-    changed(
-        "server.tls",
-        format!("{:?}", old.server.tls) != format!("{:?}", new.server.tls),
-    );
+    changed("server.tls", old.server.tls != new.server.tls);
     changed(
         "session.max_sessions",
         old.session.max_sessions != new.session.max_sessions,
@@ -186,14 +191,14 @@ fn warn_fixed_settings(old: &Config, new: &Config) {
         "session.idle_timeout",
         old.session.idle_timeout != new.session.idle_timeout,
     );
-    changed(
-        "session.store",
-        format!("{:?}", old.session.store) != format!("{:?}", new.session.store),
-    );
+    // Compared by value, secrets in constant time: a changed Redis URL or
+    // record key is reported (their `Debug` is redacted, so it never was).
+    changed("session.store", old.session.store != new.session.store);
     changed(
         "logging",
         old.logging.filter != new.logging.filter || old.logging.format != new.logging.format,
     );
+    names
 }
 
 /// Installs the process-wide SIGHUP handler right away, before pingora
@@ -348,6 +353,45 @@ fn collect_file_refs(value: &serde_yaml::Value, out: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shipped `gateway.yaml` with a Redis store whose URL and record
+    /// key come from `url` and `key`.
+    fn config_with_redis(url: &str, key: &str) -> Config {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut yaml: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(root.join("gateway.yaml")).unwrap())
+                .unwrap();
+        yaml["session"]["store"] = serde_yaml::from_str(
+            "{redis: {url: {env: REDIS_URL}, record_keys: [{env: RECORD_KEY}]}}",
+        )
+        .unwrap();
+        let (url, key) = (url.to_string(), key.to_string());
+        let env = move |name: &str| match name {
+            "REDIS_URL" => Some(url.clone()),
+            "RECORD_KEY" => Some(key.clone()),
+            _ => None,
+        };
+        let text = serde_yaml::to_string(&yaml).unwrap();
+        crate::config::load_str_with_env(&text, &root.join("gateway.yaml"), &env)
+            .unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[test]
+    fn a_changed_secret_of_the_start_time_settings_is_reported() {
+        let key = "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s="; // 32 bytes, base64
+        let old = config_with_redis("redis://127.0.0.1:6379", key);
+        assert!(
+            fixed_settings_changed(&old, &config_with_redis("redis://127.0.0.1:6379", key))
+                .is_empty()
+        );
+        let new_url = config_with_redis("redis://:secret@127.0.0.1:6380", key);
+        assert_eq!(fixed_settings_changed(&old, &new_url), ["session.store"]);
+        let new_key = config_with_redis(
+            "redis://127.0.0.1:6379",
+            "ampqampqampqampqampqampqampqampqampqampqamo=",
+        );
+        assert_eq!(fixed_settings_changed(&old, &new_key), ["session.store"]);
+    }
 
     #[test]
     fn every_named_file_is_watched_relative_to_the_config() {

@@ -251,7 +251,7 @@ pub struct SessionSettings {
 }
 
 /// The session store engine (`session.store`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub enum StoreSettings {
     /// In this process's memory: zero setup, one replica.
     #[default]
@@ -261,7 +261,7 @@ pub enum StoreSettings {
 }
 
 /// `session.store.redis`: a Redis shared by several replicas.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RedisSettings {
     /// How to reach Redis.
     pub topology: RedisTopology,
@@ -282,7 +282,7 @@ pub struct RedisSettings {
 }
 
 /// How the gateway reaches Redis. URLs are secrets: they may carry a password.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum RedisTopology {
     /// One server (`redis://` or `rediss://` for TLS).
     Standalone {
