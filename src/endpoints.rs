@@ -25,7 +25,7 @@ use crate::respond::{ClientKind, Reply, Requester};
 use crate::return_to::{request_target_is_safe, safe_return_path};
 use crate::secret::constant_time_eq;
 use crate::session::cookie::binding_hash;
-use crate::session::{Session, SessionId};
+use crate::session::{PendingLogin, Session, SessionId};
 
 /// Answers a request under the reserved prefix. `rest` is the path after it.
 pub async fn handle(
@@ -183,13 +183,34 @@ async fn store_pending(
     Err(GatewayError::Overloaded)
 }
 
-/// Finishes a login on the provider's redirect back.
+/// Finishes a login on the provider's redirect back: the callback is
+/// checked and its pending login taken, the provider's tokens verified, the
+/// session built from them, then installed.
 async fn callback(
     gw: &Gateway,
     req: &RequestHeader,
     query: &str,
     client: Option<IpAddr>,
 ) -> Result<Reply, GatewayError> {
+    let (pending, code) = take_pending_login(gw, req, query, client).await?;
+    let iss = query_param(query, "iss");
+    let login = gw
+        .oidc
+        .finish_login(&pending, &code, iss.as_deref())
+        .await?;
+    let session = new_session(gw, &pending, login).await?;
+    install_session(gw, req, &pending, session).await
+}
+
+/// The pending login a callback finishes, and its code: the provider's
+/// `error` ends it, and the callback must come from the browser that
+/// started it. The pending login is consumed either way (no retry).
+async fn take_pending_login(
+    gw: &Gateway,
+    req: &RequestHeader,
+    query: &str,
+    client: Option<IpAddr>,
+) -> Result<(PendingLogin, String), GatewayError> {
     let state = query_param(query, "state");
     if let Some(error) = query_param(query, "error") {
         if let Some(state) = &state {
@@ -229,11 +250,16 @@ async fn callback(
             "login-binding cookie missing or different",
         ));
     }
-    let iss = query_param(query, "iss");
-    let login = gw
-        .oidc
-        .finish_login(&pending, &code, iss.as_deref())
-        .await?;
+    Ok((pending, code))
+}
+
+/// The session a verified login makes: the claims mapped the way OpenG2P
+/// does, and the `acr` reached checked against a step-up's.
+async fn new_session(
+    gw: &Gateway,
+    pending: &PendingLogin,
+    login: crate::oidc::VerifiedLogin,
+) -> Result<Session, GatewayError> {
     let mapped = mapping::map_identity_with_warnings(
         &gw.config.mapping,
         &login.id_token,
@@ -245,7 +271,6 @@ async fn callback(
         // Warnings name claims, never their values.
         tracing::warn!(%warning, "claim mapping");
     }
-    let identity = mapped.identity;
     let claim_str = |k: &str| {
         login
             .id_token
@@ -273,7 +298,7 @@ async fn callback(
         .await
         .is_ok_and(|m| m.end_session_endpoint.is_some());
     let now = now_secs();
-    let mut session = Session {
+    Ok(Session {
         sub: claim_str("sub").unwrap_or_default(),
         acr,
         auth_time: login
@@ -285,12 +310,24 @@ async fn callback(
         created_at: now,
         expires_at: now + gw.config.session.absolute_timeout.as_secs(),
         id_token: keep_id_token.then_some(login.raw_id_token),
-        identity,
-    };
+        identity: mapped.identity,
+    })
+}
+
+/// Stores the new session and answers the browser with its cookie.
+///
+/// A step-up of the same person upgrades the browser's session in place (it
+/// keeps its id and absolute end); otherwise the session gets a fresh id (no
+/// fixation) and an older session of this browser ends. A portal the gateway
+/// provisions is driven through its callback before the browser returns.
+async fn install_session(
+    gw: &Gateway,
+    req: &RequestHeader,
+    pending: &PendingLogin,
+    mut session: Session,
+) -> Result<Reply, GatewayError> {
     let mut upgraded = false;
     let id = match previous_session(gw, req).await {
-        // Step-up of the same person: the session is upgraded in place and
-        // keeps its id and absolute end; the user loses nothing.
         Some((id, previous)) if previous.sub == session.sub && pending.required_acr.is_some() => {
             session.created_at = previous.created_at;
             session.expires_at = previous.expires_at;
@@ -298,7 +335,6 @@ async fn callback(
             upgraded = true;
             id
         }
-        // Otherwise a fresh id (no fixation); an older session of this browser ends.
         Some((old, _)) => {
             gw.store.remove_session(&old).await.map_err(store_error)?;
             gw.minter.forget(&old);
