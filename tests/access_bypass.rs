@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use common::redis::RedisServer;
+use common::wait::within;
 use common::*;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -524,19 +525,17 @@ async fn one_client_cannot_hold_every_connection() {
 /// Whether a new connection is served within a few seconds (the server
 /// notices a closed connection asynchronously).
 async fn eventually_status(addr: &str, request: &str) -> bool {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while tokio::time::Instant::now() < deadline {
+    within(Duration::from_secs(10), || async {
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         stream.write_all(request.as_bytes()).await.unwrap();
         let mut buf = vec![0u8; 4096];
-        if let Ok(n) = stream.read(&mut buf).await {
-            if String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200") {
-                return true;
-            }
+        match stream.read(&mut buf).await {
+            Ok(n) => String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+            Err(_) => false,
         }
-        tokio::task::yield_now().await;
-    }
-    false
+    })
+    .await
+    .is_some()
 }
 
 /// What a mode answered: the status and, for refusals, the public code.

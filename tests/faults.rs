@@ -11,6 +11,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use common::wait::within;
 use common::*;
 use esignet_emulator::{
     Emulator, EmulatorConfig, EsignetVersion, Faults, IdTokenFault, TokenEndpointFault,
@@ -59,21 +60,18 @@ async fn assert_clean_failure(
 
 /// Waits (bounded) until one log line contains every needle.
 async fn wait_for_log(gateway: &Gateway, needles: &[&str]) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let logs = gateway.logs();
-        if logs
+    let found = within(Duration::from_secs(10), || async {
+        gateway
+            .logs()
             .lines()
             .any(|line| needles.iter().all(|n| line.contains(n)))
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no log line with {needles:?}:\n{logs}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
+    assert!(
+        found.is_some(),
+        "no log line with {needles:?}:\n{}",
+        gateway.logs()
+    );
 }
 
 fn assert_no_panic(gateway: &Gateway) {
@@ -462,16 +460,12 @@ async fn upstream_down_or_resetting_gives_502_and_the_next_request_works() {
         stop(server).await;
     }
     // Counted in the logging phase, after the answer is sent: poll (bounded).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = env.gateway.metrics().await;
-        let series = "g2p_gateway_requests_total{route=\"portal\",status_class=\"5xx\"}";
-        if sample(&text, series) >= 4.0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{text}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let series = "g2p_gateway_requests_total{route=\"portal\",status_class=\"5xx\"}";
+    let counted = within(Duration::from_secs(10), || async {
+        sample(&env.gateway.metrics().await, series) >= 4.0
+    })
+    .await;
+    assert!(counted.is_some(), "{}", env.gateway.metrics().await);
 
     // The upstream returns: the next request works, on the same session.
     let server = fake_upstream(upstream_addr, UpstreamMode::Healthy).await;

@@ -6,6 +6,7 @@ mod common;
 
 use std::process::{Child, Command, Stdio};
 
+use common::wait::within;
 use common::*;
 use esignet_emulator::{ClientRegistration, DemoUpstream, Emulator, EmulatorConfig};
 use serde_json::Value;
@@ -103,18 +104,17 @@ async fn start_nginx(port: u16, gateway: &str, upstream: &str) -> Nginx {
         .spawn()
         .unwrap();
     // Wait until nginx accepts connections (bounded poll on the condition).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "nginx did not start: {}",
-            std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let up = within(std::time::Duration::from_secs(20), || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+    })
+    .await;
+    assert!(
+        up.is_some(),
+        "nginx did not start: {}",
+        std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+    );
     Nginx { child, dir }
 }
 

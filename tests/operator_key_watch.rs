@@ -9,7 +9,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::redis::eventually;
+use common::wait::eventually;
 use common::*;
 use serde_json::Value;
 

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::wait::within;
 use common::*;
 use serde_json::{json, Value};
 
@@ -45,21 +46,19 @@ async fn reloads(gateway: &Gateway, outcome: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Polls until `condition` holds (at most 20 s).
-async fn eventually<F, Fut>(what: &str, gateway: &Gateway, mut condition: F)
+/// Polls until `condition` holds (at most 20 s); on timeout the panic
+/// carries the gateway's log.
+async fn eventually<F, Fut>(what: &str, gateway: &Gateway, condition: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !condition().await {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; logs:\n{}",
-            gateway.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let held = within(Duration::from_secs(20), condition).await;
+    assert!(
+        held.is_some(),
+        "timed out waiting for {what}; logs:\n{}",
+        gateway.logs()
+    );
 }
 
 /// Waits until the SIGHUP handler is installed (before it, SIGHUP would end the process).

@@ -5,8 +5,9 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::wait::eventually;
 use common::*;
 use serde_json::{json, Value};
 
@@ -51,16 +52,14 @@ async fn tls_listener_serves_https_and_says_so_upstream() {
         .trim_end_matches(')')
         .to_string();
     let plain = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !plain
-        .get(format!("{admin}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(Instant::now() < deadline, "gateway not ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the gateway is ready", Duration::from_secs(60), || async {
+        plain
+            .get(format!("{admin}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
 
     let ca =
         reqwest::Certificate::from_pem(&std::fs::read(certs.join("tls-ca.crt")).unwrap()).unwrap();

@@ -9,8 +9,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::wait::{eventually, within_blocking};
 use common::*;
 
 /// Starts `g2p-gateway run` and returns it with its printed admin URL (once listening).
@@ -49,17 +50,8 @@ async fn start(config: &Path, sock: &Path, upgrade: bool, log: &Path) -> (KillOn
     (proc, admin)
 }
 
-async fn wait_until<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !condition().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+/// How long each step of the hand-over may take.
+const STEP: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigquit_hands_the_listener_to_the_new_process() {
@@ -74,7 +66,7 @@ async fn sigquit_hands_the_listener_to_the_new_process() {
 
     let (mut old, old_admin) = start(&config_path, &sock, false, &dir.path().join("old.log")).await;
     let http = reqwest::Client::new();
-    wait_until("the old process", || async {
+    eventually("the old process", STEP, || async {
         http.get(format!("{old_admin}/readyz"))
             .send()
             .await
@@ -112,7 +104,10 @@ async fn sigquit_hands_the_listener_to_the_new_process() {
             }
         }));
     }
-    wait_until("traffic", || async { ok.load(Ordering::Relaxed) > 20 }).await;
+    eventually("traffic", STEP, || async {
+        ok.load(Ordering::Relaxed) > 20
+    })
+    .await;
 
     // The new binary waits on the socket; SIGQUIT makes the old one hand over.
     let new_log = dir.path().join("new.log");
@@ -120,7 +115,7 @@ async fn sigquit_hands_the_listener_to_the_new_process() {
         let (config_path, sock, new_log) = (config_path.clone(), sock.clone(), new_log.clone());
         tokio::spawn(async move { start(&config_path, &sock, true, &new_log).await })
     };
-    wait_until("the upgrade socket", || {
+    eventually("the upgrade socket", STEP, || {
         let exists = sock.exists();
         async move { exists }
     })
@@ -132,7 +127,7 @@ async fn sigquit_hands_the_listener_to_the_new_process() {
         .unwrap();
     assert!(quit.success());
     let (_new, new_admin) = new_start.await.unwrap();
-    wait_until("the new process", || async {
+    eventually("the new process", STEP, || async {
         http.get(format!("{new_admin}/readyz"))
             .send()
             .await
@@ -140,19 +135,12 @@ async fn sigquit_hands_the_listener_to_the_new_process() {
     })
     .await;
     let exited = tokio::task::block_in_place(|| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(status)) = old.0.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        within_blocking(Duration::from_secs(20), || {
+            matches!(old.0.try_wait(), Ok(Some(_)))
+        })
     });
     assert!(exited.is_some(), "the old process drains and exits");
-    wait_until("traffic on the new process", || async {
+    eventually("traffic on the new process", STEP, || async {
         ok.load(Ordering::Relaxed) > before + 50
     })
     .await;

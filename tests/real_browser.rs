@@ -7,8 +7,9 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::wait::{eventually, within};
 use common::*;
 use fantoccini::{ClientBuilder, Locator};
 use serde_json::json;
@@ -34,14 +35,12 @@ async fn start_chromedriver() -> Driver {
         .stderr(Stdio::null())
         .spawn()
         .expect("chromedriver is installed (scripts/test installs chromium-driver)");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("chromedriver starts", Duration::from_secs(30), || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+    })
+    .await;
     Driver {
         child,
         url: format!("http://127.0.0.1:{port}"),
@@ -119,18 +118,16 @@ async fn a_real_browser_logs_in_sees_its_identity_and_is_sent_back_after_expiry(
 
     // Back on the portal page, which shows the identity it verified. Wait for
     // the redirects to land there (the e-Signet page has an <h1> too).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let back = within(Duration::from_secs(20), || async {
         let at = browser.current_url().await.unwrap();
-        if at.as_str().starts_with(&env.gateway.base_url) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never came back from e-Signet: at {at}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        at.as_str().starts_with(&env.gateway.base_url)
+    })
+    .await;
+    assert!(
+        back.is_some(),
+        "never came back from e-Signet: at {}",
+        browser.current_url().await.unwrap()
+    );
     let heading = browser
         .wait()
         .at_most(Duration::from_secs(20))
@@ -149,11 +146,10 @@ async fn a_real_browser_logs_in_sees_its_identity_and_is_sent_back_after_expiry(
     assert_eq!(fetch_status(&browser, "/api/me").await, 200);
 
     // The session expires; script calls get 401, never a redirect.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while fetch_status(&browser, "/api/me").await != 401 {
-        assert!(Instant::now() < deadline, "the session never expired");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually("the session expires", Duration::from_secs(20), || async {
+        fetch_status(&browser, "/api/me").await == 401
+    })
+    .await;
     // A navigation gets the login redirect.
     browser.goto(&env.url("/portal/again")).await.unwrap();
     let at = browser.current_url().await.unwrap();

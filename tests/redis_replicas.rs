@@ -9,7 +9,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::redis::{eventually, RedisServer};
+use common::redis::RedisServer;
+use common::wait::eventually;
 use common::*;
 use esignet_emulator::{ClientRegistration, DemoUpstream, Emulator, EmulatorConfig};
 use serde_json::Value;

@@ -8,7 +8,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::redis::{eventually, RedisCluster, RedisSentinel, RedisServer, RedisTls};
+use common::redis::{RedisCluster, RedisSentinel, RedisServer, RedisTls};
+use common::wait::eventually;
 use g2p_gateway::clock::now_secs;
 use g2p_gateway::config::{RedisSettings, RedisTopology, SessionSettings, StoreSettings};
 use g2p_gateway::mapping::{Claims, MappedIdentity, RegistrantId};

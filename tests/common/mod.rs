@@ -10,11 +10,13 @@ pub mod node_provider;
 
 pub mod redis;
 
+pub mod wait;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use esignet_emulator::{
     ClientRegistration, DemoUpstream, Emulator, EmulatorConfig, EsignetVersion,
@@ -95,17 +97,13 @@ impl Gateway {
     }
 
     /// Waits (bounded) for the process to exit and returns its status.
-    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let mut status = None;
+        wait::within_blocking(limit, || {
+            status = self.child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        status
     }
 }
 
@@ -325,9 +323,7 @@ pub async fn spawn_gateway(config: &Value) -> Gateway {
 /// Polls `/readyz` until it answers 200 (the gateway has loaded discovery and JWKS).
 async fn wait_ready(gateway: &Gateway) {
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut backoff = Duration::from_millis(5);
-    loop {
+    let ready = wait::within(Duration::from_secs(60), || async {
         let ready = client
             .get(format!("{}/readyz", gateway.admin_url))
             .send()
@@ -343,17 +339,14 @@ async fn wait_ready(gateway: &Gateway) {
         )
         .await
         .is_ok();
-        if ready && proxy_up {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gateway not ready; logs:\n{}",
-            gateway.logs()
-        );
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_millis(200));
-    }
+        ready && proxy_up
+    })
+    .await;
+    assert!(
+        ready.is_some(),
+        "gateway not ready; logs:\n{}",
+        gateway.logs()
+    );
 }
 
 /// A scripted browser: a cookie jar, no automatic redirects.

@@ -5,9 +5,10 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::free_port;
+use super::wait::wait_until;
 
 /// A running (or stopped) `redis-server`.
 pub struct RedisServer {
@@ -91,7 +92,7 @@ impl RedisServer {
     }
 
     fn wait_for_ping(&self) {
-        wait_until("redis-server answers PING", || {
+        wait_until("redis-server answers PING", REDIS_START, || {
             query::<String>(&self.url(), &["PING"]).is_some()
         });
     }
@@ -107,17 +108,6 @@ pub fn query<T: redis::FromRedisValue>(url: &str, args: &[&str]) -> Option<T> {
         cmd.arg(*arg);
     }
     cmd.query(&mut conn).ok()
-}
-
-/// Polls `check` (synchronously) until it holds; bounded at 30 s.
-pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut backoff = Duration::from_millis(5);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(backoff);
-        backoff = (backoff * 2).min(Duration::from_millis(100));
-    }
 }
 
 /// Spawns `redis-server` with `args`, output discarded.
@@ -160,7 +150,7 @@ impl RedisSentinel {
         .unwrap();
         let sentinel = spawn(&[conf.display().to_string(), "--sentinel".into()]);
         let url = format!("redis://127.0.0.1:{port}");
-        wait_until("the sentinel knows the master", || {
+        wait_until("the sentinel knows the master", REDIS_START, || {
             query::<Vec<String>>(&url, &["SENTINEL", "get-master-addr-by-name", "mymaster"])
                 .is_some_and(|addr| addr.len() == 2)
         });
@@ -220,7 +210,7 @@ impl RedisCluster {
             .collect();
         for port in &ports {
             let url = format!("redis://127.0.0.1:{port}");
-            wait_until("a cluster node answers", || {
+            wait_until("a cluster node answers", REDIS_START, || {
                 query::<String>(&url, &["PING"]).is_some()
             });
         }
@@ -238,7 +228,7 @@ impl RedisCluster {
         assert!(status.success(), "redis-cli --cluster create");
         for port in &ports {
             let url = format!("redis://127.0.0.1:{port}");
-            wait_until("the cluster is ok", || {
+            wait_until("the cluster is ok", REDIS_START, || {
                 query::<String>(&url, &["CLUSTER", "INFO"])
                     .is_some_and(|info| info.contains("cluster_state:ok"))
             });
@@ -274,28 +264,13 @@ impl Drop for RedisServer {
     }
 }
 
+/// How long a Redis server, sentinel or cluster may take to come up.
+const REDIS_START: Duration = Duration::from_secs(30);
+
 fn redis_server_binary() -> PathBuf {
     std::env::var_os("REDIS_SERVER")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("redis-server"))
-}
-
-/// Polls `check` until it returns true (bounded); returns the time it took.
-pub async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    let mut backoff = Duration::from_millis(2);
-    loop {
-        if check().await {
-            return start.elapsed();
-        }
-        assert!(start.elapsed() < limit, "timed out waiting for: {what}");
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_millis(50));
-    }
 }
 
 /// A `redis-server` serving only TLS, with a certificate from a throw-away CA
@@ -409,7 +384,7 @@ impl RedisTls {
             client_tls: None,
             root_cert: Some(server.ca_pem.clone()),
         };
-        wait_until("redis-server answers PING over TLS", || {
+        wait_until("redis-server answers PING over TLS", REDIS_START, || {
             redis::Client::build_with_tls(server.url(), certs.clone())
                 .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(500)))
                 .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
