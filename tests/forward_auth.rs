@@ -198,7 +198,7 @@ async fn nginx_auth_request_logs_in_and_forwards_the_identity() {
     assert_eq!(seen["identity"]["verified"], true, "{seen}");
     let psut = emulator.expected_sub(INDIVIDUAL_ID, CLIENT_ID);
     assert_eq!(
-        seen["identity"]["claims"]["registrant_id"]["value"],
+        seen["identity"]["claims"]["sub"],
         psut.as_str()
     );
 
