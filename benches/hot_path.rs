@@ -265,8 +265,10 @@ fn hot_path(c: &mut Criterion) {
     });
 
     let mut es256 = identity_settings();
-    let ec = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/keys/ec-p256.pem"))
-        .expect("EC P-256 test key");
+    let ec = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/keys/ec-p256.pem"),
+    )
+    .expect("EC P-256 test key");
     es256.signing_keys = vec![Secret::new(ec)];
     let es256 = AssertionMinter::new(&es256, [], 100_000).expect("ES256 minter");
     c.bench_function("assertion_mint_es256 (uncached ES256 sign)", |b| {

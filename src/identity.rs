@@ -581,7 +581,9 @@ mod minter_tests {
     fn verify(minter: &AssertionMinter, token: &str) -> Map<String, Value> {
         let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(minter.jwks()).unwrap();
         let header = jsonwebtoken::decode_header(token).unwrap();
-        let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("kid in JWKS");
+        let jwk = jwks
+            .find(header.kid.as_deref().unwrap())
+            .expect("kid in JWKS");
         let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
         let mut validation = jsonwebtoken::Validation::new(header.alg);
         validation.set_audience(&["g2p-portal"]);
@@ -601,7 +603,12 @@ mod minter_tests {
         }
         assert_eq!(
             (&jwk["kty"], &jwk["crv"], &jwk["alg"], &jwk["use"]),
-            (&"EC".into(), &"P-256".into(), &"ES256".into(), &"sig".into())
+            (
+                &"EC".into(),
+                &"P-256".into(),
+                &"ES256".into(),
+                &"sig".into()
+            )
         );
         let token = minter.mint(&session(1), "g2p-portal").unwrap();
         assert_eq!(
@@ -614,7 +621,11 @@ mod minter_tests {
             crate::provider::token::AccessTokenVerifier::new(&minter.jwks(), minter.issuer())
                 .unwrap();
         let mut access = Map::new();
-        for (k, v) in [("iss", "http://localhost:8080"), ("sub", "psut-1"), ("aud", "portal")] {
+        for (k, v) in [
+            ("iss", "http://localhost:8080"),
+            ("sub", "psut-1"),
+            ("aud", "portal"),
+        ] {
             access.insert(k.into(), v.into());
         }
         access.insert("exp".into(), (now_secs() + 60).into());
@@ -654,7 +665,17 @@ mod minter_tests {
             serde_json::json!({"id_type": "MOSIP PSUT"}),
             "its value is sub"
         );
-        for key in ["iss", "aud", "iat", "exp", "jti", "login", "groups", "acr", "auth_time"] {
+        for key in [
+            "iss",
+            "aud",
+            "iat",
+            "exp",
+            "jti",
+            "login",
+            "groups",
+            "acr",
+            "auth_time",
+        ] {
             assert!(claims.contains_key(key), "{key}");
         }
         assert_eq!(claims["birthdate"], "1987/11/25");

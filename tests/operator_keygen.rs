@@ -224,7 +224,12 @@ fn keygen_type_ec_writes_a_p256_key_that_signs_es256() {
     );
     let verified = python(
         VERIFY_ES256,
-        &[jwk_path.to_str().unwrap(), &token, key.to_str().unwrap(), &rsa],
+        &[
+            jwk_path.to_str().unwrap(),
+            &token,
+            key.to_str().unwrap(),
+            &rsa,
+        ],
     );
     assert!(
         verified.status.success() && String::from_utf8_lossy(&verified.stdout).contains("verified"),
@@ -235,6 +240,11 @@ fn keygen_type_ec_writes_a_p256_key_that_signs_es256() {
 
     // e-Signet's client key must stay RSA.
     assert!(g2p_gateway::identity::keys::SigningKey::from_rsa_pem(&pem).is_err());
-    let unknown = keygen(&["--key", dir.path().join("x.pem").to_str().unwrap(), "--type", "dsa"]);
+    let unknown = keygen(&[
+        "--key",
+        dir.path().join("x.pem").to_str().unwrap(),
+        "--type",
+        "dsa",
+    ]);
     assert!(!unknown.status.success());
 }

@@ -442,7 +442,10 @@ async fn an_ec_signing_key_signs_es256_assertions_and_provider_tokens() {
         &[],
     )
     .await;
-    assert_eq!(discovery["id_token_signing_alg_values_supported"], json!(["ES256"]));
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
 
     // The upstream verifies the ES256 assertion against the gateway's JWKS.
     let browser = env.browser();
@@ -476,9 +479,12 @@ async fn an_ec_signing_key_signs_es256_assertions_and_provider_tokens() {
     let (status, tokens) = exchange(&env, &form, true).await;
     assert_eq!(status, 200, "{tokens}");
     let id_token = tokens["id_token"].as_str().unwrap();
-    let id_head: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(id_token.split('.').next().unwrap()).unwrap())
-            .unwrap();
+    let id_head: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(id_token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(id_head["alg"], "ES256");
     let access = tokens["access_token"].as_str().unwrap();
     let info = client

@@ -39,7 +39,11 @@ impl SigningKey {
             RsaPrivateKey::from_pkcs8_pem(text).or_else(|_| RsaPrivateKey::from_pkcs1_pem(text))
         {
             let encoding = EncodingKey::from_rsa_pem(pem).map_err(|e| e.to_string())?;
-            return Ok(SigningKey::new(Algorithm::RS256, encoding, public_jwk(&private)));
+            return Ok(SigningKey::new(
+                Algorithm::RS256,
+                encoding,
+                public_jwk(&private),
+            ));
         }
         if let Some(der) = pkcs8_der(text) {
             if let Ok(pair) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der) {
@@ -48,9 +52,11 @@ impl SigningKey {
                 return Ok(SigningKey::new(Algorithm::ES256, encoding, jwk));
             }
         }
-        Err("key is neither an RSA private key in PEM nor an EC P-256 private key in PKCS#8 PEM \
+        Err(
+            "key is neither an RSA private key in PEM nor an EC P-256 private key in PKCS#8 PEM \
              (`openssl pkcs8 -topk8 -nocrypt` converts an `EC PRIVATE KEY`)"
-            .to_string())
+                .to_string(),
+        )
     }
 
     /// Reads an RSA private key only (the e-Signet client key: e-Signet
@@ -145,8 +151,8 @@ mod tests {
     #[test]
     fn the_key_type_decides_the_algorithm() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/demo");
-        let rsa = SigningKey::from_pem(&std::fs::read(dir.join("gateway-signing.pem")).unwrap())
-            .unwrap();
+        let rsa =
+            SigningKey::from_pem(&std::fs::read(dir.join("gateway-signing.pem")).unwrap()).unwrap();
         assert_eq!(rsa.algorithm, Algorithm::RS256);
         assert_eq!(rsa.public_jwk["kty"], "RSA");
         let ec = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
@@ -159,6 +165,9 @@ mod tests {
         assert_eq!(key.algorithm, Algorithm::ES256);
         assert_eq!(key.public_jwk["kid"], key.kid.as_str());
         assert!(SigningKey::from_rsa_pem(pem.as_bytes()).is_err());
-        assert!(SigningKey::from_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
+        assert!(SigningKey::from_pem(
+            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+        )
+        .is_err());
     }
 }

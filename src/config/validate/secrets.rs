@@ -55,18 +55,21 @@ pub(super) fn signing_key(
     source: &SecretRef,
 ) -> Option<Secret<Vec<u8>>> {
     let (bytes, origin) = read(cx, path, source)?;
-    let parsed = parse_rsa(&bytes).or_else(|rsa_problem| {
-        match crate::identity::keys::SigningKey::from_pem(&bytes) {
-            Ok(key) if key.algorithm == jsonwebtoken::Algorithm::ES256 => Ok(()),
-            _ if rsa_problem.contains("bits") || rsa_problem.contains("encrypted") => {
-                Err(rsa_problem)
-            }
-            _ => Err("is neither an RSA private key in PEM (PKCS#1 or PKCS#8) nor an EC \
+    let parsed =
+        parse_rsa(&bytes).or_else(
+            |rsa_problem| match crate::identity::keys::SigningKey::from_pem(&bytes) {
+                Ok(key) if key.algorithm == jsonwebtoken::Algorithm::ES256 => Ok(()),
+                _ if rsa_problem.contains("bits") || rsa_problem.contains("encrypted") => {
+                    Err(rsa_problem)
+                }
+                _ => Err(
+                    "is neither an RSA private key in PEM (PKCS#1 or PKCS#8) nor an EC \
                  P-256 private key in PKCS#8 PEM (g2p-gateway keygen --type ec makes one; \
                  openssl pkcs8 -topk8 -nocrypt converts an EC PRIVATE KEY)"
-                .to_owned()),
-        }
-    });
+                        .to_owned(),
+                ),
+            },
+        );
     match parsed {
         Ok(()) => Some(Secret::new(bytes)),
         Err(problem) => {
