@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Instructions per request on the hot path, counted by valgrind's callgrind.
 
-Runs one proxy at a time under `valgrind --tool=callgrind` (collection off at
-start), behind the bench's stack (nginx upstream, e-Signet emulator; see
-scripts/bench.py), then: a warm-up, collection on, N keep-alive requests on
-one connection, collection off, and the total instructions (Ir) of the
-proxy process divided by N. Instruction counts do not depend on the
+Runs one proxy at a time under `valgrind --tool=callgrind` (counters zeroed
+after the warm-up), behind the bench's stack (nginx upstream, e-Signet emulator; see
+scripts/bench.py), then: a warm-up, the counters zeroed, N keep-alive requests on one
+connection, a dump, and the instructions (Ir) of the proxy process in that
+dump divided by N. Instruction counts do not depend on the
 machine's load, so they compare runs on a busy machine. Needs the release
 binaries (./scripts/bench builds them) and valgrind.
 
@@ -49,7 +49,7 @@ def requests(url, cookie, n):
 
 
 def under_callgrind(out):
-    return ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={out}"]
+    return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
 
 
 def control(pid, *args):
@@ -91,13 +91,12 @@ def main():
                 if target != "gateway-public":
                     cookie = bench.login(url)
             requests(url, cookie, args.warmup)
-            control(proc.pid, "-i", "on")
+            control(proc.pid, "-z")
             requests(url, cookie, args.requests)
-            control(proc.pid, "-i", "off")
             control(proc.pid, "-d")
             time.sleep(1)
             dumps = sorted(stack.dir.glob(f"callgrind.{target}.out*"))
-            ir = sum(total_ir(d) for d in dumps if d.stat().st_size)
+            ir = sum(total_ir(d) for d in dumps if d.stat().st_size and d.suffix == ".1")
             results[target] = ir / args.requests
             bench.log(f"{target}: {results[target] / 1000:.1f}k instructions per request ({[d.name for d in dumps]})")
             proc.stop()
@@ -131,6 +130,7 @@ def gateway_under(stack, prefix, name, signing_key=None, form=None):
         if time.time() > deadline:
             raise RuntimeError(f"{name} not ready")
         time.sleep(0.2)
+    bench.wait_port(port, timeout=120)
     return f"http://127.0.0.1:{port}", p
 
 
