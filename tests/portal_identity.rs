@@ -66,8 +66,17 @@ fn authorize_url(env: &Env, extra: &[(&str, &str)]) -> String {
 }
 
 fn claims_of(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    part_of(jwt, 1)
+}
+
+/// The JOSE header of a JWT.
+fn header_of(jwt: &str) -> Value {
+    part_of(jwt, 0)
+}
+
+fn part_of(jwt: &str, index: usize) -> Value {
+    let part = jwt.split('.').nth(index).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
 async fn exchange(env: &Env, form: &[(&str, &str)], basic: bool) -> (u16, Value) {
@@ -456,12 +465,7 @@ async fn an_ec_signing_key_signs_es256_assertions_and_provider_tokens() {
         .strip_prefix("Bearer ")
         .unwrap()
         .to_string();
-    let head: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(jwt.split('.').next().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let head = header_of(&jwt);
     assert_eq!(head["alg"], "ES256");
     assert_eq!(head["kid"], key["kid"]);
     let psut = env.emulator.expected_sub(INDIVIDUAL_ID, CLIENT_ID);
@@ -479,12 +483,7 @@ async fn an_ec_signing_key_signs_es256_assertions_and_provider_tokens() {
     let (status, tokens) = exchange(&env, &form, true).await;
     assert_eq!(status, 200, "{tokens}");
     let id_token = tokens["id_token"].as_str().unwrap();
-    let id_head: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(id_token.split('.').next().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let id_head = header_of(id_token);
     assert_eq!(id_head["alg"], "ES256");
     let access = tokens["access_token"].as_str().unwrap();
     let info = client
