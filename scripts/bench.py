@@ -68,7 +68,7 @@ ALL_ROWS = ",".join(str(n) for n in ROWS)
 
 # The headers the gateway adds upstream (row 4), echoed by nginx for row 7.
 UPSTREAM_HEADERS = ["X-G2P-Identity", "X-G2P-User-Id", "X-G2P-Reg-Id",
-                    "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"]
+                    "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-IP"]
 ECHO_PATH = "/_bench/upstream-headers"
 
 
