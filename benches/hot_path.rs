@@ -263,6 +263,21 @@ fn hot_path(c: &mut Criterion) {
                 .expect("mint")
         })
     });
+
+    let mut es256 = identity_settings();
+    let ec = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/keys/ec-p256.pem"),
+    )
+    .expect("EC P-256 test key");
+    es256.signing_keys = vec![Secret::new(ec)];
+    let es256 = AssertionMinter::new(&es256, [], 100_000).expect("ES256 minter");
+    c.bench_function("assertion_mint_es256 (uncached ES256 sign)", |b| {
+        b.iter(|| {
+            es256
+                .mint(black_box(&arc_user), "g2p-portal")
+                .expect("mint")
+        })
+    });
 }
 
 criterion_group! {

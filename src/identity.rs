@@ -229,19 +229,22 @@ impl AssertionMinter {
             now,
             now + self.lifetime.as_secs(),
         );
-        let signer = &self.keys[0];
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(signer.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &signer.encoding).map_err(|e| e.to_string())
+        self.sign(&claims)
     }
 
-    /// Signs `claims` as an RS256 JWT with the newest key (the tokens the
-    /// gateway's provider gives portals).
+    /// Signs `claims` as a JWT with the newest key: RS256 with an RSA key,
+    /// ES256 with an EC P-256 key (assertions, and the tokens the gateway's
+    /// provider gives portals).
     pub fn sign(&self, claims: &Map<String, Value>) -> Result<String, String> {
         let signer = &self.keys[0];
-        let mut header = Header::new(Algorithm::RS256);
+        let mut header = Header::new(signer.algorithm);
         header.kid = Some(signer.kid.clone());
         jsonwebtoken::encode(&header, claims, &signer.encoding).map_err(|e| e.to_string())
+    }
+
+    /// The algorithm tokens are signed with now (the newest key's).
+    pub fn algorithm(&self) -> Algorithm {
+        self.keys[0].algorithm
     }
 
     /// The issuer of assertions and provider tokens (`identity.issuer`).
@@ -255,7 +258,16 @@ impl AssertionMinter {
     }
 }
 
-/// The claims of an identity assertion.
+/// The claims of an identity assertion, in the compact shape: no value
+/// twice (docs/performance.md, "The compact assertion").
+///
+/// `sub` is the user id and also the registrant ID's value, so
+/// `registrant_id` carries only `id_type`; `partner` carries only what the
+/// top-level claims do not already say (the name split the OpenG2P way, and
+/// the `user_id<N>` registrant IDs as `reg_ids`); its `gender`,
+/// `birthdate`, `email` and `phone` are the top-level claims of the same
+/// name. Runs when an assertion is minted (once per session and audience
+/// per half lifetime).
 pub fn assertion_claims(
     identity: &MappedIdentity,
     session: &Session,
@@ -271,6 +283,22 @@ pub fn assertion_claims(
             claims.insert(k, v);
         }
     }
+    let mut partner = crate::mapping::partner_fields(identity, false);
+    for key in PARTNER_AS_CLAIMS {
+        if partner.get(*key).is_some() && partner.get(*key) == claims.get(*key) {
+            partner.remove(*key);
+        }
+    }
+    // reg_ids[0] is `registrant_id` with `sub` as its value.
+    if let Some(Value::Array(ids)) = partner.get_mut("reg_ids") {
+        ids.retain(|id| {
+            id["id_type"] != identity.registrant_id.id_type.as_str()
+                || id["value"] != identity.registrant_id.value.as_str()
+        });
+        if ids.is_empty() {
+            partner.remove("reg_ids");
+        }
+    }
     let fixed = serde_json::json!({
         "iss": issuer,
         "aud": audience,
@@ -278,23 +306,23 @@ pub fn assertion_claims(
         "iat": iat,
         "exp": exp,
         "jti": uuid::Uuid::new_v4().to_string(),
-        "user_id": identity.user_id,
-        "registrant_id": {
-            "id_type": identity.registrant_id.id_type,
-            "value": identity.registrant_id.value,
-        },
+        "registrant_id": { "id_type": identity.registrant_id.id_type },
         "login": identity.login,
         "groups": identity.groups,
         "acr": session.acr,
         "auth_time": session.auth_time,
-        // OpenG2P's partner fields (issue 13), never the picture: a header.
-        "partner": crate::mapping::partner_fields(identity, false),
     });
     if let Value::Object(fixed) = fixed {
         claims.extend(fixed);
     }
+    // OpenG2P's partner fields (issue 13), never the picture: a header.
+    claims.insert("partner".into(), Value::Object(partner));
     claims
 }
+
+/// Partner fields that are the mapped claims of the same name: left out of
+/// the assertion's `partner` when the top-level claim has the same value.
+const PARTNER_AS_CLAIMS: &[&str] = &["gender", "birthdate", "email", "phone"];
 
 /// The value of a plain identity header for `key`, made safe for a header.
 ///
@@ -446,6 +474,22 @@ mod minter_tests {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/demo/gateway-signing.pem"),
         )
         .expect("demo signing key");
+        minter_with(pem)
+    }
+
+    /// A minter with a new EC P-256 key, as `keygen --type ec` writes it.
+    fn es256_minter() -> AssertionMinter {
+        use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let der = pair.to_pkcs8v1().unwrap();
+        let pem = rsa::pkcs8::SecretDocument::try_from(der.as_ref())
+            .unwrap()
+            .to_pem("PRIVATE KEY", rsa::pkcs8::LineEnding::LF)
+            .unwrap();
+        minter_with(pem.as_bytes().to_vec())
+    }
+
+    fn minter_with(pem: Vec<u8>) -> AssertionMinter {
         let settings = IdentitySettings {
             header: "X-G2P-Identity".into(),
             issuer: "http://localhost:8080".into(),
@@ -531,5 +575,133 @@ mod minter_tests {
     fn an_audience_outside_the_config_is_refused() {
         let refused = minter().identity(&SessionId::random(), &session(1), "elsewhere");
         assert!(refused.unwrap_err().contains("not configured"));
+    }
+
+    /// Verifies `token` against the minter's own JWKS, as a portal does.
+    fn verify(minter: &AssertionMinter, token: &str) -> Map<String, Value> {
+        let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(minter.jwks()).unwrap();
+        let header = jsonwebtoken::decode_header(token).unwrap();
+        let jwk = jwks
+            .find(header.kid.as_deref().unwrap())
+            .expect("kid in JWKS");
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(header.alg);
+        validation.set_audience(&["g2p-portal"]);
+        validation.set_issuer(&["http://localhost:8080"]);
+        jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
+            .expect("verifies")
+            .claims
+    }
+
+    #[test]
+    fn an_ec_key_signs_es256_and_its_jwk_verifies_it() {
+        let minter = es256_minter();
+        assert_eq!(minter.algorithm(), Algorithm::ES256);
+        let jwk = &minter.jwks()["keys"][0];
+        for field in ["kid", "x", "y"] {
+            assert!(jwk[field].as_str().is_some_and(|v| !v.is_empty()), "{jwk}");
+        }
+        assert_eq!(
+            (&jwk["kty"], &jwk["crv"], &jwk["alg"], &jwk["use"]),
+            (
+                &"EC".into(),
+                &"P-256".into(),
+                &"ES256".into(),
+                &"sig".into()
+            )
+        );
+        let token = minter.mint(&session(1), "g2p-portal").unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&token).unwrap().alg,
+            Algorithm::ES256
+        );
+        assert_eq!(verify(&minter, &token)["sub"], "psut-1");
+        // The provider's tokens verify with the same JWKS.
+        let verifier =
+            crate::provider::token::AccessTokenVerifier::new(&minter.jwks(), minter.issuer())
+                .unwrap();
+        let mut access = Map::new();
+        for (k, v) in [
+            ("iss", "http://localhost:8080"),
+            ("sub", "psut-1"),
+            ("aud", "portal"),
+        ] {
+            access.insert(k.into(), v.into());
+        }
+        access.insert("exp".into(), (now_secs() + 60).into());
+        let signed = minter.sign(&access).unwrap();
+        assert_eq!(verifier.verify(&signed).unwrap()["sub"], "psut-1");
+        // An RSA-signed token (another gateway's key) does not verify.
+        assert!(verifier.verify(&minter_rs256_token()).is_none());
+    }
+
+    fn minter_rs256_token() -> String {
+        let minter = minter();
+        let mut claims = Map::new();
+        claims.insert("iss".into(), "http://localhost:8080".into());
+        claims.insert("sub".into(), "psut-1".into());
+        claims.insert("aud".into(), "portal".into());
+        claims.insert("exp".into(), (now_secs() + 60).into());
+        minter.sign(&claims).unwrap()
+    }
+
+    #[test]
+    fn the_assertion_carries_no_value_twice() {
+        let mut named = session(1);
+        let mut mapped = named.identity.claims.to_map();
+        mapped.insert("name".into(), "Siddharth K Mansour".into());
+        mapped.insert("birthdate".into(), "1987/11/25".into());
+        named.identity.claims = crate::mapping::Claims::from_map(mapped);
+        named.identity.extra_registrant_ids = vec![crate::mapping::RegistrantId {
+            id_type: "4".into(),
+            value: "NID-9".into(),
+        }];
+        let minter = minter();
+        let claims = verify(&minter, &minter.mint(&named, "g2p-portal").unwrap());
+        assert_eq!(claims["sub"], "psut-1");
+        assert!(claims.get("user_id").is_none(), "sub carries it");
+        assert_eq!(
+            claims["registrant_id"],
+            serde_json::json!({"id_type": "MOSIP PSUT"}),
+            "its value is sub"
+        );
+        for key in [
+            "iss",
+            "aud",
+            "iat",
+            "exp",
+            "jti",
+            "login",
+            "groups",
+            "acr",
+            "auth_time",
+        ] {
+            assert!(claims.contains_key(key), "{key}");
+        }
+        assert_eq!(claims["birthdate"], "1987/11/25");
+        assert_eq!(claims["email"], "a@b.c");
+        let partner = &claims["partner"];
+        assert_eq!(partner["name"], "MANSOUR, SIDDHARTH K");
+        assert_eq!(partner["given_name"], "Siddharth");
+        assert_eq!(partner["addl_name"], "K");
+        for duplicate in ["birthdate", "email", "gender"] {
+            assert!(partner.get(duplicate).is_none(), "{duplicate}: {partner}");
+        }
+        assert_eq!(
+            partner["reg_ids"],
+            serde_json::json!([{"id_type": "4", "value": "NID-9"}]),
+            "only the user_id<N> ones"
+        );
+        // A session without a name or extra IDs still has the claim.
+        let plain = verify(&minter, &minter.mint(&session(2), "g2p-portal").unwrap());
+        assert_eq!(plain["partner"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn es256_assertions_are_the_smallest() {
+        let rs = minter().mint(&session(1), "g2p-portal").unwrap();
+        let es = es256_minter().mint(&session(1), "g2p-portal").unwrap();
+        // 342 characters of RS256 signature against 86 of ES256.
+        assert!(es.len() + 250 < rs.len(), "{} vs {}", es.len(), rs.len());
     }
 }

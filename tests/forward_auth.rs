@@ -197,10 +197,7 @@ async fn nginx_auth_request_logs_in_and_forwards_the_identity() {
         .unwrap();
     assert_eq!(seen["identity"]["verified"], true, "{seen}");
     let psut = emulator.expected_sub(INDIVIDUAL_ID, CLIENT_ID);
-    assert_eq!(
-        seen["identity"]["claims"]["registrant_id"]["value"],
-        psut.as_str()
-    );
+    assert_eq!(seen["identity"]["claims"]["sub"], psut.as_str());
 
     // Public routes pass; policies apply (403 from the auth request).
     let public = browser.fetch_json(&format!("{site}/public/x")).await;

@@ -33,7 +33,7 @@ async fn the_gateway_logs_in_through_panva_oidc_provider() {
     assert_eq!(identity["verified"], true, "{identity}");
     let claims = &identity["claims"];
     assert_eq!(claims["sub"], "alice");
-    assert_eq!(claims["registrant_id"]["value"], "alice");
+    assert_eq!(claims["registrant_id"]["id_type"], "MOSIP PSUT");
     assert_eq!(claims["name"], "Interop Person");
     assert_eq!(claims["birthdate"], "1990-02-03");
     assert_eq!(claims["gender"], "Female");

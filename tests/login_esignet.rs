@@ -51,7 +51,7 @@ async fn logs_in_against_every_emulator_mode_including_the_issuer_mismatch() {
             logs_in(&env, &browser).await;
             let claims = assertion_claims(&env, &browser).await;
             let psut = env.emulator.expected_sub(INDIVIDUAL_ID, CLIENT_ID);
-            assert_eq!(claims["user_id"], psut.as_str(), "{version} {mismatch}");
+            assert_eq!(claims["sub"], psut.as_str(), "{version} {mismatch}");
             if mismatch {
                 assert!(
                     env.gateway
@@ -103,18 +103,18 @@ async fn individual_id_user_id_keys_the_registrant_on_the_national_id() {
         let browser = env.browser();
         logs_in(&env, &browser).await;
         let claims = assertion_claims(&env, &browser).await;
-        assert_eq!(claims["user_id"], INDIVIDUAL_ID, "{version}");
-        assert_eq!(
-            claims["registrant_id"],
-            json!({"id_type": "NATIONAL ID", "value": INDIVIDUAL_ID})
-        );
+        // `sub` is the user id and the registrant ID's value.
+        assert_eq!(claims["sub"], INDIVIDUAL_ID, "{version}");
+        assert_eq!(claims["registrant_id"], json!({"id_type": "NATIONAL ID"}));
         // OpenG2P's partner fields, in the assertion, without the picture.
         let partner = &claims["partner"];
         assert_eq!(partner["name"], "MANSOUR, SIDDHARTH K", "{partner}");
         assert_eq!(partner["given_name"], "Siddharth");
         assert_eq!(partner["family_name"], "Mansour");
         assert_eq!(partner["addl_name"], "K");
-        assert_eq!(partner["birthdate"], "1987/11/25");
+        // The birthdate is the top-level claim, not repeated in `partner`.
+        assert_eq!(claims["birthdate"], "1987/11/25");
+        assert!(partner.get("birthdate").is_none(), "{partner}");
         assert!(partner.get("image_1920").is_none(), "never in a header");
         assert!(claims.get("picture").is_none());
         // The session endpoint has the picture where OpenG2P fills image_1920.

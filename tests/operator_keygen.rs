@@ -164,3 +164,87 @@ fn keygen_refuses_weak_or_odd_sizes() {
         assert!(!key.exists());
     }
 }
+
+const VERIFY_ES256: &str = r#"
+import json, sys, jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+jwk = json.load(open(sys.argv[1]))
+assert (jwk["kty"], jwk["crv"], jwk["alg"], jwk["use"]) == ("EC", "P-256", "ES256", "sig"), jwk
+key = jwt.PyJWK(jwk).key
+token = sys.argv[2]
+claims = jwt.decode(token, key, algorithms=["ES256"], audience="g2p-portal")
+assert claims["sub"] == "keygen-test", claims
+assert jwt.get_unverified_header(token) == {"alg": "ES256", "kid": jwk["kid"], "typ": "JWT"}
+# The JWK is the public half of the PEM, on P-256, checked by another library.
+private = serialization.load_pem_private_key(open(sys.argv[3], "rb").read(), password=None)
+assert isinstance(private.curve, ec.SECP256R1), private.curve
+assert private.public_key().public_numbers() == key.public_numbers()
+# RS256 with the same kid is refused (no algorithm confusion).
+try:
+    jwt.decode(sys.argv[4], key, algorithms=["ES256"], audience="g2p-portal")
+    raise SystemExit("foreign token accepted")
+except jwt.InvalidTokenError:
+    pass
+print("verified")
+"#;
+
+#[test]
+fn keygen_type_ec_writes_a_p256_key_that_signs_es256() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("signing.pem");
+    let out = keygen(&["--key", key.to_str().unwrap(), "--type", "ec"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jwk_path = dir.path().join("signing.jwk.json");
+    assert_eq!(mode(&key), 0o600);
+    assert_eq!(mode(&jwk_path), 0o644);
+    let pem = std::fs::read(&key).unwrap();
+    assert!(String::from_utf8_lossy(&pem).starts_with("-----BEGIN PRIVATE KEY-----"));
+    let jwk: Value = serde_json::from_str(&std::fs::read_to_string(&jwk_path).unwrap()).unwrap();
+    assert!(jwk.get("d").is_none(), "no private member in the JWK");
+
+    // The gateway reads it back as an ES256 key with the same JWK, and
+    // the assertion it signs verifies with PyJWT against that JWK.
+    let reread = g2p_gateway::identity::keys::SigningKey::from_pem(&pem).unwrap();
+    assert_eq!(reread.public_jwk, jwk);
+    assert_eq!(reread.algorithm, jsonwebtoken::Algorithm::ES256);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(reread.kid.clone());
+    let claims =
+        serde_json::json!({"sub": "keygen-test", "aud": "g2p-portal", "exp": 4_000_000_000u64});
+    let token = jsonwebtoken::encode(&header, &claims, &reread.encoding).unwrap();
+    let rsa = sign(
+        &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/demo/client.pem"))
+            .unwrap(),
+        &reread.kid,
+    );
+    let verified = python(
+        VERIFY_ES256,
+        &[
+            jwk_path.to_str().unwrap(),
+            &token,
+            key.to_str().unwrap(),
+            &rsa,
+        ],
+    );
+    assert!(
+        verified.status.success() && String::from_utf8_lossy(&verified.stdout).contains("verified"),
+        "python: {}{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
+
+    // e-Signet's client key must stay RSA.
+    assert!(g2p_gateway::identity::keys::SigningKey::from_rsa_pem(&pem).is_err());
+    let unknown = keygen(&[
+        "--key",
+        dir.path().join("x.pem").to_str().unwrap(),
+        "--type",
+        "dsa",
+    ]);
+    assert!(!unknown.status.success());
+}

@@ -66,8 +66,17 @@ fn authorize_url(env: &Env, extra: &[(&str, &str)]) -> String {
 }
 
 fn claims_of(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    part_of(jwt, 1)
+}
+
+/// The JOSE header of a JWT.
+fn header_of(jwt: &str) -> Value {
+    part_of(jwt, 0)
+}
+
+fn part_of(jwt: &str, index: usize) -> Value {
+    let part = jwt.split('.').nth(index).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
 async fn exchange(env: &Env, form: &[(&str, &str)], basic: bool) -> (u16, Value) {
@@ -406,4 +415,92 @@ async fn portal_session_cookies_pass_only_with_a_gateway_session() {
     )
     .await;
     assert!(header(&public, "cookie").is_empty(), "{public}");
+}
+
+#[tokio::test]
+async fn an_ec_signing_key_signs_es256_assertions_and_provider_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let ec = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/config/keys/ec-p256.pem");
+    let env = Env::start(EnvOptions {
+        edit: Box::new(move |config| {
+            config["identity"]["signing_keys"] = json!([{ "file": ec }]);
+            config["upstreams"]["portal"]["identity"] = json!("bearer");
+            config["provider"] = json!({ "clients": { ODOO: {
+                "client_secret": { "file": secret },
+                "redirect_uris": [REDIRECT],
+            } } });
+        }),
+        ..Default::default()
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let jwks = echo(&client, &env.url("/_gateway/jwks.json"), &[]).await;
+    let key = &jwks["keys"][0];
+    assert_eq!(
+        (&key["kty"], &key["crv"], &key["alg"]),
+        (&json!("EC"), &json!("P-256"), &json!("ES256")),
+        "{jwks}"
+    );
+    assert!(key.get("n").is_none() && key.get("d").is_none(), "{key}");
+    let discovery = echo(
+        &client,
+        &env.url("/_gateway/.well-known/openid-configuration"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
+
+    // The upstream verifies the ES256 assertion against the gateway's JWKS.
+    let browser = env.browser();
+    browser.login(&env.url("/")).await;
+    let seen = echo(&browser.client, &env.url("/x"), &[]).await;
+    assert_eq!(seen["identity"]["verified"], true, "{seen}");
+    let jwt = header(&seen, "authorization")[0]
+        .strip_prefix("Bearer ")
+        .unwrap()
+        .to_string();
+    let head = header_of(&jwt);
+    assert_eq!(head["alg"], "ES256");
+    assert_eq!(head["kid"], key["kid"]);
+    let psut = env.emulator.expected_sub(INDIVIDUAL_ID, CLIENT_ID);
+    assert_eq!(seen["identity"]["claims"]["sub"], psut.as_str());
+
+    // The provider's tokens are ES256 too, and its userinfo accepts them.
+    let to_portal = location(&browser.navigate(&authorize_url(&env, &[])).await);
+    let code = query_param(&to_portal, "code").expect("a code for the live session");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let (status, tokens) = exchange(&env, &form, true).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let id_head = header_of(id_token);
+    assert_eq!(id_head["alg"], "ES256");
+    let access = tokens["access_token"].as_str().unwrap();
+    let info = client
+        .get(env.url("/_gateway/oauth/userinfo"))
+        .bearer_auth(access)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), 200);
+    let mut forged = access.to_string();
+    forged.push('A');
+    let refused = client
+        .get(env.url("/_gateway/oauth/userinfo"))
+        .bearer_auth(forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
 }

@@ -1,8 +1,12 @@
-//! `g2p-gateway keygen`: an RSA private key (PKCS#8 PEM) and its public JWK.
+//! `g2p-gateway keygen`: a private key (PKCS#8 PEM) and its public JWK.
 //!
-//! The JWK (`kty`, `n`, `e`, `kid` = RFC 7638 thumbprint, `alg` RS256, `use`
-//! sig) is exactly the `publicKey` e-Signet's client registration wants, and
-//! fits its `varchar(1024)` column. Existing files are never overwritten; the
+//! RSA by default (`--type rsa`): the JWK (`kty`, `n`, `e`, `kid` = RFC 7638
+//! thumbprint, `alg` RS256, `use` sig) is exactly the `publicKey` e-Signet's
+//! client registration wants, and fits its `varchar(1024)` column.
+//! `--type ec` makes an EC P-256 key (`kty` EC, `crv`, `x`, `y`, `alg`
+//! ES256): a gateway signing key (`identity.signing_keys`) whose assertions
+//! are a third of the RS256 size and sign faster; e-Signet's client key
+//! stays RSA. Existing files are never overwritten; the
 //! private key is created with mode 0600 (never readable by others, not even
 //! for an instant), the JWK with 0644.
 
@@ -11,11 +15,12 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use rsa::pkcs8::{EncodePrivateKey, LineEnding, SecretDocument};
 use rsa::RsaPrivateKey;
 use serde_json::Value;
 
-use crate::identity::keys::public_jwk;
+use crate::identity::keys::{ec_public_jwk, public_jwk};
 
 /// e-Signet's `client_detail.public_key` column is `varchar(1024)`.
 pub const MAX_JWK_CHARS: usize = 1024;
@@ -38,9 +43,24 @@ pub fn default_jwk_path(key: &Path) -> PathBuf {
     key.with_extension("jwk.json")
 }
 
-/// Generates a key of `bits` and writes both files; refuses to overwrite.
-pub fn generate(key_path: &Path, jwk_path: &Path, bits: usize) -> Result<Generated, String> {
-    if !ALLOWED_BITS.contains(&bits) {
+/// The kind of key `keygen` makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyType {
+    /// RSA (RS256): e-Signet client keys, and the default signing key.
+    Rsa,
+    /// EC P-256 (ES256): a compact, faster gateway signing key.
+    Ec,
+}
+
+/// Generates a key of `key_type` (`bits` for RSA) and writes both files;
+/// refuses to overwrite.
+pub fn generate(
+    key_path: &Path,
+    jwk_path: &Path,
+    key_type: KeyType,
+    bits: usize,
+) -> Result<Generated, String> {
+    if key_type == KeyType::Rsa && !ALLOWED_BITS.contains(&bits) {
         return Err(format!(
             "--bits {bits} is not supported; use one of {ALLOWED_BITS:?}"
         ));
@@ -56,12 +76,10 @@ pub fn generate(key_path: &Path, jwk_path: &Path, bits: usize) -> Result<Generat
             ));
         }
     }
-    let private = RsaPrivateKey::new(&mut rand::thread_rng(), bits)
-        .map_err(|e| format!("key generation failed: {e}"))?;
-    let pem = private
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| format!("cannot encode the key: {e}"))?;
-    let jwk = public_jwk(&private);
+    let (pem, jwk) = match key_type {
+        KeyType::Rsa => rsa_key(bits)?,
+        KeyType::Ec => ec_key()?,
+    };
     let jwk_text = jwk.to_string();
     if jwk_text.len() > MAX_JWK_CHARS {
         return Err(format!(
@@ -81,6 +99,29 @@ pub fn generate(key_path: &Path, jwk_path: &Path, bits: usize) -> Result<Generat
     })
 }
 
+/// A new RSA key of `bits`: PKCS#8 PEM and public JWK.
+fn rsa_key(bits: usize) -> Result<(String, Value), String> {
+    let private = RsaPrivateKey::new(&mut rand::thread_rng(), bits)
+        .map_err(|e| format!("key generation failed: {e}"))?;
+    let pem = private
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| format!("cannot encode the key: {e}"))?;
+    Ok((pem.to_string(), public_jwk(&private)))
+}
+
+/// A new EC P-256 key: PKCS#8 PEM and public JWK.
+fn ec_key() -> Result<(String, Value), String> {
+    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+        .map_err(|e| format!("key generation failed: {e}"))?;
+    let der = pair
+        .to_pkcs8v1()
+        .map_err(|e| format!("cannot encode the key: {e}"))?;
+    let pem = SecretDocument::try_from(der.as_ref())
+        .and_then(|doc| doc.to_pem("PRIVATE KEY", LineEnding::LF))
+        .map_err(|e| format!("cannot encode the key: {e}"))?;
+    Ok((pem.to_string(), ec_public_jwk(pair.public_key().as_ref())?))
+}
+
 /// Creates `path` (failing if it exists) with `mode` from the start and writes `bytes`.
 fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
     let mut file = OpenOptions::new()
@@ -97,11 +138,13 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
 /// `keygen` arguments.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Writes an RSA private key (PKCS#8 PEM, mode 0600) and its public JWK (mode 0644): \
-kty, n, e, kid (RFC 7638 thumbprint), alg RS256, use sig. The JWK is the publicKey to \
-register with e-Signet (g2p-gateway register does it) and fits e-Signet's 1024-character \
-column. Existing files are never overwritten. The same command makes gateway signing keys \
-(identity.signing_keys); their JWK is published by the gateway itself.")]
+Writes a private key (PKCS#8 PEM, mode 0600) and its public JWK (mode 0644). \
+--type rsa (the default): kty, n, e, kid (RFC 7638 thumbprint), alg RS256, use sig; the \
+JWK is the publicKey to register with e-Signet (g2p-gateway register does it) and fits \
+e-Signet's 1024-character column. --type ec: an EC P-256 key (kty EC, crv, x, y, alg \
+ES256), for gateway signing keys only (identity.signing_keys): the assertions it signs are \
+smaller and cheaper to sign; portals must accept ES256. Existing files are never \
+overwritten. Gateway signing keys' JWKs are published by the gateway itself.")]
 pub struct KeygenArgs {
     /// Where to write the private key.
     #[arg(long, value_name = "PATH")]
@@ -109,7 +152,10 @@ pub struct KeygenArgs {
     /// Where to write the public JWK (default: the key path with .jwk.json).
     #[arg(long, value_name = "PATH")]
     pub jwk: Option<PathBuf>,
-    /// RSA modulus size: 2048, 3072 or 4096.
+    /// Key type: rsa (RS256) or ec (P-256, ES256; gateway signing keys only).
+    #[arg(long = "type", value_enum, default_value_t = KeyType::Rsa)]
+    pub key_type: KeyType,
+    /// RSA modulus size: 2048, 3072 or 4096 (RSA only).
     #[arg(long, default_value_t = 2048)]
     pub bits: usize,
 }
@@ -117,7 +163,7 @@ pub struct KeygenArgs {
 /// Runs `keygen`.
 pub fn main(args: KeygenArgs) -> std::process::ExitCode {
     let jwk_path = args.jwk.unwrap_or_else(|| default_jwk_path(&args.key));
-    match generate(&args.key, &jwk_path, args.bits) {
+    match generate(&args.key, &jwk_path, args.key_type, args.bits) {
         Ok(generated) => {
             println!(
                 "wrote {} (private key, mode 0600) and {} (public JWK, mode 0644)",
@@ -142,7 +188,13 @@ mod tests {
     #[test]
     fn unsupported_sizes_are_refused_before_any_work() {
         let dir = std::env::temp_dir();
-        let err = generate(&dir.join("x.pem"), &dir.join("x.jwk.json"), 1024).unwrap_err();
+        let err = generate(
+            &dir.join("x.pem"),
+            &dir.join("x.jwk.json"),
+            KeyType::Rsa,
+            1024,
+        )
+        .unwrap_err();
         assert!(err.contains("not supported"), "{err}");
     }
 

@@ -117,7 +117,7 @@ fn run(args: RegisterArgs) -> Result<(), Failure> {
             args.config.display()
         ))
     })?;
-    let key = SigningKey::from_pem(config.esignet.private_key.expose())
+    let key = SigningKey::from_rsa_pem(config.esignet.private_key.expose())
         .map_err(|e| Failure::Usage(format!("esignet.private_key: {e}")))?;
     let public_url = config.server.public_url.as_str().trim_end_matches('/');
     let mut redirect_uris = vec![format!("{public_url}{}/callback", config.server.prefix)];

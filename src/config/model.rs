@@ -318,7 +318,8 @@ pub struct IdentitySettings {
     pub audience: String,
     /// Assertion lifetime; it is re-minted (cached per session) before expiry.
     pub lifetime: Duration,
-    /// Signing keys (RSA PEM), newest first. The first signs; all are published.
+    /// Signing keys (RSA PEM for RS256, EC P-256 PKCS#8 PEM for ES256),
+    /// newest first. The first signs; all are published.
     pub signing_keys: Vec<Secret<Vec<u8>>>,
     /// Header-name prefix that is always stripped from client requests, e.g. `X-G2P-`.
     pub strip_prefix: String,

@@ -12,6 +12,8 @@ use crate::gateway::Gateway;
 /// The discovery document for this snapshot's config.
 pub fn document(gw: &Gateway) -> Value {
     let base = base_url(gw);
+    // The newest key's algorithm: RS256, or ES256 with an EC key.
+    let alg = format!("{:?}", gw.minter.algorithm());
     json!({
         "issuer": gw.minter.issuer(),
         "authorization_endpoint": format!("{base}/oauth/authorize"),
@@ -22,8 +24,8 @@ pub fn document(gw: &Gateway) -> Value {
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "userinfo_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": [alg],
+        "userinfo_signing_alg_values_supported": [alg],
         "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": ["openid", "profile", "email", "phone", "address"],

@@ -191,7 +191,8 @@ fn claims(value: Value) -> Map<String, Value> {
     }
 }
 
-/// OIDC Core §3.1.3.6: base64url of the left half of SHA-256 (RS256).
+/// OIDC Core §3.1.3.6: base64url of the left half of SHA-256 (RS256 and
+/// ES256 both hash with SHA-256).
 pub fn at_hash(access_token: &str) -> String {
     let digest = Sha256::digest(access_token.as_bytes());
     URL_SAFE_NO_PAD.encode(&digest[..16])
@@ -199,40 +200,40 @@ pub fn at_hash(access_token: &str) -> String {
 
 /// Verifies the gateway's own access tokens (userinfo).
 pub struct AccessTokenVerifier {
-    keys: Vec<DecodingKey>,
-    validation: Validation,
+    /// Each key with the validation of its algorithm (RS256 or ES256).
+    keys: Vec<(DecodingKey, Validation)>,
 }
 
 impl AccessTokenVerifier {
-    /// From the gateway's JWKS (every configured key verifies).
+    /// From the gateway's JWKS (every configured key verifies, RSA or EC).
     pub fn new(jwks: &Value, issuer: &str) -> Result<AccessTokenVerifier, String> {
-        let keys = jwks["keys"]
-            .as_array()
-            .map(|keys| {
-                keys.iter()
-                    .map(|k| {
-                        DecodingKey::from_rsa_components(
-                            k["n"].as_str().unwrap_or_default(),
-                            k["e"].as_str().unwrap_or_default(),
-                        )
-                        .map_err(|e| e.to_string())
-                    })
-                    .collect::<Result<Vec<_>, _>>()
+        let jwks: jsonwebtoken::jwk::JwkSet =
+            serde_json::from_value(jwks.clone()).map_err(|e| e.to_string())?;
+        let keys = jwks
+            .keys
+            .iter()
+            .map(|jwk| {
+                let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+                let algorithm = match jwk.algorithm {
+                    jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+                    _ => Algorithm::RS256,
+                };
+                let mut validation = Validation::new(algorithm);
+                validation.set_issuer(&[issuer]);
+                // The audience is a portal's client id, checked by the caller.
+                validation.validate_aud = false;
+                validation.leeway = 0;
+                validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+                Ok((key, validation))
             })
-            .unwrap_or_else(|| Ok(Vec::new()))?;
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_issuer(&[issuer]);
-        // The audience is a portal's client id, checked by the caller.
-        validation.validate_aud = false;
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
-        Ok(AccessTokenVerifier { keys, validation })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(AccessTokenVerifier { keys })
     }
 
     /// The claims of a valid, unexpired access token signed by the gateway.
     pub fn verify(&self, token: &str) -> Option<Map<String, Value>> {
-        self.keys.iter().find_map(|key| {
-            jsonwebtoken::decode::<Map<String, Value>>(token, key, &self.validation)
+        self.keys.iter().find_map(|(key, validation)| {
+            jsonwebtoken::decode::<Map<String, Value>>(token, key, validation)
                 .ok()
                 .map(|data| data.claims)
         })

@@ -75,7 +75,10 @@ impl IdentityVerifier {
     async fn verify(&self, token: &str) -> Result<Value, String> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| format!("malformed JWT: {e}"))?;
-        if !matches!(header.alg, Algorithm::RS256 | Algorithm::PS256) {
+        if !matches!(
+            header.alg,
+            Algorithm::RS256 | Algorithm::PS256 | Algorithm::ES256
+        ) {
             return Err(format!("algorithm {:?} is not allowed", header.alg));
         }
         let Some(url) = &self.jwks_url else {
@@ -89,7 +92,7 @@ impl IdentityVerifier {
         if candidates.is_empty() {
             return Err(match header.kid {
                 Some(kid) => format!("unknown kid {kid:?}"),
-                None => "no RSA key in the gateway JWKS".to_string(),
+                None => "no key in the gateway JWKS".to_string(),
             });
         }
         let mut validation = Validation::new(header.alg);

@@ -85,9 +85,18 @@ impl DemoUpstream {
 
 type Verifier = Arc<IdentityVerifier>;
 
+/// Verifies the gateway's assertion: in `X-G2P-Identity`, or else (the
+/// portal's form, `upstreams.<name>.identity: bearer`) in
+/// `Authorization: Bearer`.
 async fn check_identity(verifier: &IdentityVerifier, headers: &HeaderMap) -> IdentityCheck {
+    let bearer = || {
+        headers
+            .get(axum::http::header::AUTHORIZATION)
+            .filter(|v| v.as_bytes().starts_with(b"Bearer "))
+    };
     let value = headers
         .get(IDENTITY_HEADER)
+        .or_else(bearer)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     verifier.check(value.as_deref()).await
 }

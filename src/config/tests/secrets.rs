@@ -184,7 +184,27 @@ fn cookie_keys_are_required() {
 }
 
 #[test]
-fn signing_keys_are_required_rsa_keys() {
+fn signing_keys_may_be_rsa_or_ec_p256() {
+    let ec = fixture_key("ec-p256.pem");
+    config_with(&[("identity.signing_keys", &format!("[{{file: {ec}}}]"))]);
+    let short = fixture_key("rsa1024-pkcs1.pem");
+    rejects(
+        &[("identity.signing_keys", &format!("[{{file: {short}}}]"))],
+        "identity.signing_keys[0]",
+        "1024 bits",
+    );
+    rejects(
+        &[(
+            "identity.signing_keys",
+            "[{file: certs/demo/gateway-signing.pem}, {file: certs/demo/cookie.key}]",
+        )],
+        "identity.signing_keys[1]",
+        "nor an EC P-256 private key",
+    );
+}
+
+#[test]
+fn signing_keys_are_required() {
     rejects(
         &[("identity.signing_keys", REMOVE)],
         "identity.signing_keys",

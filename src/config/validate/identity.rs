@@ -44,7 +44,7 @@ pub(super) fn check(
         cx,
         &path.key("signing_keys"),
         raw.signing_keys.as_ref(),
-        secrets::rsa_key,
+        secrets::signing_key,
     );
     let strip_prefix = strip_prefix(cx, &path.key("strip_prefix"), &raw.strip_prefix);
     let headers = headers(cx, &path.key("headers"), &raw.headers, &raw.header, mapping);

@@ -36,14 +36,54 @@ pub(super) fn rsa_key(
     path: &YamlPath,
     source: &SecretRef,
 ) -> Option<Secret<Vec<u8>>> {
+    checked_key(cx, path, source, parse_rsa)
+}
+
+/// A gateway signing key (`identity.signing_keys`): an RSA private key
+/// as [`rsa_key`] wants it (RS256), or an EC P-256 private key in PKCS#8
+/// PEM (ES256). The PEM bytes are kept.
+pub(super) fn signing_key(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    source: &SecretRef,
+) -> Option<Secret<Vec<u8>>> {
+    checked_key(cx, path, source, parse_signing_key)
+}
+
+/// Reads a key and keeps its bytes if `check` accepts them; otherwise
+/// records the problem at `path`, naming where the key came from.
+fn checked_key(
+    cx: &mut Checker<'_>,
+    path: &YamlPath,
+    source: &SecretRef,
+    check: fn(&[u8]) -> Result<(), String>,
+) -> Option<Secret<Vec<u8>>> {
     let (bytes, origin) = read(cx, path, source)?;
-    match parse_rsa(&bytes) {
+    match check(&bytes) {
         Ok(()) => Some(Secret::new(bytes)),
         Err(problem) => {
             cx.error(path, format!("{origin}: {problem}"));
             None
         }
     }
+}
+
+fn parse_signing_key(bytes: &[u8]) -> Result<(), String> {
+    parse_rsa(bytes).or_else(|rsa_problem| {
+        match crate::identity::keys::SigningKey::from_pem(bytes) {
+            Ok(key) if key.algorithm == jsonwebtoken::Algorithm::ES256 => Ok(()),
+            // An RSA key that is too short or encrypted: say exactly that.
+            _ if rsa_problem.contains("bits") || rsa_problem.contains("encrypted") => {
+                Err(rsa_problem)
+            }
+            _ => Err(
+                "is neither an RSA private key in PEM (PKCS#1 or PKCS#8) nor an EC \
+                 P-256 private key in PKCS#8 PEM (g2p-gateway keygen --type ec makes one; \
+                 openssl pkcs8 -topk8 -nocrypt converts an EC PRIVATE KEY)"
+                    .to_owned(),
+            ),
+        }
+    })
 }
 
 fn parse_rsa(bytes: &[u8]) -> Result<(), String> {

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Instructions per request on the hot path, counted by valgrind's callgrind.
+
+Runs one proxy at a time under `valgrind --tool=callgrind` (counters zeroed
+after the warm-up), behind the bench's stack (nginx upstream, e-Signet emulator; see
+scripts/bench.py), then: a warm-up, the counters zeroed, N keep-alive requests on one
+connection, a dump, and the instructions (Ir) of the proxy process in that
+dump divided by N. Instruction counts do not depend on the
+machine's load, so they compare runs on a busy machine. Needs the release
+binaries (./scripts/bench builds them) and valgrind.
+
+  python3 scripts/profile.py                     # every target, 3,000 requests
+  python3 scripts/profile.py --targets gateway-session --requests 1000
+
+Targets: passthrough, passthrough-headers (the pass-through adding the
+gateway's upstream headers, as bench row 7), gateway-public,
+gateway-session (the header form, RS256), gateway-bearer, gateway-es256.
+The callgrind files stay in the printed directory for callgrind_annotate.
+"""
+
+import argparse
+import http.client
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench  # noqa: E402
+
+TARGETS = ["passthrough", "passthrough-headers", "gateway-public", "gateway-session", "gateway-bearer", "gateway-es256"]
+
+
+def requests(url, cookie, n):
+    """n GETs on one keep-alive connection; each must answer 200."""
+    host, port = url.split("//", 1)[1].split("/", 1)[0].split(":")
+    path = "/" + url.split("//", 1)[1].split("/", 1)[1]
+    conn = http.client.HTTPConnection(host, int(port), timeout=120)
+    headers = {"Cookie": cookie} if cookie else {}
+    for _ in range(n):
+        conn.request("GET", path, headers=headers)
+        r = conn.getresponse()
+        r.read()
+        if r.status != 200:
+            raise RuntimeError(f"{url} answered {r.status}")
+    conn.close()
+
+
+def under_callgrind(out):
+    return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+
+
+def control(pid, *args):
+    subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True)
+
+
+def total_ir(path):
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("summary:") or line.startswith("totals:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no totals in {path}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--targets", default=",".join(TARGETS))
+    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--warmup", type=int, default=300)
+    args = ap.parse_args()
+    bench_args = argparse.Namespace(threads=2, work_stealing=True)
+    stack = bench.Stack(bench_args)
+    results = {}
+    try:
+        stack.nginx()
+        stack.emulator()
+        plain_gw, _ = stack.gateway("gateway-plain")
+        for target in args.targets.split(","):
+            out = stack.dir / f"callgrind.{target}.out"
+            prefix = under_callgrind(out)
+            cookie = None
+            if target.startswith("passthrough"):
+                headers = bench.gateway_headers(plain_gw) if target == "passthrough-headers" else ()
+                url, proc = passthrough_under(stack, prefix, target, headers)
+                url += "/"
+            else:
+                kw = {"gateway-bearer": {"form": "bearer"}, "gateway-es256": {"signing_key": stack.ec_key()}}.get(target, {})
+                url, proc = gateway_under(stack, prefix, target, **kw)
+                url = url + ("/public/" if target == "gateway-public" else "/")
+                if target != "gateway-public":
+                    cookie = bench.login(url)
+            requests(url, cookie, args.warmup)
+            control(proc.pid, "-z")
+            requests(url, cookie, args.requests)
+            control(proc.pid, "-d")
+            time.sleep(1)
+            dumps = sorted(stack.dir.glob(f"callgrind.{target}.out*"))
+            ir = sum(total_ir(d) for d in dumps if d.stat().st_size and d.suffix == ".1")
+            results[target] = ir / args.requests
+            bench.log(f"{target}: {results[target] / 1000:.1f}k instructions per request ({[d.name for d in dumps]})")
+            proc.stop()
+    finally:
+        for p in stack.procs:
+            p.stop()
+    print(json.dumps({"requests": args.requests, "instructions_per_request": results, "dir": str(stack.dir)}, indent=2))
+
+
+def passthrough_under(stack, prefix, name, headers):
+    port = bench.free_port()
+    extra = [arg for h in headers for arg in ("--set-header", h)]
+    p = stack.start(name, prefix + [str(bench.PASSTHROUGH), "--listen", f"127.0.0.1:{port}", "--upstream",
+                                     f"127.0.0.1:{stack.nginx_port}", "--threads", "2", "--connect-timeout", "5",
+                                     "--read-timeout", "60", "--work-stealing", "true"] + extra)
+    bench.wait_port(port, timeout=120)
+    return f"http://127.0.0.1:{port}", p
+
+
+def gateway_under(stack, prefix, name, signing_key=None, form=None):
+    port = bench.free_port()
+    cfg = stack.gateway_config(port, signing_key=signing_key, form=form)
+    path = stack.dir / f"{name}.yaml"
+    path.write_text(json.dumps(cfg))
+    p = stack.start(name, prefix + [str(bench.GATEWAY), "run", "--config", str(path), "--upgrade-sock",
+                                    str(stack.dir / f"{name}.sock")], stdout_pipe=True)
+    line = p.first_line(timeout=120)
+    admin = re.findall(r"http://[0-9.:]+", line)[1]
+    deadline = time.time() + 120
+    while bench.http_get(f"{admin}/readyz")[0] != 200:
+        if time.time() > deadline:
+            raise RuntimeError(f"{name} not ready")
+        time.sleep(0.2)
+    bench.wait_port(port, timeout=120)
+    return f"http://127.0.0.1:{port}", p
+
+
+if __name__ == "__main__":
+    main()
