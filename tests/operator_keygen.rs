@@ -70,25 +70,33 @@ fn sign(pem: &[u8], kid: &str) -> String {
     .unwrap()
 }
 
-#[test]
-fn keygen_writes_a_private_key_and_its_jwk() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("client.pem");
-    let out = keygen(&["--key", key.to_str().unwrap(), "--bits", "2048"]);
+/// Runs keygen with `args` for a key at `key`, checks it succeeded and the
+/// files' modes (the key private from creation, the JWK public), and
+/// returns the PEM, the JWK's text, the JWK's path and what keygen printed.
+fn generated(key: &Path, args: &[&str]) -> (Vec<u8>, String, std::path::PathBuf, String) {
+    let mut all = vec!["--key", key.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = keygen(&all);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let jwk_path = dir.path().join("client.jwk.json");
-
-    // Modes: the key is private from creation; the JWK is public.
-    assert_eq!(mode(&key), 0o600);
+    let jwk_path = key.with_extension("jwk.json");
+    assert_eq!(mode(key), 0o600);
     assert_eq!(mode(&jwk_path), 0o644);
-
-    let pem = std::fs::read(&key).unwrap();
+    let pem = std::fs::read(key).unwrap();
     assert!(String::from_utf8_lossy(&pem).starts_with("-----BEGIN PRIVATE KEY-----"));
     let jwk_text = std::fs::read_to_string(&jwk_path).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (pem, jwk_text, jwk_path, stdout)
+}
+
+#[test]
+fn keygen_writes_a_private_key_and_its_jwk() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("client.pem");
+    let (pem, jwk_text, jwk_path, stdout) = generated(&key, &["--bits", "2048"]);
     let jwk: Value = serde_json::from_str(&jwk_text).unwrap();
     assert!(jwk_text.trim().len() <= 1024, "fits e-Signet's column");
     assert_eq!(jwk["kty"], "RSA");
@@ -108,7 +116,7 @@ fn keygen_writes_a_private_key_and_its_jwk() {
     // The gateway reads the key back to the same JWK.
     let reread = g2p_gateway::identity::keys::SigningKey::from_pem(&pem).unwrap();
     assert_eq!(reread.public_jwk, jwk);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).matches(kid).count(), 2);
+    assert_eq!(stdout.matches(kid).count(), 2);
 
     // An independent library verifies a JWT signed with the key against the JWK.
     let token = sign(&pem, kid);
@@ -193,18 +201,8 @@ print("verified")
 fn keygen_type_ec_writes_a_p256_key_that_signs_es256() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("signing.pem");
-    let out = keygen(&["--key", key.to_str().unwrap(), "--type", "ec"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let jwk_path = dir.path().join("signing.jwk.json");
-    assert_eq!(mode(&key), 0o600);
-    assert_eq!(mode(&jwk_path), 0o644);
-    let pem = std::fs::read(&key).unwrap();
-    assert!(String::from_utf8_lossy(&pem).starts_with("-----BEGIN PRIVATE KEY-----"));
-    let jwk: Value = serde_json::from_str(&std::fs::read_to_string(&jwk_path).unwrap()).unwrap();
+    let (pem, jwk_text, jwk_path, _) = generated(&key, &["--type", "ec"]);
+    let jwk: Value = serde_json::from_str(&jwk_text).unwrap();
     assert!(jwk.get("d").is_none(), "no private member in the JWK");
 
     // The gateway reads it back as an ES256 key with the same JWK, and
