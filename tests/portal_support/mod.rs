@@ -15,8 +15,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::common::wait::{within, within_blocking};
 use crate::common::{free_port, repo_root, KillOnDrop};
 
 /// `nobody`: PostgreSQL refuses to run as root.
@@ -110,15 +111,14 @@ impl Postgres {
             port,
             dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while pg.try_psql("postgres", "SELECT 1").is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "postgres did not start: {}",
-                std::fs::read_to_string(pg.dir.path().join("postgres.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let up = within_blocking(Duration::from_secs(60), || {
+            pg.try_psql("postgres", "SELECT 1").is_ok()
+        });
+        assert!(
+            up.is_some(),
+            "postgres did not start: {}",
+            std::fs::read_to_string(pg.dir.path().join("postgres.log")).unwrap_or_default()
+        );
         pg.try_psql("postgres", "CREATE DATABASE openg2pdb")
             .expect("create database");
         let schema = repo_root().join("tests/fixtures/openg2p/schema.sql");
@@ -250,16 +250,12 @@ impl Portal {
             dir,
         };
         let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(90);
         let probe = format!("{}{API_PREFIX}/auth/profile", portal.base_url);
-        while client.get(&probe).send().await.is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the portal did not start:\n{}",
-                portal.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let up = within(Duration::from_secs(90), || async {
+            client.get(&probe).send().await.is_ok()
+        })
+        .await;
+        assert!(up.is_some(), "the portal did not start:\n{}", portal.logs());
         portal
     }
 
