@@ -2,8 +2,12 @@
 //! its YAML path, and the exit code is 64 (EX_USAGE). The expected paths are
 //! listed in each fixture as `# expect: <path>` lines.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
+
+use common::exit_code_and_text;
 
 fn check_config(path: &Path) -> (i32, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_g2p-gateway"))
@@ -12,12 +16,7 @@ fn check_config(path: &Path) -> (i32, String) {
         .env_remove("G2P_FIXTURE_UNSET_VARIABLE")
         .output()
         .expect("g2p-gateway runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap_or(-1), text)
+    exit_code_and_text(&output)
 }
 
 #[test]

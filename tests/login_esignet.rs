@@ -217,12 +217,7 @@ async fn check_config(edit: impl FnOnce(&mut Value)) -> (i32, String) {
         .arg(&path)
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap_or(-1), text)
+    exit_code_and_text(&output)
 }
 
 #[tokio::test]

@@ -103,12 +103,7 @@ fn healthcheck(args: &[&str], config_env: Option<&std::path::Path>) -> (i32, Str
         None => command.env_remove("G2P_GATEWAY_CONFIG"),
     };
     let output = command.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap_or(-1), text)
+    exit_code_and_text(&output)
 }
 
 #[tokio::test]

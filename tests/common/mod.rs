@@ -468,6 +468,17 @@ impl Default for Browser {
     }
 }
 
+/// A finished command's exit code (-1 for a signal) and its stdout and
+/// stderr together, for the CLI tests.
+pub fn exit_code_and_text(output: &std::process::Output) -> (i32, String) {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
 /// `scheme://host:port` of a URL.
 pub fn origin_of(url: &str) -> String {
     let parsed = url::Url::parse(url).unwrap();
