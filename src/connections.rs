@@ -71,8 +71,9 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for GuardedApp<A> {
         stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
-        // A kept-alive connection comes back here for its next request; it
-        // was admitted and wrapped on its first.
+        // pingora's HTTP/1 app serves a kept-alive connection's requests in
+        // its own loop; should a stream ever be handed back for reuse, it
+        // was admitted and wrapped already and must not be counted twice.
         let stream: Stream = if stream.as_any().is::<Guarded>() {
             stream
         } else {
