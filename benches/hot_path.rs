@@ -16,13 +16,13 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use g2p_gateway::config::{
     Access, IdentitySettings, MappingSettings, Route, SessionSettings, StoreSettings,
 };
+use g2p_gateway::decision::routing::RouteTable;
 use g2p_gateway::identity::{plain_header_value, AssertionMinter, HeaderStripper};
 use g2p_gateway::mapping::map_identity;
-use g2p_gateway::routing::RouteTable;
-use g2p_gateway::secret::Secret;
 use g2p_gateway::session::cookie::CookieCodec;
 use g2p_gateway::session::memory::MemoryStore;
 use g2p_gateway::session::{Session, SessionId, SessionStore};
+use g2p_gateway::shared::secret::Secret;
 use serde_json::{json, Value};
 
 /// The gateway binary's allocator (src/main.rs), so the figures match it.
@@ -99,7 +99,7 @@ fn session() -> Session {
     let map = |v: Value| v.as_object().cloned().unwrap_or_default();
     let identity = map_identity(&mapping, &map(id_token), &map(userinfo), &["en".into()])
         .expect("identity maps");
-    let now = g2p_gateway::clock::now_secs();
+    let now = g2p_gateway::shared::clock::now_secs();
     Session {
         identity,
         sub: sub.into(),

@@ -427,7 +427,7 @@ fn mapping_settings() -> MappingSettings {
 /// a PS256 ID token of e-Signet's shape), unique per `n`.
 fn realistic_session(n: usize, key: &jsonwebtoken::EncodingKey) -> Result<Session, String> {
     let sub = esignet_emulator::emulator::psut(&format!("{}", 8_267_411_571u64 + n as u64), "rp");
-    let now = g2p_gateway::clock::now_secs();
+    let now = g2p_gateway::shared::clock::now_secs();
     let id_claims = json!({
         "iss": "https://esignet.example.org/v1/esignet",
         "sub": sub,

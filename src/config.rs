@@ -4,6 +4,7 @@
 //! validated, and every problem is reported at once with its YAML path, so a
 //! typo in an auth policy fails closed before the gateway listens.
 
+mod birthdate;
 pub mod model;
 mod parse;
 mod path;
@@ -17,6 +18,7 @@ mod tests;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use birthdate::BirthdateFormat;
 pub use model::*;
 
 use self::parse::Parsed;

@@ -25,6 +25,8 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::config::{EndpointOverrides, MappingSettings, SessionSettings, StoreSettings};
+use crate::decision::return_to::{request_target_is_safe, safe_return_path, MAX_RETURN_TARGET_LEN};
+use crate::decision::routing::check_request_path;
 use crate::mapping::{map_identity_with_warnings, RESERVED_KEYS};
 use crate::oidc::discovery::parse_discovery;
 use crate::oidc::jwks::parse_jwks;
@@ -34,11 +36,9 @@ use crate::oidc::verify::{
     inspect_header, unsigned_userinfo, verify_id_token, verify_userinfo, IdTokenExpectations,
     ACCEPTED_ALGS,
 };
-use crate::return_to::{request_target_is_safe, safe_return_path, MAX_RETURN_TARGET_LEN};
-use crate::routing::check_request_path;
-use crate::secret::Secret;
 use crate::session::cookie::CookieCodec;
 use crate::session::{Session, SessionId};
+use crate::shared::secret::Secret;
 
 /// A target body.
 pub type Target = fn(&[u8]);
@@ -56,12 +56,12 @@ pub const TARGETS: [(&str, Target); 6] = [
 
 /// `request_target`: the first line is a request target, the second a
 /// `Host` value (absent when there is no second line). Oracles: a request
-/// [`normalise_request`](crate::access::target::normalise_request) accepts
+/// [`normalise_request`](crate::decision::access::target::normalise_request) accepts
 /// is origin-form with exactly one canonical `Host`, and the path the
 /// gateway routes on is the path that goes upstream; every canonical host
 /// is lower-case, without a trailing dot, and canonical again.
 pub fn request_target(data: &[u8]) {
-    use crate::access::target::{canonical_host, normalise_request};
+    use crate::decision::access::target::{canonical_host, normalise_request};
     let mut lines = data.splitn(2, |&b| b == b'\n');
     let target = lines.next().unwrap_or_default();
     let host = lines.next();
@@ -545,7 +545,7 @@ fn mapping_settings(spec: &Map<String, Value>) -> MappingSettings {
         registrant_id_type: text("registrant_id_type", "MOSIP PSUT"),
         default_group: text("default_group", "portal"),
         login_attribute: text("login_attribute", "email"),
-        birthdate_format: crate::mapping::BirthdateFormat::default(),
+        birthdate_format: crate::config::BirthdateFormat::default(),
     }
 }
 

@@ -7,8 +7,9 @@
 //! half its lifetime has passed; its `jti` identifies the assertion, not the
 //! request. Identity headers sent by clients are stripped on every route.
 
-pub mod keys;
-pub mod upstream;
+pub mod access_token;
+pub mod codes;
+pub mod portal;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,11 +19,11 @@ use http::{HeaderName, HeaderValue};
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Map, Value};
 
-use self::keys::SigningKey;
-use crate::clock::now_secs;
 use crate::config::{IdentityForm, IdentitySettings, UpstreamIdentity};
 use crate::mapping::MappedIdentity;
 use crate::session::{Session, SessionId};
+use crate::shared::clock::now_secs;
+use crate::shared::keys::SigningKey;
 
 /// Mapped claims longer than this never go into the assertion (a header).
 const MAX_CLAIM_BYTES: usize = 1024;
@@ -421,7 +422,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::secret::Secret;
+    use crate::shared::secret::Secret;
 
     fn settings() -> IdentitySettings {
         IdentitySettings {
@@ -467,7 +468,7 @@ mod minter_tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::secret::Secret;
+    use crate::shared::secret::Secret;
 
     fn minter() -> AssertionMinter {
         let pem = std::fs::read(
@@ -617,9 +618,11 @@ mod minter_tests {
         );
         assert_eq!(verify(&minter, &token)["sub"], "psut-1");
         // The provider's tokens verify with the same JWKS.
-        let verifier =
-            crate::provider::token::AccessTokenVerifier::new(&minter.jwks(), minter.issuer())
-                .unwrap();
+        let verifier = crate::identity::access_token::AccessTokenVerifier::new(
+            &minter.jwks(),
+            minter.issuer(),
+        )
+        .unwrap();
         let mut access = Map::new();
         for (k, v) in [
             ("iss", "http://localhost:8080"),

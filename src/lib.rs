@@ -4,48 +4,45 @@
 //! `private_key_jwt`), keeps their sessions, maps their claims the way OpenG2P
 //! does, and forwards requests upstream with a gateway-signed identity.
 //!
-//! Module map: `config` (YAML → validated types), `access` (the one access
-//! decision, and `access::target`, what a request's host and target are),
-//! `routing` (route table and path checks), `policy`, `oidc` (the relying
-//! party), `mapping` (OpenG2P claim semantics), `session` (store and
-//! cookies), `identity` (the upstream assertion), `forwarded` (forwarding
-//! headers), `limits` (login abuse bounds), `connections` (connection caps
-//! and the header deadline), `endpoints`, `forward_auth` and `proxy` (HTTP
-//! glue), `error` and `respond` (the one error-to-HTTP mapping), `metrics`,
-//! `admin`, `server`.
+//! # Module map, by layer
+//!
+//! From the bottom up; a module imports only from its own layer or the ones
+//! below (`docs/architecture.md`, held by `tests/architecture.rs`):
+//!
+//! 1. `shared`: the clock, secrets, signing keys, the metrics registry and
+//!    the people-facing pages.
+//! 2. `config`: `gateway.yaml` to validated settings, every problem at once.
+//! 3. `mapping`: OpenG2P's claim semantics (token map, claim mapping,
+//!    registrant ids, partner fields).
+//! 4. `session`: sessions and pending logins, in memory or Redis, and the
+//!    sealed cookies that name them.
+//! 5. `oidc`: the relying party towards e-Signet (discovery, JWKS, the
+//!    authorization-code flow with PKCE and `private_key_jwt`, ID token and
+//!    userinfo checks, back-channel logout tokens).
+//! 6. `identity`: what the gateway asserts to upstreams and portals (the
+//!    signed identity, the provider's codes and access tokens).
+//! 7. `decision`: routing, policies, the one access decision, safe return
+//!    targets and login-abuse bounds, as functions of facts.
+//! 8. `edge`: everything that speaks HTTP: the pingora server and proxy, the
+//!    login endpoints, forward-auth, the portal-facing provider, the admin
+//!    listener, and the one mapping from errors to HTTP answers.
+//! 9. `cli`: the `keygen`, `register` and `healthcheck` subcommands.
+//!
+//! `fuzzing` (behind the `fuzzing` feature) holds the fuzz-target bodies.
 
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 #![warn(missing_docs)]
 
-pub mod access;
-pub mod admin;
 pub mod cli;
-pub mod clock;
 pub mod config;
-pub mod connections;
-pub mod endpoints;
-pub mod error;
-pub mod forward_auth;
-pub mod forwarded;
+pub mod decision;
+pub mod edge;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod gateway;
 pub mod identity;
-pub mod limits;
 pub mod mapping;
-pub mod metrics;
 pub mod oidc;
-pub mod pages;
-pub mod policy;
-pub mod provider;
-pub mod proxy;
-pub mod reload;
-pub mod respond;
-pub mod return_to;
-pub mod routing;
-pub mod secret;
-pub mod server;
 pub mod session;
-pub mod telemetry;
+pub mod shared;

@@ -134,7 +134,7 @@ fn main() -> ExitCode {
             upgrade_sock,
         } => {
             // Before anything slow: an early SIGHUP must not end the process.
-            g2p_gateway::reload::guard_sighup();
+            g2p_gateway::edge::reload::guard_sighup();
             let loaded = match g2p_gateway::config::load(&config) {
                 Ok(c) => c,
                 Err(errors) => {
@@ -151,18 +151,18 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(EXIT_BAD_CONFIG);
             }
-            g2p_gateway::telemetry::init(&loaded.logging);
+            g2p_gateway::edge::telemetry::init(&loaded.logging);
             for switch in insecure {
                 tracing::warn!(
                     setting = %switch,
                     "insecure setting is on; do not use in production"
                 );
             }
-            let options = g2p_gateway::server::RunOptions {
+            let options = g2p_gateway::edge::server::RunOptions {
                 upgrade,
                 upgrade_sock: Some(upgrade_sock),
             };
-            match g2p_gateway::server::run_with(loaded, options) {
+            match g2p_gateway::edge::server::run_with(loaded, options) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = %e, "gateway failed to start");

@@ -40,8 +40,9 @@ mod partner;
 #[cfg(test)]
 mod tests;
 
+pub use crate::config::BirthdateFormat;
 pub use claims::Claims;
-pub use partner::{partner_fields, split_name, BirthdateFormat};
+pub use partner::{partner_fields, split_name};
 
 use std::fmt;
 

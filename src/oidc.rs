@@ -25,9 +25,9 @@ use self::http::IdpHttp;
 use self::jwks::{JwksCache, KeyLookupError};
 use self::verify::{Claims, IdTokenExpectations};
 use crate::config::EsignetSettings;
-use crate::error::{GatewayError, LoginFailure};
-use crate::metrics::{IdpEndpoint, Metrics};
+use crate::edge::error::{GatewayError, LoginFailure};
 use crate::session::PendingLogin;
+use crate::shared::metrics::{IdpEndpoint, Metrics};
 
 /// The e-Signet servlet path that stock 1.4.x–1.7.x configs put in the
 /// tokens' `iss` but not in discovery's `issuer`
@@ -181,7 +181,7 @@ impl OidcClient {
                 browser_binding,
                 acr_values,
                 required_acr,
-                created_at: crate::clock::now_secs(),
+                created_at: crate::shared::clock::now_secs(),
             },
         })
     }

@@ -150,7 +150,7 @@ fn write_generated_seeds() {
     let pem = |name: &str| std::fs::read(root.join("certs/demo").join(name)).unwrap();
     let esignet = EncodingKey::from_rsa_pem(&pem("esignet-signing.pem")).unwrap();
     let other = EncodingKey::from_rsa_pem(&pem("id-system-signing.pem")).unwrap();
-    let now = g2p_gateway::clock::now_secs();
+    let now = g2p_gateway::shared::clock::now_secs();
     let far = 4_102_444_800u64; // 2100-01-01
     let header = |alg: Algorithm, typ: &str| {
         let mut h = Header::new(alg);

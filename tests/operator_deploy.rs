@@ -51,9 +51,9 @@ fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
     out
 }
 
-/// Metric names declared in src/metrics.rs.
+/// Metric names declared in src/shared/metrics.rs.
 fn exported_metrics() -> BTreeSet<String> {
-    metric_names(&read(&root().join("src/metrics.rs")))
+    metric_names(&read(&root().join("src/shared/metrics.rs")))
 }
 
 /// Every `g2p_gateway_*` identifier in `text`, with histogram suffixes removed.
@@ -1181,7 +1181,7 @@ fn the_references_name_every_key_metric_and_error_code() {
     }
     // Every failure reason and error code leads to a fix.
     let troubleshooting = read(&root().join("docs/troubleshooting.md"));
-    let errors = read(&root().join("src/error.rs"));
+    let errors = read(&root().join("src/edge/error.rs"));
     let mut codes = 0;
     for line in errors.lines().filter(|l| l.contains("=> \"")) {
         let code = line.split('"').nth(1).unwrap();

@@ -107,14 +107,14 @@ fn keygen_writes_a_private_key_and_its_jwk() {
     let kid = jwk["kid"].as_str().unwrap();
     assert_eq!(
         kid,
-        g2p_gateway::identity::keys::thumbprint(
+        g2p_gateway::shared::keys::thumbprint(
             jwk["n"].as_str().unwrap(),
             jwk["e"].as_str().unwrap()
         ),
         "kid is the RFC 7638 thumbprint"
     );
     // The gateway reads the key back to the same JWK.
-    let reread = g2p_gateway::identity::keys::SigningKey::from_pem(&pem).unwrap();
+    let reread = g2p_gateway::shared::keys::SigningKey::from_pem(&pem).unwrap();
     assert_eq!(reread.public_jwk, jwk);
     assert_eq!(stdout.matches(kid).count(), 2);
 
@@ -207,7 +207,7 @@ fn keygen_type_ec_writes_a_p256_key_that_signs_es256() {
 
     // The gateway reads it back as an ES256 key with the same JWK, and
     // the assertion it signs verifies with PyJWT against that JWK.
-    let reread = g2p_gateway::identity::keys::SigningKey::from_pem(&pem).unwrap();
+    let reread = g2p_gateway::shared::keys::SigningKey::from_pem(&pem).unwrap();
     assert_eq!(reread.public_jwk, jwk);
     assert_eq!(reread.algorithm, jsonwebtoken::Algorithm::ES256);
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
@@ -237,7 +237,7 @@ fn keygen_type_ec_writes_a_p256_key_that_signs_es256() {
     );
 
     // e-Signet's client key must stay RSA.
-    assert!(g2p_gateway::identity::keys::SigningKey::from_rsa_pem(&pem).is_err());
+    assert!(g2p_gateway::shared::keys::SigningKey::from_rsa_pem(&pem).is_err());
     let unknown = keygen(&[
         "--key",
         dir.path().join("x.pem").to_str().unwrap(),

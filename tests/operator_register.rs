@@ -401,7 +401,7 @@ async fn dry_run_prints_the_exact_body_and_sends_nothing() {
     assert_eq!(request["clientNameLangMap"], json!({"eng": "operator-dry"}));
     assert_eq!(request["relyingPartyId"], "openg2p-auth-partner");
     let pem = std::fs::read(&key).unwrap();
-    let jwk = g2p_gateway::identity::keys::SigningKey::from_pem(&pem)
+    let jwk = g2p_gateway::shared::keys::SigningKey::from_pem(&pem)
         .unwrap()
         .public_jwk;
     assert_eq!(request["publicKey"], jwk);
@@ -435,7 +435,7 @@ async fn emulator_refuses_malformed_registrations_with_http_200() {
         setup.emulator.base_url()
     );
     let pem = std::fs::read(demo_key("gateway-signing.pem")).unwrap();
-    let jwk = g2p_gateway::identity::keys::SigningKey::from_pem(&pem)
+    let jwk = g2p_gateway::shared::keys::SigningKey::from_pem(&pem)
         .unwrap()
         .public_jwk;
     let registration = Registration {

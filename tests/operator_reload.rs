@@ -281,7 +281,7 @@ async fn a_rotated_signing_key_verifies_old_and_new_assertions() {
         .unwrap();
     assert!(keygen.status.success());
     let new_kid =
-        g2p_gateway::identity::keys::SigningKey::from_pem(&std::fs::read(&new_key).unwrap())
+        g2p_gateway::shared::keys::SigningKey::from_pem(&std::fs::read(&new_key).unwrap())
             .unwrap()
             .kid;
 

@@ -475,8 +475,8 @@ async fn redis_holds_no_session_id_or_personal_data_in_clear() {
 /// The session id inside a sealed cookie, opened with the demo cookie key.
 fn open_session_cookie(cookie: &str) -> String {
     use g2p_gateway::config::{SessionSettings, StoreSettings};
-    use g2p_gateway::secret::Secret;
     use g2p_gateway::session::cookie::CookieCodec;
+    use g2p_gateway::shared::secret::Secret;
     let key_text = std::fs::read_to_string(repo_root().join("certs/demo/cookie.key")).unwrap();
     let key = base64::engine::general_purpose::STANDARD
         .decode(key_text.trim())

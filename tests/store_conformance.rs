@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use common::redis::{RedisCluster, RedisSentinel, RedisServer, RedisTls};
 use common::wait::eventually;
-use g2p_gateway::clock::now_secs;
 use g2p_gateway::config::{RedisSettings, RedisTopology, SessionSettings, StoreSettings};
 use g2p_gateway::mapping::{Claims, MappedIdentity, RegistrantId};
-use g2p_gateway::metrics::Metrics;
-use g2p_gateway::secret::Secret;
 use g2p_gateway::session::memory::MemoryStore;
 use g2p_gateway::session::redis::RedisStore;
 use g2p_gateway::session::{PendingLogin, Session, SessionId, SessionStore};
+use g2p_gateway::shared::clock::now_secs;
+use g2p_gateway::shared::metrics::Metrics;
+use g2p_gateway::shared::secret::Secret;
 
 /// Timeouts and bounds of a store under test.
 #[derive(Clone, Copy)]

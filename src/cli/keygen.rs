@@ -20,7 +20,7 @@ use rsa::pkcs8::{EncodePrivateKey, LineEnding, SecretDocument};
 use rsa::RsaPrivateKey;
 use serde_json::Value;
 
-use crate::identity::keys::{ec_public_jwk, public_jwk};
+use crate::shared::keys::{ec_public_jwk, public_jwk};
 
 /// e-Signet's `client_detail.public_key` column is `varchar(1024)`.
 pub const MAX_JWK_CHARS: usize = 1024;

@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use self::bodies::{create_body, request_time_now, update_body, Registration, Target};
-use crate::identity::keys::SigningKey;
+use crate::shared::keys::SigningKey;
 
 /// Exit code for bad arguments or config (sysexits EX_USAGE).
 const EXIT_USAGE: u8 = 64;

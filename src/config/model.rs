@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::secret::Secret;
+use crate::shared::secret::Secret;
 
 /// The whole gateway configuration, as loaded from `gateway.yaml`.
 #[derive(Debug, Clone)]
@@ -225,7 +225,7 @@ pub struct MappingSettings {
     pub login_attribute: String,
     /// How a mapped `birthdate` is written (`%Y-%m-%d` by default; OpenG2P
     /// parses with its provider's `date_format`, by default `%Y/%m/%d`).
-    pub birthdate_format: crate::mapping::BirthdateFormat,
+    pub birthdate_format: crate::config::BirthdateFormat,
 }
 
 /// Session cookie and store settings.
@@ -516,4 +516,9 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// Whether a URL is e-Signet's v1 token endpoint (path ending `/oauth/token`).
+pub fn is_v1_token_endpoint(url: &url::Url) -> bool {
+    url.path().trim_end_matches('/').ends_with("/oauth/token")
 }

@@ -14,8 +14,8 @@ use url::Url;
 
 use super::http::IdpHttp;
 use crate::config::{EndpointOverrides, ProviderEndpoints};
-use crate::error::GatewayError;
-use crate::metrics::IdpEndpoint;
+use crate::edge::error::GatewayError;
+use crate::shared::metrics::IdpEndpoint;
 
 /// Minimum time between two discovery attempts after a failure.
 const RETRY_INTERVAL: Duration = Duration::from_secs(5);
@@ -106,7 +106,7 @@ pub fn parse_discovery(
 /// still advertise it; the v2 endpoint beside it (`…/oauth/v2/token`) is
 /// used instead, with a warning. Any other URL is kept.
 pub fn prefer_v2_token_endpoint(url: Url) -> Url {
-    if !is_v1_token_endpoint(&url) {
+    if !crate::config::is_v1_token_endpoint(&url) {
         return url;
     }
     let mut v2 = url.clone();
@@ -118,11 +118,6 @@ pub fn prefer_v2_token_endpoint(url: Url) -> Url {
          using the v2 endpoint beside it"
     );
     v2
-}
-
-/// Whether a URL is e-Signet's v1 token endpoint (path ending `/oauth/token`).
-pub fn is_v1_token_endpoint(url: &Url) -> bool {
-    url.path().trim_end_matches('/').ends_with("/oauth/token")
 }
 
 fn web_url(value: &str) -> Result<Url, String> {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::metrics::{IdpEndpoint, Metrics, Outcome};
+use crate::shared::metrics::{IdpEndpoint, Metrics, Outcome};
 
 /// Largest provider response read; a userinfo with a photo fits easily.
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;

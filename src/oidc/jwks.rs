@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::discovery::Provider;
 use super::http::IdpHttp;
-use crate::metrics::{IdpEndpoint, Metrics, Outcome};
+use crate::shared::metrics::{IdpEndpoint, Metrics, Outcome};
 
 /// One usable verification key.
 #[derive(Clone)]

@@ -13,7 +13,7 @@ use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::Value;
 
 use super::verify::JwsHeader;
-use crate::clock::now_secs;
+use crate::shared::clock::now_secs;
 
 /// The event member a logout token must carry.
 pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";

@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::error::{GatewayError, LoginFailure};
+use crate::edge::error::{GatewayError, LoginFailure};
 
 /// The client-assertion type URN (e-Signet accepts only this one).
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

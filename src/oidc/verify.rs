@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use crate::clock::now_secs;
+use crate::shared::clock::now_secs;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -20,8 +20,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::error::{GatewayError, LoginFailure};
-use crate::secret::constant_time_eq;
+use crate::edge::error::{GatewayError, LoginFailure};
+use crate::shared::secret::constant_time_eq;
 
 /// Claims of a verified token.
 pub type Claims = Map<String, Value>;

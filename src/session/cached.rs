@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use super::redis::wire::Wire;
 use super::Session;
-use crate::clock::now_secs;
+use crate::shared::clock::now_secs;
 
 /// Sessions this replica read recently, keyed by their hashed Redis key.
 pub struct LocalCache {

@@ -201,12 +201,21 @@ fn find_cookies<'a: 'n, 'n>(
     })
 }
 
+/// Every `Cookie` header value of a request, for [`CookieCodec::session_id`]
+/// and [`CookieCodec::binding`]. Values that are not visible ASCII are skipped.
+pub fn cookie_headers(headers: &http::HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::secret::Secret;
+    use crate::shared::secret::Secret;
 
     fn settings(keys: &[[u8; 64]]) -> SessionSettings {
         SessionSettings {

@@ -12,7 +12,7 @@ use moka::future::Cache;
 use moka::Expiry;
 
 use super::{PendingLogin, Session, SessionId, SessionStore, StoreError};
-use crate::clock::now_secs;
+use crate::shared::clock::now_secs;
 
 /// Expires a session at its absolute end.
 struct AbsoluteExpiry;

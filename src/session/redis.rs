@@ -41,9 +41,9 @@ use self::wire::{Wire, WireError};
 use super::cached::{self, LocalCache};
 use super::sealed::Sealer;
 use super::{PendingLogin, Session, SessionId, SessionStore, StoreError};
-use crate::clock::now_secs;
 use crate::config::{RedisSettings, SessionSettings};
-use crate::metrics::Metrics;
+use crate::shared::clock::now_secs;
+use crate::shared::metrics::Metrics;
 
 /// Deadlines in the size sets use Redis's clock (as key expiry does), one
 /// millisecond after the key's expiry: a hash leaves the set only once its key

@@ -16,7 +16,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::secret::Secret;
+use crate::shared::secret::Secret;
 
 /// Format version of sealed records.
 const VERSION: u8 = 1;

@@ -207,7 +207,7 @@ fn check_token_url(cx: &mut Checker<'_>, path: &YamlPath, raw: &RawEsignet) {
     let Some(token) = raw.token_url.as_deref().and_then(|t| Url::parse(t).ok()) else {
         return;
     };
-    if crate::oidc::discovery::is_v1_token_endpoint(&token) {
+    if crate::config::is_v1_token_endpoint(&token) {
         cx.error(
             &path.key("token_url"),
             "e-Signet's v1 /oauth/token drops PKCE's code_verifier (every tag), and the gateway \

@@ -5,7 +5,7 @@ use crate::config::model::MappingSettings;
 use crate::config::path::YamlPath;
 use crate::config::raw::{PairList, RawMapping};
 use crate::config::suggest;
-use crate::mapping::BirthdateFormat;
+use crate::config::BirthdateFormat;
 
 /// The key OpenG2P always has: the token map's target, or `sub` as fallback.
 pub(super) const USER_ID: &str = "user_id";

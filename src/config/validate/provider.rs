@@ -98,7 +98,7 @@ fn client_entry(
     };
     Some(ProviderClient {
         client_id: id?,
-        client_secret: crate::secret::Secret::new(secret?),
+        client_secret: crate::shared::secret::Secret::new(secret?),
         redirect_uris: uris_ok.then(|| raw.redirect_uris.clone())?,
         provision: provision?,
     })
@@ -147,7 +147,7 @@ fn provision(
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
             if (43..=128).contains(&v.len()) && unreserved {
-                Some(Some(crate::secret::Secret::new(v)))
+                Some(Some(crate::shared::secret::Secret::new(v)))
             } else {
                 cx.error(
                     &verifier_path,

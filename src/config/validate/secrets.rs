@@ -15,7 +15,7 @@ use rsa::RsaPrivateKey;
 use super::Checker;
 use crate::config::path::YamlPath;
 use crate::config::raw::SecretRef;
-use crate::secret::Secret;
+use crate::shared::secret::Secret;
 
 /// Shortest accepted cookie key, in bytes after base64 decoding.
 pub(super) const MIN_COOKIE_KEY_BYTES: usize = 64;
@@ -70,7 +70,7 @@ fn checked_key(
 
 fn parse_signing_key(bytes: &[u8]) -> Result<(), String> {
     parse_rsa(bytes).or_else(|rsa_problem| {
-        match crate::identity::keys::SigningKey::from_pem(bytes) {
+        match crate::shared::keys::SigningKey::from_pem(bytes) {
             Ok(key) if key.algorithm == jsonwebtoken::Algorithm::ES256 => Ok(()),
             // An RSA key that is too short or encrypted: say exactly that.
             _ if rsa_problem.contains("bits") || rsa_problem.contains("encrypted") => {

@@ -12,7 +12,7 @@ use super::{secrets, Checker};
 use crate::config::model::{RedisSettings, RedisTopology, StoreSettings};
 use crate::config::path::YamlPath;
 use crate::config::raw::{RawRedis, RawStore};
-use crate::secret::Secret;
+use crate::shared::secret::Secret;
 
 /// Longest accepted key prefix.
 const MAX_PREFIX_LEN: usize = 64;

@@ -1,0 +1,203 @@
+//! Assembles the pingora server: proxy, admin listener and background work.
+//!
+//! Runs once in `main`. Listen addresses with port 0 are resolved to a free
+//! port first and printed, so tests and scripts can run many gateways side by
+//! side without fixed ports.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use pingora::apps::http_app::HttpServer;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{Server, ShutdownWatch};
+use pingora::services::background::{background_service, BackgroundService};
+use pingora::services::listening::Service;
+
+use crate::config::Config;
+use crate::config::StoreSettings;
+use crate::edge::admin::AdminApp;
+use crate::edge::connections::GuardedApp;
+use crate::edge::gateway::Gateway;
+use crate::edge::proxy::GatewayProxy;
+use crate::edge::reload::ReloadService;
+use crate::session::memory::MemoryStore;
+use crate::session::redis::RedisStore;
+use crate::session::SessionStore;
+use crate::shared::metrics::Metrics;
+
+/// Process-level options of `g2p-gateway run` (not part of `gateway.yaml`).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Take over the listening sockets of a running gateway (binary upgrade):
+    /// start the new binary with this, then send SIGQUIT to the old one.
+    pub upgrade: bool,
+    /// The Unix socket the listening sockets are handed over on (old and new
+    /// process must agree). Default: pingora's `/tmp/pingora_upgrade.sock`.
+    pub upgrade_sock: Option<std::path::PathBuf>,
+}
+
+/// Builds the gateway from `config` and runs it until a shutdown signal.
+pub fn run(config: Config) -> Result<(), String> {
+    run_with(config, RunOptions::default())
+}
+
+/// [`run`], with process options (binary upgrade).
+pub fn run_with(config: Config, options: RunOptions) -> Result<(), String> {
+    let listen = resolve_port(config.server.listen)?;
+    let admin = resolve_port(config.server.admin_listen)?;
+    let metrics = Arc::new(Metrics::new());
+    let (store, invalidation) = build_store(&config, &metrics)?;
+    let threads = config.server.threads;
+    let work_stealing = config.server.work_stealing;
+    let grace = config.server.grace_period.as_secs().max(1);
+    let tls = config.server.tls.clone();
+    let watch_config = config.server.watch_config;
+    let gateway = Gateway::build(Arc::new(config), store, metrics)?;
+    let current = Arc::new(ArcSwap::from_pointee(gateway));
+
+    let mut conf = ServerConf {
+        threads,
+        work_stealing,
+        grace_period_seconds: Some(grace),
+        graceful_shutdown_timeout_seconds: Some(grace),
+        ..ServerConf::default()
+    };
+    if let Some(sock) = &options.upgrade_sock {
+        conf.upgrade_sock = sock.to_string_lossy().into_owned();
+    }
+    let opt = pingora::server::configuration::Opt {
+        upgrade: options.upgrade,
+        ..Default::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(Some(opt), conf);
+    server.bootstrap();
+
+    let proxy_app =
+        pingora::proxy::http_proxy(&server.configuration, GatewayProxy::new(current.clone()));
+    let mut proxy = Service::new(
+        "g2p-gateway proxy".to_string(),
+        GuardedApp::new(proxy_app, current.clone()),
+    );
+    let scheme = match &tls {
+        Some(files) => {
+            let (cert, key) = (files.cert.to_string_lossy(), files.key.to_string_lossy());
+            proxy
+                .add_tls(&listen.to_string(), &cert, &key)
+                .map_err(|e| format!("server.tls: cannot load the certificate or key: {e}"))?;
+            "https"
+        }
+        None => {
+            proxy.add_tcp(&listen.to_string());
+            "http"
+        }
+    };
+    let mut admin_service = Service::new(
+        "g2p-gateway admin".to_string(),
+        HttpServer::new_app(AdminApp::new(current.clone())),
+    );
+    admin_service.add_tcp(&admin.to_string());
+    let reload = background_service(
+        "g2p-gateway config reload",
+        ReloadService::new(current.clone(), watch_config),
+    );
+    let warm_up = background_service("g2p-gateway provider warm-up", WarmUp { current });
+    server.add_service(reload);
+    server.add_service(proxy);
+    server.add_service(admin_service);
+    server.add_service(warm_up);
+    if let Some(redis) = invalidation {
+        server.add_service(background_service(
+            "g2p-gateway session invalidation",
+            Invalidation { redis },
+        ));
+    }
+
+    println!("g2p-gateway listening on {scheme}://{listen} (admin http://{admin})");
+    tracing::info!(%listen, %admin, "g2p-gateway starting");
+    server.run_forever()
+}
+
+/// The store every request uses, and the Redis store again when its
+/// invalidation listener must run.
+type BuiltStore = (Arc<dyn SessionStore>, Option<Arc<RedisStore>>);
+
+/// The configured session store. Runs once at startup; connects nothing.
+fn build_store(config: &Config, metrics: &Arc<Metrics>) -> Result<BuiltStore, String> {
+    match &config.session.store {
+        StoreSettings::Memory => {
+            metrics.set_store_up(true);
+            let store = MemoryStore::new(
+                config.session.max_sessions,
+                config.session.idle_timeout,
+                config.session.max_pending_logins,
+                config.esignet.login_timeout,
+            );
+            Ok((Arc::new(store), None))
+        }
+        StoreSettings::Redis(redis) => {
+            let store = Arc::new(RedisStore::new(
+                redis,
+                &config.session,
+                config.esignet.login_timeout,
+                metrics.clone(),
+            )?);
+            Ok((store.clone(), Some(store)))
+        }
+    }
+}
+
+/// Drops this replica's cached sessions when any replica ends them (Redis
+/// pub/sub), reconnecting by itself; runs until shutdown.
+struct Invalidation {
+    redis: Arc<RedisStore>,
+}
+
+#[async_trait]
+impl BackgroundService for Invalidation {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        self.redis.listen(&mut shutdown).await;
+    }
+}
+
+/// Replaces port 0 by a free port, so the address can be printed and reused.
+fn resolve_port(addr: SocketAddr) -> Result<SocketAddr, String> {
+    if addr.port() != 0 {
+        return Ok(addr);
+    }
+    let probe = TcpListener::bind(addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
+    probe.local_addr().map_err(|e| e.to_string())
+}
+
+/// Fetches the provider's discovery document and JWKS at startup, retrying
+/// with backoff until it works, so the first login does not pay for it and
+/// `/readyz` turns true as soon as the provider is known.
+struct WarmUp {
+    current: Arc<ArcSwap<Gateway>>,
+}
+
+#[async_trait]
+impl BackgroundService for WarmUp {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut delay = Duration::from_millis(250);
+        loop {
+            let gw = self.current.load_full();
+            match gw.oidc.warm_up().await {
+                Ok(()) => {
+                    tracing::info!("identity provider metadata and keys loaded");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?delay, "identity provider not reachable yet")
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.changed() => return,
+            }
+            delay = (delay * 2).min(Duration::from_secs(30));
+        }
+    }
+}
