@@ -13,9 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use g2p_gateway::config::{
-    Access, IdentitySettings, MappingSettings, Route, SessionSettings, StoreSettings,
-};
+use g2p_gateway::config::{Access, IdentitySettings, MappingSettings, Route, SessionSettings};
 use g2p_gateway::decision::routing::RouteTable;
 use g2p_gateway::identity::{plain_header_value, AssertionMinter, HeaderStripper};
 use g2p_gateway::mapping::map_identity;
@@ -38,11 +36,7 @@ fn session_settings() -> SessionSettings {
         cookie_name: "g2p-session".into(),
         cookie_keys: vec![Secret::new(vec![7u8; 64])],
         insecure_cookie_without_secure: true,
-        idle_timeout: Duration::from_secs(1800),
         absolute_timeout: Duration::from_secs(8 * 3600),
-        max_sessions: 100_000,
-        max_pending_logins: 10_000,
-        store: StoreSettings::Memory,
     }
 }
 

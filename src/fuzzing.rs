@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::config::{EndpointOverrides, MappingSettings, SessionSettings, StoreSettings};
+use crate::config::{EndpointOverrides, MappingSettings, SessionSettings};
 use crate::decision::return_to::{request_target_is_safe, safe_return_path, MAX_RETURN_TARGET_LEN};
 use crate::decision::routing::check_request_path;
 use crate::mapping::{map_identity_with_warnings, RESERVED_KEYS};
@@ -170,11 +170,7 @@ pub fn cookie_codec() -> &'static CookieCodec {
             cookie_name: COOKIE_NAME.into(),
             cookie_keys: vec![Secret::new(COOKIE_KEY.to_vec())],
             insecure_cookie_without_secure: true,
-            idle_timeout: Duration::from_secs(1800),
             absolute_timeout: Duration::from_secs(8 * 3600),
-            max_sessions: 10,
-            max_pending_logins: 10,
-            store: StoreSettings::Memory,
         };
         CookieCodec::new(&settings, 600).expect("fuzz cookie codec")
     })

@@ -151,7 +151,7 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(EXIT_BAD_CONFIG);
             }
-            g2p_gateway::edge::telemetry::init(&loaded.logging);
+            g2p_gateway::edge::telemetry::init(&loaded.start.logging);
             for switch in insecure {
                 tracing::warn!(
                     setting = %switch,

@@ -474,7 +474,7 @@ async fn redis_holds_no_session_id_or_personal_data_in_clear() {
 
 /// The session id inside a sealed cookie, opened with the demo cookie key.
 fn open_session_cookie(cookie: &str) -> String {
-    use g2p_gateway::config::{SessionSettings, StoreSettings};
+    use g2p_gateway::config::SessionSettings;
     use g2p_gateway::session::cookie::CookieCodec;
     use g2p_gateway::shared::secret::Secret;
     let key_text = std::fs::read_to_string(repo_root().join("certs/demo/cookie.key")).unwrap();
@@ -485,11 +485,7 @@ fn open_session_cookie(cookie: &str) -> String {
         cookie_name: "g2p-session".into(),
         cookie_keys: vec![Secret::new(key)],
         insecure_cookie_without_secure: true,
-        idle_timeout: Duration::from_secs(1800),
         absolute_timeout: Duration::from_secs(3600),
-        max_sessions: 10,
-        max_pending_logins: 10,
-        store: StoreSettings::Memory,
     };
     let codec = CookieCodec::new(&settings, 600).unwrap();
     let id = codec

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::redis::{RedisCluster, RedisSentinel, RedisServer, RedisTls};
 use common::wait::eventually;
-use g2p_gateway::config::{RedisSettings, RedisTopology, SessionSettings, StoreSettings};
+use g2p_gateway::config::{RedisSettings, RedisTopology, StoreBounds, StoreSettings};
 use g2p_gateway::mapping::{Claims, MappedIdentity, RegistrantId};
 use g2p_gateway::session::memory::MemoryStore;
 use g2p_gateway::session::redis::RedisStore;
@@ -23,7 +23,6 @@ use g2p_gateway::shared::secret::Secret;
 #[derive(Clone, Copy)]
 struct Limits {
     idle: Duration,
-    absolute: Duration,
     max_pending: u64,
     login_timeout: Duration,
 }
@@ -32,23 +31,18 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             idle: Duration::from_secs(30),
-            absolute: Duration::from_secs(60),
             max_pending: 100,
             login_timeout: Duration::from_secs(30),
         }
     }
 }
 
-fn session_settings(limits: Limits) -> SessionSettings {
-    SessionSettings {
-        cookie_name: "g2p-session".into(),
-        cookie_keys: vec![Secret::new(vec![7; 64])],
-        insecure_cookie_without_secure: true,
-        idle_timeout: limits.idle,
-        absolute_timeout: limits.absolute,
+fn store_bounds(limits: Limits) -> StoreBounds {
+    StoreBounds {
+        store: StoreSettings::Memory,
         max_sessions: 1000,
         max_pending_logins: limits.max_pending,
-        store: StoreSettings::Memory,
+        idle_timeout: limits.idle,
     }
 }
 
@@ -76,7 +70,7 @@ fn redis_store_with(settings: &RedisSettings, limits: Limits) -> Listening {
     let store = Arc::new(
         RedisStore::new(
             settings,
-            &session_settings(limits),
+            &store_bounds(limits),
             limits.login_timeout,
             Arc::new(Metrics::new()),
         )

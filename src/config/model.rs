@@ -16,7 +16,10 @@ use crate::shared::secret::Secret;
 /// The whole gateway configuration, as loaded from `gateway.yaml`.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Listeners, public URL and the reserved prefix.
+    /// The settings bound when the process starts (listeners, runtime, the
+    /// session store, logging): a reload reports a change and keeps them.
+    pub start: StartSettings,
+    /// Public URL, prefix, trusted proxies and request bounds (reloadable).
     pub server: ServerSettings,
     /// How the gateway talks to e-Signet (or any OpenID provider).
     pub esignet: EsignetSettings,
@@ -30,8 +33,6 @@ pub struct Config {
     pub upstreams: BTreeMap<String, Upstream>,
     /// Routes in file order; the route table orders them by specificity.
     pub routes: Vec<Route>,
-    /// Log format and filter.
-    pub logging: LoggingSettings,
     /// Bounds against abuse of the login endpoints.
     pub limits: LimitSettings,
     /// The operator's page template (HTML with `{{placeholders}}`), if any.
@@ -44,37 +45,121 @@ pub struct Config {
     pub source: PathBuf,
 }
 
-/// Listener and process settings.
-#[derive(Debug, Clone)]
-pub struct ServerSettings {
+/// The settings bound when the process starts, by the YAML section they
+/// are written in. A reload compares them as a whole ([`StartSettings::changed`])
+/// and logs each changed one; they apply after a restart or binary upgrade.
+/// Everything else in [`Config`] is swapped in by a reload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartSettings {
+    /// `server:` listeners and runtime.
+    pub server: ProcessSettings,
+    /// `session:` store engine and its bounds.
+    pub session: StoreBounds,
+    /// `logging:`, set up once.
+    pub logging: LoggingSettings,
+}
+
+impl StartSettings {
+    /// The YAML keys whose values differ between `self` (running) and
+    /// `new` (just loaded). Runs on every reload. Secrets compare in constant
+    /// time; every field is destructured, so a start-time setting added later
+    /// cannot be left out of the comparison.
+    pub fn changed(&self, new: &StartSettings) -> Vec<&'static str> {
+        let StartSettings {
+            server,
+            session,
+            logging,
+        } = self;
+        let ProcessSettings {
+            listen,
+            admin_listen,
+            threads,
+            work_stealing,
+            grace_period,
+            tls,
+            watch_config,
+        } = server;
+        let StoreBounds {
+            store,
+            max_sessions,
+            max_pending_logins,
+            idle_timeout,
+        } = session;
+        let LoggingSettings { format, filter } = logging;
+        let (s, b) = (&new.server, &new.session);
+        [
+            ("server.listen", *listen != s.listen),
+            ("server.admin_listen", *admin_listen != s.admin_listen),
+            ("server.threads", *threads != s.threads),
+            ("server.work_stealing", *work_stealing != s.work_stealing),
+            ("server.grace_period", *grace_period != s.grace_period),
+            ("server.tls", *tls != s.tls),
+            ("server.watch_config", *watch_config != s.watch_config),
+            ("session.store", *store != b.store),
+            ("session.max_sessions", *max_sessions != b.max_sessions),
+            (
+                "session.max_pending_logins",
+                *max_pending_logins != b.max_pending_logins,
+            ),
+            ("session.idle_timeout", *idle_timeout != b.idle_timeout),
+            ("logging.format", *format != new.logging.format),
+            ("logging.level", *filter != new.logging.filter),
+        ]
+        .into_iter()
+        .filter_map(|(name, differs)| differs.then_some(name))
+        .collect()
+    }
+}
+
+/// `server:` settings bound at process start: listeners and runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessSettings {
     /// Proxy listener. Port 0 picks a free port (printed at startup).
     pub listen: SocketAddr,
     /// Admin listener for `/metrics`, `/healthz`, `/readyz`. Port 0 picks a free port.
     pub admin_listen: SocketAddr,
-    /// The origin browsers use to reach the gateway (scheme, host, port, no path).
-    /// The redirect URI and the same-origin check for return URLs derive from it.
-    pub public_url: Url,
-    /// Reserved path prefix for the gateway's own endpoints, e.g. `/_gateway`
-    /// (starts with `/`, no trailing `/`).
-    pub prefix: String,
     /// pingora worker threads for the proxy service.
     pub threads: usize,
     /// pingora's work-stealing runtime (`true`, the default), or one
     /// single-threaded runtime per worker thread (`false`): each connection
     /// then stays on the thread that accepted it, which saves cross-thread
     /// wake-ups and measured faster, but dropped an occasional request during
-    /// binary upgrades under CPU load (see the README, "Performance").
+    /// binary upgrades under CPU load (see docs/performance.md).
     pub work_stealing: bool,
     /// How long in-flight requests may take to finish on SIGTERM.
     pub grace_period: Duration,
-    /// Networks of the proxies in front (ingress, load balancer) whose
-    /// `X-Forwarded-For`, `-Proto` and `-Host` are believed. Empty: no peer
-    /// is trusted and every client-sent forwarding header is replaced.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Terminate TLS on `listen` with this certificate and key (`None`: plain HTTP).
     pub tls: Option<TlsFiles>,
     /// Also reload when the file changes (polled every 2 s), not only on SIGHUP.
     pub watch_config: bool,
+}
+
+/// `session:` settings bound at process start: the store and its bounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreBounds {
+    /// Where sessions live: this process's memory, or Redis shared by replicas.
+    pub store: StoreSettings,
+    /// Bound on sessions held in memory.
+    pub max_sessions: u64,
+    /// Bound on pending (started, not finished) logins held in memory.
+    pub max_pending_logins: u64,
+    /// A session ends after this long without a request.
+    pub idle_timeout: Duration,
+}
+
+/// `server:` settings a reload applies.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// The origin browsers use to reach the gateway (scheme, host, port, no path).
+    /// The redirect URI and the same-origin check for return URLs derive from it.
+    pub public_url: Url,
+    /// Reserved path prefix for the gateway's own endpoints, e.g. `/_gateway`
+    /// (starts with `/`, no trailing `/`).
+    pub prefix: String,
+    /// Networks of the proxies in front (ingress, load balancer) whose
+    /// `X-Forwarded-For`, `-Proto` and `-Host` are believed. Empty: no peer
+    /// is trusted and every client-sent forwarding header is replaced.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Largest total size of a request's header names and values (431 beyond).
     pub max_header_bytes: usize,
     /// Largest request body (413 beyond).
@@ -238,16 +323,8 @@ pub struct SessionSettings {
     pub cookie_keys: Vec<Secret<Vec<u8>>>,
     /// Drop the `Secure` attribute (local http only). Warns at startup.
     pub insecure_cookie_without_secure: bool,
-    /// A session ends after this long without a request.
-    pub idle_timeout: Duration,
     /// A session ends this long after login, whatever the activity.
     pub absolute_timeout: Duration,
-    /// Bound on sessions held in memory.
-    pub max_sessions: u64,
-    /// Bound on pending (started, not finished) logins held in memory.
-    pub max_pending_logins: u64,
-    /// Where sessions live: this process's memory, or Redis shared by replicas.
-    pub store: StoreSettings,
 }
 
 /// The session store engine (`session.store`).
@@ -501,7 +578,7 @@ pub struct RateLimit {
 }
 
 /// Log output settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LoggingSettings {
     /// `text` or `json`.
     pub format: LogFormat,

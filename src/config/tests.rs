@@ -169,8 +169,11 @@ fn shipped_gateway_yaml_loads_cleanly() {
     };
     assert_eq!(config.source, path);
     assert_eq!(config.server.public_url.as_str(), "http://localhost:8080/");
-    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
-    assert_eq!(config.server.admin_listen.to_string(), "127.0.0.1:9090");
+    assert_eq!(config.start.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(
+        config.start.server.admin_listen.to_string(),
+        "127.0.0.1:9090"
+    );
     assert_eq!(config.esignet.client_id, "g2p-demo-portal");
     assert!(matches!(
         &config.esignet.endpoints,
@@ -241,8 +244,11 @@ fn fixtures_report_every_expected_path() {
 fn minimal_config_gets_the_documented_defaults() {
     let config = config_with(&[]);
     assert_eq!(config.server.prefix, "/_gateway");
-    assert_eq!(config.server.threads, 2);
-    assert!(config.server.work_stealing, "pingora's default runtime");
+    assert_eq!(config.start.server.threads, 2);
+    assert!(
+        config.start.server.work_stealing,
+        "pingora's default runtime"
+    );
     assert_eq!(config.esignet.scope, ["openid", "profile"]);
     assert_eq!(
         config.esignet.acr_values,
@@ -266,8 +272,8 @@ fn minimal_config_gets_the_documented_defaults() {
         "registrant_id_type"
     );
     assert_eq!(config.routes[0].name, "route0");
-    assert_eq!(config.logging.format, LogFormat::Text);
-    assert_eq!(config.logging.filter, "info");
+    assert_eq!(config.start.logging.format, LogFormat::Text);
+    assert_eq!(config.start.logging.filter, "info");
     assert!(insecure_settings(&config).is_empty());
 }
 
@@ -275,6 +281,7 @@ fn minimal_config_gets_the_documented_defaults() {
 fn work_stealing_is_a_boolean() {
     assert!(
         !config_with(&[("server.work_stealing", "false")])
+            .start
             .server
             .work_stealing
     );

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::model::Config;
+use super::model::{Config, StartSettings};
 use super::path::YamlPath;
 use super::raw::{RawConfig, Words};
 
@@ -64,15 +64,20 @@ pub(crate) fn validate(raw: &RawConfig, source: &Path, cx: &mut Checker<'_>) -> 
     if cx.has_errors() {
         return None;
     }
+    let (session, store_bounds) = session?;
     Some(Config {
+        start: StartSettings {
+            server: server.process?,
+            session: store_bounds,
+            logging,
+        },
         server: server.settings?,
         esignet: esignet?,
         mapping: mapping.settings?,
-        session: session?,
+        session,
         identity: identity?,
         upstreams: upstreams.upstreams?,
         routes: routes?,
-        logging,
         page_template: page_template?,
         limits: limits?,
         forward_auth: forward_auth?,

@@ -86,10 +86,10 @@ pub async fn answer(
     }
     match outcome {
         Outcome::Allow { route, id, session } => {
-            let route = &gw.config.routes[route];
-            let identity = gw.forwarded_identity(route, &id, &session);
-            match (identity, gw.upstreams.get(&route.upstream)) {
-                (Ok(identity), Some(upstream)) => {
+            let upstream = &gw.route_upstreams[route];
+            let identity = gw.forwarded_identity(&gw.config.routes[route], &id, &session);
+            match identity {
+                Ok(identity) => {
                     let mut reply = Reply::empty(http::StatusCode::OK);
                     for (name, value) in identity.headers_for(&upstream.identity) {
                         // Header values the minter made are visible ASCII.
@@ -98,11 +98,7 @@ pub async fn answer(
                     }
                     reply
                 }
-                (Err(e), _) => gw.reject(&e, kind, correlation_id, None),
-                (_, None) => {
-                    let e = GatewayError::Internal("route names no upstream".into());
-                    gw.reject(&e, kind, correlation_id, None)
-                }
+                Err(e) => gw.reject(&e, kind, correlation_id, None),
             }
         }
         Outcome::Login { acr, .. } => {

@@ -96,7 +96,7 @@ pub fn set_forwarding_headers(
     let proto = match trusted("x-forwarded-proto") {
         Some(p) => p,
         // TLS terminated here (server.tls): the client spoke https to us.
-        None if server.tls.is_some() => HeaderValue::from_static("https"),
+        None if gw.config.start.server.tls.is_some() => HeaderValue::from_static("https"),
         None => HeaderValue::from_static("http"),
     };
     let host =

@@ -45,7 +45,10 @@ pub struct Gateway {
     /// refusals before routing), under the route name "gateway".
     pub unrouted_metrics: RouteMetrics,
     /// Upstreams by name.
-    pub upstreams: HashMap<String, Upstream>,
+    pub upstreams: HashMap<String, Arc<Upstream>>,
+    /// Each route's upstream, by index in `config.routes`: resolved once
+    /// here, so a request never looks an upstream up by name.
+    pub route_upstreams: Vec<Arc<Upstream>>,
     /// The callback URL registered with the provider.
     pub redirect_uri: String,
     /// Error and denial pages.
@@ -77,22 +80,33 @@ impl Gateway {
         let minter = AssertionMinter::new(
             &config.identity,
             config.routes.iter().filter_map(|r| r.audience.as_deref()),
-            config.session.max_sessions,
+            config.start.session.max_sessions,
         )?;
         let provider = crate::identity::portal::PortalIssuer::new(
             &config.session.cookie_keys,
             &minter.jwks(),
             minter.issuer(),
         )?;
+        let upstreams: HashMap<String, Arc<Upstream>> = config
+            .upstreams
+            .iter()
+            .map(|(name, upstream)| (name.clone(), Arc::new(upstream.clone())))
+            .collect();
+        let route_upstreams = config
+            .routes
+            .iter()
+            .map(|route| {
+                upstreams.get(&route.upstream).cloned().ok_or_else(|| {
+                    format!("route {} names no upstream {}", route.name, route.upstream)
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         Ok(Gateway {
             provider,
+            route_upstreams,
             routes: RouteTable::new(&config.routes),
             stripper: HeaderStripper::new(&config.identity),
-            upstreams: config
-                .upstreams
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            upstreams,
             oidc,
             store,
             cookies,

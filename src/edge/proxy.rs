@@ -158,10 +158,7 @@ impl ProxyHttp for GatewayProxy {
 
     async fn upstream_peer(&self, _s: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
         let (gw, route) = route_of(ctx)?;
-        let upstream = gw
-            .upstreams
-            .get(&gw.config.routes[route].upstream)
-            .ok_or_else(|| Error::explain(ErrorType::InternalError, "route names no upstream"))?;
+        let upstream = &gw.route_upstreams[route];
         let mut peer = HttpPeer::new(
             upstream.address.as_str(),
             upstream.tls,
@@ -183,12 +180,8 @@ impl ProxyHttp for GatewayProxy {
         let (gw, route) = route_of(ctx)?;
         forwarded::set_forwarding_headers(gw, peer_ip(session), ctx.client_ip, upstream)?;
         strip_gateway_cookies(gw, upstream)?;
+        let form = &gw.route_upstreams[route].identity;
         let route = &gw.config.routes[route];
-        let form = gw
-            .upstreams
-            .get(&route.upstream)
-            .map(|u| &u.identity)
-            .ok_or_else(|| Error::explain(ErrorType::InternalError, "route names no upstream"))?;
         let live = crate::edge::upstream::portal_cookies_allowed(
             gw,
             form,

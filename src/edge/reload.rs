@@ -120,9 +120,9 @@ fn retry_warm_up(gateway: Arc<Gateway>) {
 
 /// The new snapshot, and whether its provider metadata and keys are loaded.
 async fn build_from(old: &Gateway, path: &Path) -> Result<(Arc<Gateway>, bool), ReloadError> {
-    let config = crate::config::load(path)
+    let mut config = crate::config::load(path)
         .map_err(|errors| ReloadError::Invalid(errors.iter().map(ToString::to_string).collect()))?;
-    warn_fixed_settings(&old.config, &config);
+    keep_start_settings(&old.config, &mut config);
     let http_timeout = config.esignet.http_timeout;
     let new = Gateway::build(Arc::new(config), old.store.clone(), old.metrics.clone())
         .map_err(ReloadError::Build)?;
@@ -146,59 +146,21 @@ async fn build_from(old: &Gateway, path: &Path) -> Result<(Arc<Gateway>, bool), 
     Ok((Arc::new(new), warmed))
 }
 
-/// Logs a warning for every setting a reload cannot apply.
-fn warn_fixed_settings(old: &Config, new: &Config) {
-    for name in fixed_settings_changed(old, new) {
+/// Keeps the running process's start-time settings in a reloaded config,
+/// logging a warning for each one the file changed: they apply after a
+/// restart or binary upgrade, and until then the snapshot describes the
+/// process as it runs (the TLS listener, the store, the log setup).
+fn keep_start_settings(old: &Config, new: &mut Config) {
+    if old.start == new.start {
+        return;
+    }
+    for name in old.start.changed(&new.start) {
         tracing::warn!(
             setting = name,
             "changed in the file, but only applies after a restart or binary upgrade"
         );
     }
-}
-
-/// The settings bound at process start that differ between `old` and `new`.
-fn fixed_settings_changed(old: &Config, new: &Config) -> Vec<&'static str> {
-    let mut names = Vec::new();
-    let mut changed = |name: &'static str, differs: bool| {
-        if differs {
-            names.push(name);
-        }
-    };
-    changed("server.listen", old.server.listen != new.server.listen);
-    changed(
-        "server.admin_listen",
-        old.server.admin_listen != new.server.admin_listen,
-    );
-    changed("server.threads", old.server.threads != new.server.threads);
-    changed(
-        "server.work_stealing",
-        old.server.work_stealing != new.server.work_stealing,
-    );
-    changed(
-        "server.grace_period",
-        old.server.grace_period != new.server.grace_period,
-    );
-    changed("server.tls", old.server.tls != new.server.tls);
-    changed(
-        "session.max_sessions",
-        old.session.max_sessions != new.session.max_sessions,
-    );
-    changed(
-        "session.max_pending_logins",
-        old.session.max_pending_logins != new.session.max_pending_logins,
-    );
-    changed(
-        "session.idle_timeout",
-        old.session.idle_timeout != new.session.idle_timeout,
-    );
-    // Compared by value, secrets in constant time: a changed Redis URL or
-    // record key is reported (their `Debug` is redacted, so it never was).
-    changed("session.store", old.session.store != new.session.store);
-    changed(
-        "logging",
-        old.logging.filter != new.logging.filter || old.logging.format != new.logging.format,
-    );
-    names
+    new.start = old.start.clone();
 }
 
 /// Installs the process-wide SIGHUP handler right away, before pingora
@@ -380,17 +342,21 @@ mod tests {
     fn a_changed_secret_of_the_start_time_settings_is_reported() {
         let key = "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s="; // 32 bytes, base64
         let old = config_with_redis("redis://127.0.0.1:6379", key);
-        assert!(
-            fixed_settings_changed(&old, &config_with_redis("redis://127.0.0.1:6379", key))
-                .is_empty()
-        );
+        let same = config_with_redis("redis://127.0.0.1:6379", key);
+        assert_eq!(old.start, same.start);
+        assert!(old.start.changed(&same.start).is_empty());
         let new_url = config_with_redis("redis://:secret@127.0.0.1:6380", key);
-        assert_eq!(fixed_settings_changed(&old, &new_url), ["session.store"]);
+        assert_eq!(old.start.changed(&new_url.start), ["session.store"]);
         let new_key = config_with_redis(
             "redis://127.0.0.1:6379",
             "ampqampqampqampqampqampqampqampqampqampqamo=",
         );
-        assert_eq!(fixed_settings_changed(&old, &new_key), ["session.store"]);
+        assert_eq!(old.start.changed(&new_key.start), ["session.store"]);
+        // The reloaded snapshot keeps what the process runs with.
+        let mut reloaded = new_key.clone();
+        keep_start_settings(&old, &mut reloaded);
+        assert_eq!(reloaded.start, old.start);
+        assert_ne!(reloaded.start, new_key.start);
     }
 
     #[test]

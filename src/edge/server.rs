@@ -46,21 +46,18 @@ pub fn run(config: Config) -> Result<(), String> {
 
 /// [`run`], with process options (binary upgrade).
 pub fn run_with(config: Config, options: RunOptions) -> Result<(), String> {
-    let listen = resolve_port(config.server.listen)?;
-    let admin = resolve_port(config.server.admin_listen)?;
+    let process = config.start.server.clone();
+    let listen = resolve_port(process.listen)?;
+    let admin = resolve_port(process.admin_listen)?;
     let metrics = Arc::new(Metrics::new());
     let (store, invalidation) = build_store(&config, &metrics)?;
-    let threads = config.server.threads;
-    let work_stealing = config.server.work_stealing;
-    let grace = config.server.grace_period.as_secs().max(1);
-    let tls = config.server.tls.clone();
-    let watch_config = config.server.watch_config;
+    let grace = process.grace_period.as_secs().max(1);
     let gateway = Gateway::build(Arc::new(config), store, metrics)?;
     let current = Arc::new(ArcSwap::from_pointee(gateway));
 
     let mut conf = ServerConf {
-        threads,
-        work_stealing,
+        threads: process.threads,
+        work_stealing: process.work_stealing,
         grace_period_seconds: Some(grace),
         graceful_shutdown_timeout_seconds: Some(grace),
         ..ServerConf::default()
@@ -81,7 +78,7 @@ pub fn run_with(config: Config, options: RunOptions) -> Result<(), String> {
         "g2p-gateway proxy".to_string(),
         GuardedApp::new(proxy_app, current.clone()),
     );
-    let scheme = match &tls {
+    let scheme = match &process.tls {
         Some(files) => {
             let (cert, key) = (files.cert.to_string_lossy(), files.key.to_string_lossy());
             proxy
@@ -101,7 +98,7 @@ pub fn run_with(config: Config, options: RunOptions) -> Result<(), String> {
     admin_service.add_tcp(&admin.to_string());
     let reload = background_service(
         "g2p-gateway config reload",
-        ReloadService::new(current.clone(), watch_config),
+        ReloadService::new(current.clone(), process.watch_config),
     );
     let warm_up = background_service("g2p-gateway provider warm-up", WarmUp { current });
     server.add_service(reload);
@@ -126,13 +123,14 @@ type BuiltStore = (Arc<dyn SessionStore>, Option<Arc<RedisStore>>);
 
 /// The configured session store. Runs once at startup; connects nothing.
 fn build_store(config: &Config, metrics: &Arc<Metrics>) -> Result<BuiltStore, String> {
-    match &config.session.store {
+    let bounds = &config.start.session;
+    match &bounds.store {
         StoreSettings::Memory => {
             metrics.set_store_up(true);
             let store = MemoryStore::new(
-                config.session.max_sessions,
-                config.session.idle_timeout,
-                config.session.max_pending_logins,
+                bounds.max_sessions,
+                bounds.idle_timeout,
+                bounds.max_pending_logins,
                 config.esignet.login_timeout,
             );
             Ok((Arc::new(store), None))
@@ -140,7 +138,7 @@ fn build_store(config: &Config, metrics: &Arc<Metrics>) -> Result<BuiltStore, St
         StoreSettings::Redis(redis) => {
             let store = Arc::new(RedisStore::new(
                 redis,
-                &config.session,
+                bounds,
                 config.esignet.login_timeout,
                 metrics.clone(),
             )?);

@@ -222,11 +222,7 @@ mod tests {
             cookie_name: "__Host-g2p-session".into(),
             cookie_keys: keys.iter().map(|k| Secret::new(k.to_vec())).collect(),
             insecure_cookie_without_secure: false,
-            idle_timeout: Duration::from_secs(1800),
             absolute_timeout: Duration::from_secs(8 * 3600),
-            max_sessions: 10,
-            max_pending_logins: 10,
-            store: crate::config::StoreSettings::Memory,
         }
     }
 

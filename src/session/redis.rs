@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `<p>s:H(session id)` | sealed session | min(idle, absolute end), refreshed by reads |
 //! | `<p>p:H(state)` | sealed pending login | login timeout |
-//! | `<p>u:H(sub)`, `<p>d:H(sid)` | set of `H(session id)` (back-channel logout indexes) | absolute timeout |
+//! | `<p>u:H(sub)`, `<p>d:H(sid)` | set of `H(session id)` (back-channel logout indexes) | the newest session's absolute end |
 //! | `<p>j:H(jti)` | `1` (logout-token replay set) | the token's lifetime |
 //! | `<p>sessions`, `<p>pending` | sorted sets of hashes by deadline (sizes, the pending bound) | |
 //!
@@ -41,7 +41,7 @@ use self::wire::{Wire, WireError};
 use super::cached::{self, LocalCache};
 use super::sealed::Sealer;
 use super::{PendingLogin, Session, SessionId, SessionStore, StoreError};
-use crate::config::{RedisSettings, SessionSettings};
+use crate::config::{RedisSettings, StoreBounds};
 use crate::shared::clock::now_secs;
 use crate::shared::metrics::Metrics;
 
@@ -58,14 +58,18 @@ macro_rules! with_clock {
     };
 }
 
-/// Stores a session and adds it to the size set and the logout indexes.
+/// Stores a session and adds it to the size set and the logout indexes,
+/// which live until the latest session they list ends (`ARGV[4]`).
 const INSERT_SESSION: &str = with_clock!(
     r"
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]) + 1, ARGV[3])
 for i = 3, #KEYS do
   redis.call('SADD', KEYS[i], ARGV[3])
-  redis.call('PEXPIRE', KEYS[i], ARGV[4])
+  -- Only ever lengthen: the index must outlive every session it lists.
+  if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[4]) then
+    redis.call('PEXPIRE', KEYS[i], ARGV[4])
+  end
 end
 return 1
 "
@@ -148,7 +152,6 @@ pub struct RedisStore {
     prefix: String,
     channel: String,
     idle: Duration,
-    absolute: Duration,
     login_timeout: Duration,
     max_pending: u64,
     scripts: Scripts,
@@ -169,7 +172,7 @@ impl RedisStore {
     /// Runs once at startup.
     pub fn new(
         redis: &RedisSettings,
-        session: &SessionSettings,
+        bounds: &StoreBounds,
         login_timeout: Duration,
         metrics: Arc<Metrics>,
     ) -> Result<RedisStore, String> {
@@ -177,15 +180,14 @@ impl RedisStore {
         Ok(RedisStore {
             wire: Wire::new(redis)?,
             sealer: Sealer::new(&redis.record_keys)?,
-            cache: LocalCache::new(redis.local_cache_ttl, session.max_sessions),
+            cache: LocalCache::new(redis.local_cache_ttl, bounds.max_sessions),
             metrics,
             up: AtomicBool::new(false),
             channel: format!("{}invalidate", redis.key_prefix),
             prefix: redis.key_prefix.clone(),
-            idle: session.idle_timeout,
-            absolute: session.absolute_timeout,
+            idle: bounds.idle_timeout,
             login_timeout,
-            max_pending: session.max_pending_logins,
+            max_pending: bounds.max_pending_logins,
             scripts: Scripts {
                 insert_session: Script::new(INSERT_SESSION),
                 refresh_session: Script::new(REFRESH_SESSION),
@@ -322,7 +324,7 @@ impl SessionStore for RedisStore {
             .arg(record)
             .arg(ttl.as_millis() as u64)
             .arg(&hash)
-            .arg(self.absolute.as_millis() as u64);
+            .arg(left.max(Duration::from_millis(1)).as_millis() as u64);
         self.wire
             .script::<()>(&invocation)
             .await

@@ -29,7 +29,7 @@ fn both_listeners_may_use_port_zero() {
         ("server.listen", "127.0.0.1:0"),
         ("server.admin_listen", "127.0.0.1:0"),
     ]);
-    assert_eq!(config.server.listen.port(), 0);
+    assert_eq!(config.start.server.listen.port(), 0);
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn durations_are_humantime_strings() {
         "\"30s\"",
     );
     let config = config_with(&[("server.grace_period", "1m 30s")]);
-    assert_eq!(config.server.grace_period.as_secs(), 90);
+    assert_eq!(config.start.server.grace_period.as_secs(), 90);
 }
 
 #[test]
@@ -137,7 +137,10 @@ fn logging_format_is_text_or_json() {
         "did you mean \"json\"?",
     );
     assert_eq!(
-        config_with(&[("logging.format", "json")]).logging.format,
+        config_with(&[("logging.format", "json")])
+            .start
+            .logging
+            .format,
         LogFormat::Json
     );
 }
@@ -207,17 +210,18 @@ fn tls_files_resolve_against_the_config_directory() {
         "server.tls",
         "{cert: certs/demo/tls.crt, key: certs/demo/tls.key}",
     )]);
-    let tls = config.server.tls.expect("tls is on");
+    let tls = config.start.server.tls.expect("tls is on");
     assert!(tls.cert.is_absolute() && tls.cert.ends_with("certs/demo/tls.crt"));
     assert!(tls.key.ends_with("certs/demo/tls.key"));
-    assert!(config_with(&[]).server.tls.is_none());
+    assert!(config_with(&[]).start.server.tls.is_none());
 }
 
 #[test]
 fn watch_config_is_off_by_default() {
-    assert!(!config_with(&[]).server.watch_config);
+    assert!(!config_with(&[]).start.server.watch_config);
     assert!(
         config_with(&[("server.watch_config", "true")])
+            .start
             .server
             .watch_config
     );

@@ -105,11 +105,14 @@ fn load_store(store: &str) -> Result<Config, ConfigErrors> {
 #[test]
 fn the_store_defaults_to_memory() {
     assert!(matches!(
-        config_with(&[]).session.store,
+        config_with(&[]).start.session.store,
         StoreSettings::Memory
     ));
     assert!(matches!(
-        config_with(&[("session.store", "memory")]).session.store,
+        config_with(&[("session.store", "memory")])
+            .start
+            .session
+            .store,
         StoreSettings::Memory
     ));
     rejects(
@@ -122,7 +125,7 @@ fn the_store_defaults_to_memory() {
 #[test]
 fn a_redis_store_gets_its_defaults() {
     let config = load_store(REDIS).unwrap_or_else(|e| panic!("{e}"));
-    let StoreSettings::Redis(redis) = config.session.store else {
+    let StoreSettings::Redis(redis) = config.start.session.store else {
         panic!("expected redis");
     };
     assert!(matches!(
@@ -205,7 +208,7 @@ fn sentinel_and_cluster_topologies() {
         "{redis: {sentinel: {master: mymaster, urls: {env: SENTINELS}, tls: true}, record_keys: [{file: certs/demo/record.key}]}}",
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let StoreSettings::Redis(redis) = config.session.store else {
+    let StoreSettings::Redis(redis) = config.start.session.store else {
         panic!("expected redis");
     };
     assert!(matches!(
@@ -263,7 +266,7 @@ fn a_private_ca_for_rediss_must_be_a_pem_certificate() {
         "{redis: {url: {env: REDIS_URL}, record_keys: [{file: certs/demo/record.key}], tls_ca: {file: certs/demo/tls-ca.crt}}}",
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let StoreSettings::Redis(redis) = config.session.store else {
+    let StoreSettings::Redis(redis) = config.start.session.store else {
         panic!("expected redis");
     };
     assert!(redis

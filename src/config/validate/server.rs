@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use url::Url;
 
 use super::Checker;
-use crate::config::model::{LogFormat, LoggingSettings, ServerSettings, TlsFiles};
+use crate::config::model::{LogFormat, LoggingSettings, ProcessSettings, ServerSettings, TlsFiles};
 use crate::config::path::YamlPath;
 use crate::config::raw::{RawLogFormat, RawLogging, RawServer, RawTls};
 
@@ -15,8 +15,10 @@ pub(super) struct ServerCheck {
     pub public_url: Option<Url>,
     /// `server.prefix`, when valid.
     pub prefix: Option<String>,
-    /// The whole section, when every key is valid.
+    /// The reloadable part of the section, when every key is valid.
     pub settings: Option<ServerSettings>,
+    /// The part bound at process start, when every key is valid.
+    pub process: Option<ProcessSettings>,
 }
 
 /// Checks `server:`.
@@ -48,35 +50,23 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawServer) -> ServerCheck {
     if raw.max_connections == 0 {
         cx.error(&path.key("max_connections"), "must be at least 1");
     }
-    let parts = (
-        listen,
-        admin_listen,
-        public_url.clone(),
-        prefix.clone(),
-        threads,
-        tls,
-        trusted_proxies,
-    );
-    let settings = match parts {
-        (
-            Some(listen),
-            Some(admin_listen),
-            Some(public_url),
-            Some(prefix),
-            Some(threads),
-            Some(tls),
-            Some(trusted_proxies),
-        ) => Some(ServerSettings {
+    let process = match (listen, admin_listen, threads, tls) {
+        (Some(listen), Some(admin_listen), Some(threads), Some(tls)) => Some(ProcessSettings {
             listen,
             admin_listen,
-            public_url,
-            prefix,
             threads,
             work_stealing: raw.work_stealing,
             grace_period: raw.grace_period,
-            trusted_proxies,
             tls,
             watch_config: raw.watch_config,
+        }),
+        _ => None,
+    };
+    let settings = match (public_url.clone(), prefix.clone(), trusted_proxies) {
+        (Some(public_url), Some(prefix), Some(trusted_proxies)) => Some(ServerSettings {
+            public_url,
+            prefix,
+            trusted_proxies,
             max_header_bytes: raw.max_header_bytes,
             max_body_bytes: raw.max_body_bytes,
             header_timeout,
@@ -89,6 +79,7 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawServer) -> ServerCheck {
         public_url,
         prefix,
         settings,
+        process,
     }
 }
 

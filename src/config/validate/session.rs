@@ -4,16 +4,17 @@
 use url::Url;
 
 use super::{secrets, store, Checker};
-use crate::config::model::SessionSettings;
+use crate::config::model::{SessionSettings, StoreBounds};
 use crate::config::path::YamlPath;
 use crate::config::raw::{RawSession, DEFAULT_INSECURE_COOKIE_NAME, DEFAULT_SECURE_COOKIE_NAME};
 
-/// Checks `session:`; `public_url` (if valid) decides whether cookies can be `Secure`.
+/// Checks `session:`; `public_url` (if valid) decides whether cookies can be
+/// `Secure`. Returns the reloadable part and the part bound at start.
 pub(super) fn check(
     cx: &mut Checker<'_>,
     raw: &RawSession,
     public_url: Option<&Url>,
-) -> Option<SessionSettings> {
+) -> Option<(SessionSettings, StoreBounds)> {
     let path = YamlPath::root().key("session");
     let insecure = raw.insecure_cookie_without_secure;
     if public_url.is_some_and(|url| url.scheme() == "http") && !insecure {
@@ -50,16 +51,19 @@ pub(super) fn check(
     let max_pending_logins =
         at_least_one(cx, &path.key("max_pending_logins"), raw.max_pending_logins);
     let store = store::check(cx, &path.key("store"), &raw.store, raw.idle_timeout);
-    Some(SessionSettings {
+    let settings = SessionSettings {
         cookie_name: cookie_name?,
         cookie_keys: cookie_keys?,
         insecure_cookie_without_secure: insecure,
-        idle_timeout: idle_timeout?,
         absolute_timeout: raw.absolute_timeout,
+    };
+    let bounds = StoreBounds {
+        store: store?,
         max_sessions: max_sessions?,
         max_pending_logins: max_pending_logins?,
-        store: store?,
-    })
+        idle_timeout: idle_timeout?,
+    };
+    Some((settings, bounds))
 }
 
 /// The cookie name: a valid token; `__Host-`/`__Secure-` names need `Secure`.
