@@ -181,10 +181,7 @@ pub fn forwarded_identity(
         .audience
         .as_deref()
         .unwrap_or(&gw.config.identity.audience);
-    let (identity, minted) = gw
-        .minter
-        .identity(id, session, audience)
-        .map_err(|e| GatewayError::Internal(format!("cannot sign the identity assertion: {e}")))?;
+    let (identity, minted) = gw.minter.identity(id, session, audience)?;
     if minted {
         gw.metrics.assertion_minted();
     }

@@ -7,6 +7,8 @@
 
 use http::StatusCode;
 
+use crate::oidc;
+
 /// Why a login could not be completed. The `label` is a bounded metrics label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginFailure {
@@ -109,6 +111,105 @@ pub enum GatewayError {
     /// A bug or an unexpected local failure.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The OpenID Connect relying party failed; [`rp_class`] decides what
+    /// the client sees.
+    #[error(transparent)]
+    Oidc(#[from] oidc::Error),
+    /// The identity for the upstream could not be minted (signing failed):
+    /// a local failure, answered like [`GatewayError::Internal`].
+    #[error(transparent)]
+    Identity(#[from] crate::identity::Error),
+}
+
+/// Why a gateway could not be built: at startup (the process exits) or at a
+/// reload (the old gateway stays). Each variant keeps its cause.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The relying party cannot be set up (client key, CA bundle, HTTP client).
+    #[error(transparent)]
+    Rp(#[from] oidc::Error),
+    /// The identity minter cannot be set up (signing keys, header names).
+    #[error(transparent)]
+    Identity(#[from] crate::identity::Error),
+    /// The session cookies or the session store cannot be set up.
+    #[error(transparent)]
+    Session(#[from] crate::session::SetupError),
+    /// The provider role cannot be set up.
+    #[error(transparent)]
+    Provider(#[from] crate::provider::SetupError),
+    /// A listen address with port 0 cannot be given a free port.
+    #[error("cannot bind {addr}")]
+    Bind {
+        /// The configured address.
+        addr: std::net::SocketAddr,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TLS certificate or key (`server.tls`) cannot be loaded.
+    #[error("server.tls: cannot load the certificate or key")]
+    Tls(#[source] Box<pingora::Error>),
+}
+
+/// What a relying-party error means to the client: one of the request-level
+/// answers above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RpClass {
+    /// Answered as [`GatewayError::LoginFailed`] with this reason.
+    Login(LoginFailure),
+    /// Answered as [`GatewayError::ProviderUnavailable`].
+    ProviderUnavailable,
+    /// Answered as [`GatewayError::BadRequest`] (a bad back-channel logout token).
+    BadRequest,
+    /// Answered as [`GatewayError::Internal`] (local setup: keys, HTTP client).
+    Internal,
+}
+
+/// The one decision of what each relying-party failure is for the client.
+fn rp_class(error: &oidc::Error) -> RpClass {
+    use oidc::Error as E;
+    match error {
+        E::CaBundle(_) | E::EmptyCaBundle | E::Client(_) | E::ClientKey(_) => RpClass::Internal,
+        E::SignAssertion(_) | E::NoEndpoints => RpClass::Internal,
+        E::Transport { .. }
+        | E::TooLarge { .. }
+        | E::Status { .. }
+        | E::DiscoveryBackoff
+        | E::DiscoveryJson(_)
+        | E::EmptyIssuer
+        | E::DiscoveryUrl { .. }
+        | E::JwksJson(_)
+        | E::JwksUnavailable(_)
+        | E::TokenEndpointFailed { .. }
+        | E::NoTokens(_) => RpClass::ProviderUnavailable,
+        E::UnknownKey { .. } => RpClass::Login(LoginFailure::UnknownKey),
+        E::CallbackIssuer => RpClass::Login(LoginFailure::MalformedCallback),
+        E::TokenRefused { .. } | E::TokenType => RpClass::Login(LoginFailure::TokenRejected),
+        E::NoIdToken => RpClass::Login(LoginFailure::InvalidIdToken),
+        E::UserinfoRefused { .. } | E::UnsignedUserinfo => {
+            RpClass::Login(LoginFailure::InvalidUserinfo)
+        }
+        E::Token { kind, .. } => match kind {
+            oidc::TokenKind::IdToken => RpClass::Login(LoginFailure::InvalidIdToken),
+            oidc::TokenKind::Userinfo => RpClass::Login(LoginFailure::InvalidUserinfo),
+            oidc::TokenKind::LogoutToken => RpClass::BadRequest,
+        },
+    }
+}
+
+/// An error with its causes, `outer: inner: innermost`, for the log.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(e) = cause {
+            write!(f, ": {e}")?;
+            cause = e.source();
+        }
+        Ok(())
+    }
 }
 
 impl GatewayError {
@@ -120,6 +221,31 @@ impl GatewayError {
         }
     }
 
+    /// Why a login failed, for `g2p_gateway_logins_failed_total`; `None`
+    /// when this is not a failed login.
+    pub fn login_failure(&self) -> Option<LoginFailure> {
+        match self {
+            Self::LoginFailed { reason, .. } => Some(*reason),
+            Self::Oidc(e) => match rp_class(e) {
+                RpClass::Login(reason) => Some(reason),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The RFC 6749 §5.2 `error` for endpoints that answer OAuth-style JSON
+    /// (back-channel logout, OpenID Back-Channel Logout §2.8):
+    /// `temporarily_unavailable` when the gateway or its dependencies
+    /// failed, `invalid_request` when the request did.
+    pub fn oauth_code(&self) -> &'static str {
+        if self.status().is_server_error() {
+            "temporarily_unavailable"
+        } else {
+            "invalid_request"
+        }
+    }
+
     /// The HTTP status sent to the client.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -127,13 +253,7 @@ impl GatewayError {
             Self::NoRoute => StatusCode::NOT_FOUND,
             Self::LoginRequired | Self::StepUpRequired { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::LoginFailed { reason, .. } => match reason {
-                LoginFailure::UnknownState
-                | LoginFailure::BrowserMismatch
-                | LoginFailure::MalformedCallback => StatusCode::BAD_REQUEST,
-                LoginFailure::InsufficientAcr => StatusCode::FORBIDDEN,
-                _ => StatusCode::UNAUTHORIZED,
-            },
+            Self::LoginFailed { reason, .. } => login_status(*reason),
             Self::ProviderUnavailable(_) => StatusCode::BAD_GATEWAY,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -143,7 +263,13 @@ impl GatewayError {
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::SessionStoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::PortalSetupFailed(_) => StatusCode::BAD_GATEWAY,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal(_) | Self::Identity(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Oidc(e) => match rp_class(e) {
+                RpClass::Login(reason) => login_status(reason),
+                RpClass::ProviderUnavailable => StatusCode::BAD_GATEWAY,
+                RpClass::BadRequest => StatusCode::BAD_REQUEST,
+                RpClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            },
         }
     }
 
@@ -155,13 +281,7 @@ impl GatewayError {
             Self::LoginRequired => "login_required",
             Self::StepUpRequired { .. } => "insufficient_user_authentication",
             Self::Forbidden(_) => "forbidden",
-            Self::LoginFailed { reason, .. } => match reason {
-                LoginFailure::UnknownState => "login_expired",
-                LoginFailure::BrowserMismatch => "login_browser_mismatch",
-                LoginFailure::ProviderRefused => "login_cancelled",
-                LoginFailure::InsufficientAcr => "insufficient_authentication",
-                _ => "login_failed",
-            },
+            Self::LoginFailed { reason, .. } => login_code(*reason),
             Self::ProviderUnavailable(_) => "identity_provider_unavailable",
             Self::Overloaded => "overloaded",
             Self::RateLimited(_) => "rate_limited",
@@ -170,8 +290,36 @@ impl GatewayError {
             Self::UpstreamTimeout(_) => "upstream_timeout",
             Self::SessionStoreUnavailable(_) => "session_store_unavailable",
             Self::PortalSetupFailed(_) => "portal_setup_failed",
-            Self::Internal(_) => "internal_error",
+            Self::Internal(_) | Self::Identity(_) => "internal_error",
+            Self::Oidc(e) => match rp_class(e) {
+                RpClass::Login(reason) => login_code(reason),
+                RpClass::ProviderUnavailable => "identity_provider_unavailable",
+                RpClass::BadRequest => "bad_request",
+                RpClass::Internal => "internal_error",
+            },
         }
+    }
+}
+
+/// The status of a failed login.
+fn login_status(reason: LoginFailure) -> StatusCode {
+    match reason {
+        LoginFailure::UnknownState
+        | LoginFailure::BrowserMismatch
+        | LoginFailure::MalformedCallback => StatusCode::BAD_REQUEST,
+        LoginFailure::InsufficientAcr => StatusCode::FORBIDDEN,
+        _ => StatusCode::UNAUTHORIZED,
+    }
+}
+
+/// The public code of a failed login.
+fn login_code(reason: LoginFailure) -> &'static str {
+    match reason {
+        LoginFailure::UnknownState => "login_expired",
+        LoginFailure::BrowserMismatch => "login_browser_mismatch",
+        LoginFailure::ProviderRefused => "login_cancelled",
+        LoginFailure::InsufficientAcr => "insufficient_authentication",
+        _ => "login_failed",
     }
 }
 
@@ -218,5 +366,170 @@ mod tests {
             GatewayError::ProviderUnavailable(String::new()).status(),
             StatusCode::BAD_GATEWAY
         );
+    }
+
+    /// Each relying-party failure answers exactly as its string-typed
+    /// predecessor did: same status, public code and metric label.
+    #[test]
+    fn relying_party_errors_map_as_before() {
+        use crate::metrics::IdpEndpoint;
+        use oidc::{Error as E, TokenKind, TokenProblem};
+        let jwt =
+            || jsonwebtoken::errors::Error::from(jsonwebtoken::errors::ErrorKind::InvalidToken);
+        let json = || serde_json::from_slice::<serde_json::Value>(b"{").unwrap_err();
+        let token = |kind| E::Token {
+            kind,
+            problem: TokenProblem::Signature,
+        };
+        let cases: Vec<(E, u16, &str, Option<&str>)> = vec![
+            (
+                E::CallbackIssuer,
+                400,
+                "login_failed",
+                Some("malformed_callback"),
+            ),
+            (
+                E::TokenRefused {
+                    status: 400,
+                    code: "invalid_grant".into(),
+                },
+                401,
+                "login_failed",
+                Some("token_rejected"),
+            ),
+            (E::TokenType, 401, "login_failed", Some("token_rejected")),
+            (
+                E::TokenEndpointFailed {
+                    status: 500,
+                    code: "x".into(),
+                },
+                502,
+                "identity_provider_unavailable",
+                None,
+            ),
+            (
+                E::NoTokens(json()),
+                502,
+                "identity_provider_unavailable",
+                None,
+            ),
+            (E::NoIdToken, 401, "login_failed", Some("invalid_id_token")),
+            (
+                token(TokenKind::IdToken),
+                401,
+                "login_failed",
+                Some("invalid_id_token"),
+            ),
+            (
+                token(TokenKind::Userinfo),
+                401,
+                "login_failed",
+                Some("invalid_userinfo"),
+            ),
+            (token(TokenKind::LogoutToken), 400, "bad_request", None),
+            (
+                E::UserinfoRefused { status: 403 },
+                401,
+                "login_failed",
+                Some("invalid_userinfo"),
+            ),
+            (
+                E::UnsignedUserinfo,
+                401,
+                "login_failed",
+                Some("invalid_userinfo"),
+            ),
+            (
+                E::Status {
+                    endpoint: IdpEndpoint::Userinfo,
+                    status: 500,
+                },
+                502,
+                "identity_provider_unavailable",
+                None,
+            ),
+            (
+                E::UnknownKey {
+                    kid: Some("k".into()),
+                    alg: jsonwebtoken::Algorithm::RS256,
+                },
+                401,
+                "login_failed",
+                Some("unknown_key"),
+            ),
+            (
+                E::JwksUnavailable(std::sync::Arc::new(E::DiscoveryBackoff)),
+                502,
+                "identity_provider_unavailable",
+                None,
+            ),
+            (
+                E::DiscoveryBackoff,
+                502,
+                "identity_provider_unavailable",
+                None,
+            ),
+            (
+                E::DiscoveryJson(json()),
+                502,
+                "identity_provider_unavailable",
+                None,
+            ),
+            (E::SignAssertion(jwt()), 500, "internal_error", None),
+            (E::NoEndpoints, 500, "internal_error", None),
+        ];
+        for (rp, status, code, label) in cases {
+            let what = format!("{rp:?}");
+            let e = GatewayError::from(rp);
+            assert_eq!(e.status().as_u16(), status, "{what}");
+            assert_eq!(e.public_code(), code, "{what}");
+            assert_eq!(e.login_failure().map(LoginFailure::label), label, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_wrapped_relying_party_error_keeps_its_cause_chain() {
+        let parse = serde_json::from_slice::<serde_json::Value>(b"{").unwrap_err();
+        let e = GatewayError::from(oidc::Error::NoTokens(parse));
+        let cause = std::error::Error::source(&e).expect("the JSON error is kept");
+        assert!(cause.is::<serde_json::Error>());
+        let logged = Chain(&e).to_string();
+        assert!(
+            logged.starts_with("token endpoint answered 200 without tokens: "),
+            "{logged}"
+        );
+
+        let token = oidc::Error::Token {
+            kind: oidc::TokenKind::IdToken,
+            problem: oidc::TokenProblem::Rejected(
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature.into(),
+            ),
+        };
+        let logged = Chain(&GatewayError::from(token)).to_string();
+        assert!(
+            logged.starts_with("ID token rejected: token has expired"),
+            "{logged}"
+        );
+    }
+
+    #[test]
+    fn back_channel_answers_use_oauth_codes() {
+        let bad = GatewayError::from(oidc::Error::Token {
+            kind: oidc::TokenKind::LogoutToken,
+            problem: oidc::TokenProblem::Typ,
+        });
+        assert_eq!(bad.oauth_code(), "invalid_request");
+        let down = GatewayError::SessionStoreUnavailable("redis".into());
+        assert_eq!(down.oauth_code(), "temporarily_unavailable");
+    }
+
+    #[test]
+    fn a_minting_failure_is_an_internal_error_with_its_cause() {
+        let e = GatewayError::from(crate::identity::Error::Sign(
+            jsonwebtoken::errors::ErrorKind::InvalidKeyFormat.into(),
+        ));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.public_code(), "internal_error");
+        assert!(std::error::Error::source(&e).is_some());
     }
 }

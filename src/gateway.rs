@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::{Config, Upstream};
+use crate::error::Chain;
 use crate::error::GatewayError;
+use crate::error::StartupError;
 use crate::identity::{AssertionMinter, HeaderStripper};
 use crate::limits::Limits;
 use crate::metrics::{Metrics, RouteMetrics};
@@ -61,7 +63,7 @@ impl Gateway {
         config: Arc<Config>,
         store: Arc<dyn SessionStore>,
         metrics: Arc<Metrics>,
-    ) -> Result<Gateway, String> {
+    ) -> Result<Gateway, StartupError> {
         let redirect_uri = format!(
             "{}{}/callback",
             config.server.public_url.as_str().trim_end_matches('/'),
@@ -130,21 +132,34 @@ impl Gateway {
         correlation_id: &str,
         login_url: Option<&str>,
     ) -> Reply {
-        if let GatewayError::LoginFailed { reason, .. } = error {
-            self.metrics.login_failed(*reason);
+        self.record(error, correlation_id);
+        Reply::error(error, who, &self.pages, correlation_id, login_url)
+    }
+
+    /// [`Self::reject`] for endpoints that answer OAuth-style JSON
+    /// (back-channel logout): the same log line and metrics, an RFC 6749
+    /// error body.
+    pub fn reject_oauth(&self, error: &GatewayError, correlation_id: &str) -> Reply {
+        self.record(error, correlation_id);
+        Reply::oauth_error(error, correlation_id)
+    }
+
+    /// Logs and counts a refusal, with its causes.
+    fn record(&self, error: &GatewayError, correlation_id: &str) {
+        if let Some(reason) = error.login_failure() {
+            self.metrics.login_failed(reason);
         }
         let status = error.status().as_u16();
         match status {
             500.. => {
-                tracing::error!(correlation_id, code = error.public_code(), error = %error, "request failed")
+                tracing::error!(correlation_id, code = error.public_code(), error = %Chain(error), "request failed")
             }
             401 if matches!(error, GatewayError::LoginRequired) => {
                 tracing::debug!(correlation_id, "login required")
             }
             _ => {
-                tracing::warn!(correlation_id, code = error.public_code(), error = %error, "request refused")
+                tracing::warn!(correlation_id, code = error.public_code(), error = %Chain(error), "request refused")
             }
         }
-        Reply::error(error, who, &self.pages, correlation_id, login_url)
     }
 }

@@ -173,6 +173,19 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// The reply for `error` at an endpoint that answers OAuth-style JSON
+    /// (RFC 6749 §5.2): `{"error": code, "correlation_id": ...}`, never
+    /// cached. The back-channel logout endpoint answers this way.
+    pub fn oauth_error(error: &GatewayError, correlation_id: &str) -> Reply {
+        let body = serde_json::json!({
+            "error": error.oauth_code(),
+            "correlation_id": correlation_id,
+        });
+        Reply::json(error.status(), &body).with_header("x-correlation-id", correlation_id)
+    }
+}
+
 /// Who is asking: browser or API client, and in which language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Requester {

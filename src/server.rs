@@ -20,6 +20,8 @@ use crate::admin::AdminApp;
 use crate::config::Config;
 use crate::config::StoreSettings;
 use crate::connections::GuardedApp;
+use crate::error::Chain;
+use crate::error::StartupError;
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::proxy::GatewayProxy;
@@ -40,12 +42,12 @@ pub struct RunOptions {
 }
 
 /// Builds the gateway from `config` and runs it until a shutdown signal.
-pub fn run(config: Config) -> Result<(), String> {
+pub fn run(config: Config) -> Result<(), StartupError> {
     run_with(config, RunOptions::default())
 }
 
 /// [`run`], with process options (binary upgrade).
-pub fn run_with(config: Config, options: RunOptions) -> Result<(), String> {
+pub fn run_with(config: Config, options: RunOptions) -> Result<(), StartupError> {
     let listen = resolve_port(config.server.listen)?;
     let admin = resolve_port(config.server.admin_listen)?;
     let metrics = Arc::new(Metrics::new());
@@ -86,7 +88,7 @@ pub fn run_with(config: Config, options: RunOptions) -> Result<(), String> {
             let (cert, key) = (files.cert.to_string_lossy(), files.key.to_string_lossy());
             proxy
                 .add_tls(&listen.to_string(), &cert, &key)
-                .map_err(|e| format!("server.tls: cannot load the certificate or key: {e}"))?;
+                .map_err(StartupError::Tls)?;
             "https"
         }
         None => {
@@ -125,7 +127,7 @@ pub fn run_with(config: Config, options: RunOptions) -> Result<(), String> {
 type BuiltStore = (Arc<dyn SessionStore>, Option<Arc<RedisStore>>);
 
 /// The configured session store. Runs once at startup; connects nothing.
-fn build_store(config: &Config, metrics: &Arc<Metrics>) -> Result<BuiltStore, String> {
+fn build_store(config: &Config, metrics: &Arc<Metrics>) -> Result<BuiltStore, StartupError> {
     match &config.session.store {
         StoreSettings::Memory => {
             metrics.set_store_up(true);
@@ -163,12 +165,13 @@ impl BackgroundService for Invalidation {
 }
 
 /// Replaces port 0 by a free port, so the address can be printed and reused.
-fn resolve_port(addr: SocketAddr) -> Result<SocketAddr, String> {
+fn resolve_port(addr: SocketAddr) -> Result<SocketAddr, StartupError> {
     if addr.port() != 0 {
         return Ok(addr);
     }
-    let probe = TcpListener::bind(addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
-    probe.local_addr().map_err(|e| e.to_string())
+    let bind = |source| StartupError::Bind { addr, source };
+    let probe = TcpListener::bind(addr).map_err(bind)?;
+    probe.local_addr().map_err(bind)
 }
 
 /// Fetches the provider's discovery document and JWKS at startup, retrying
@@ -190,7 +193,7 @@ impl BackgroundService for WarmUp {
                     return;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?delay, "identity provider not reachable yet")
+                    tracing::warn!(error = %Chain(&e), retry_in = ?delay, "identity provider not reachable yet")
                 }
             }
             tokio::select! {

@@ -120,6 +120,33 @@ impl std::fmt::Debug for PendingLogin {
     }
 }
 
+/// Why the session cookies or the store cannot be set up (startup, reload).
+/// Never quotes a key or a Redis URL (it may hold a password).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A cookie key (`session.cookie_keys`) is unusable (shorter than 64 bytes).
+    #[error("session.cookie_keys: a key is unusable")]
+    CookieKey(#[source] ::cookie::KeyError),
+    /// No cookie key is configured.
+    #[error("no cookie key")]
+    NoCookieKey,
+    /// A record key (`session.store.redis.record_keys`) is not 32 bytes.
+    #[error("a record key must be 32 bytes")]
+    RecordKeyLength,
+    /// No record key is configured.
+    #[error("no record key")]
+    NoRecordKey,
+    /// A Redis address or client setting is invalid. Only the error kind is
+    /// kept: the client's message may quote the URL and its password.
+    #[error("session.store.redis: invalid {what} ({kind:?})")]
+    Redis {
+        /// Which setting (`url`, `sentinel url`, `cluster`...).
+        what: &'static str,
+        /// The client's error kind.
+        kind: ::redis::ErrorKind,
+    },
+}
+
 /// A store failure (the shared store is unreachable, a record is corrupt).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("session store: {0}")]

@@ -17,8 +17,10 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::codes::s256;
+use super::SetupError;
 use super::{clients, oauth_error};
 use crate::clock::now_secs;
+use crate::error::Chain;
 use crate::gateway::Gateway;
 use crate::respond::Reply;
 use crate::secret::constant_time_eq;
@@ -130,7 +132,13 @@ async fn exchange(
         })?
         .ok_or_else(|| invalid_grant("the gateway session has ended"))?;
     let issued = issue_tokens(gw, &id, &session, &client.client_id, grant.nonce.as_deref())
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, "server_error", e))?;
+        .map_err(|e| {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                Chain(&e).to_string(),
+            )
+        })?;
     tracing::info!(client_id = %client.client_id, "portal tokens issued");
     Ok(Reply::json(StatusCode::OK, &issued).with_header("pragma", "no-cache"))
 }
@@ -142,7 +150,7 @@ pub fn issue_tokens(
     session: &Session,
     client_id: &str,
     nonce: Option<&str>,
-) -> Result<Value, String> {
+) -> Result<Value, crate::identity::Error> {
     let now = now_secs();
     let lifetime = gw.config.provider.token_lifetime.as_secs();
     let exp = now + lifetime;
@@ -206,14 +214,14 @@ pub struct AccessTokenVerifier {
 
 impl AccessTokenVerifier {
     /// From the gateway's JWKS (every configured key verifies, RSA or EC).
-    pub fn new(jwks: &Value, issuer: &str) -> Result<AccessTokenVerifier, String> {
+    pub fn new(jwks: &Value, issuer: &str) -> Result<AccessTokenVerifier, SetupError> {
         let jwks: jsonwebtoken::jwk::JwkSet =
-            serde_json::from_value(jwks.clone()).map_err(|e| e.to_string())?;
+            serde_json::from_value(jwks.clone()).map_err(SetupError::Jwks)?;
         let keys = jwks
             .keys
             .iter()
             .map(|jwk| {
-                let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+                let key = DecodingKey::from_jwk(jwk).map_err(SetupError::Key)?;
                 let algorithm = match jwk.algorithm {
                     jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
                     _ => Algorithm::RS256,
@@ -226,7 +234,7 @@ impl AccessTokenVerifier {
                 validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
                 Ok((key, validation))
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, SetupError>>()?;
         Ok(AccessTokenVerifier { keys })
     }
 

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::{clients, oauth_error};
 use crate::config::MappingSettings;
+use crate::error::Chain;
 use crate::gateway::Gateway;
 use crate::mapping::TOKEN_MECHANICS;
 use crate::respond::Reply;
@@ -107,7 +108,7 @@ pub async fn userinfo(
         Err(e) => oauth_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
-            &e,
+            &Chain(&e).to_string(),
             correlation_id,
         ),
     }

@@ -40,6 +40,7 @@ use tokio::sync::watch;
 use self::wire::{Wire, WireError};
 use super::cached::{self, LocalCache};
 use super::sealed::Sealer;
+use super::SetupError;
 use super::{PendingLogin, Session, SessionId, SessionStore, StoreError};
 use crate::clock::now_secs;
 use crate::config::{RedisSettings, SessionSettings};
@@ -172,7 +173,7 @@ impl RedisStore {
         session: &SessionSettings,
         login_timeout: Duration,
         metrics: Arc<Metrics>,
-    ) -> Result<RedisStore, String> {
+    ) -> Result<RedisStore, SetupError> {
         metrics.set_store_up(false);
         Ok(RedisStore {
             wire: Wire::new(redis)?,
