@@ -52,6 +52,54 @@ impl LoginFailure {
     }
 }
 
+/// An error code of the gateway's own OpenID provider (RFC 6749 §5.2,
+/// RFC 6750 §3.1), answered to portals as JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthCode {
+    /// The request is malformed (body missing or too large).
+    InvalidRequest,
+    /// The portal's client authentication failed.
+    InvalidClient,
+    /// The code does not open, expired, was replayed, or its session ended.
+    InvalidGrant,
+    /// A grant type other than `authorization_code`.
+    UnsupportedGrantType,
+    /// The access token is missing or invalid, or its session ended.
+    InvalidToken,
+    /// The gateway could not sign a token.
+    ServerError,
+    /// The session store cannot be reached.
+    TemporarilyUnavailable,
+}
+
+impl OAuthCode {
+    /// The `error` value on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidToken => "invalid_token",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+
+    /// The HTTP status: 401 for client and token failures (with a Bearer
+    /// challenge), 500/503 for the gateway's own, 400 otherwise.
+    fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidClient | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InvalidRequest | Self::InvalidGrant | Self::UnsupportedGrantType => {
+                StatusCode::BAD_REQUEST
+            }
+        }
+    }
+}
+
 /// What went wrong with a request, from the client's point of view.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -119,6 +167,15 @@ pub enum GatewayError {
     /// a local failure, answered like [`GatewayError::Internal`].
     #[error(transparent)]
     Identity(#[from] crate::identity::Error),
+    /// The gateway's own OpenID provider refused a portal's request; answered
+    /// as RFC 6749 JSON by [`crate::respond::Reply::oauth_error`].
+    #[error("{}: {detail}", .code.as_str())]
+    OAuth {
+        /// The OAuth error code.
+        code: OAuthCode,
+        /// Details for the log only.
+        detail: String,
+    },
 }
 
 /// Why a gateway could not be built: at startup (the process exits) or at a
@@ -213,6 +270,14 @@ impl std::fmt::Display for Chain<'_> {
 }
 
 impl GatewayError {
+    /// Shorthand for a refusal of the gateway's own provider.
+    pub fn oauth(code: OAuthCode, detail: impl Into<String>) -> Self {
+        GatewayError::OAuth {
+            code,
+            detail: detail.into(),
+        }
+    }
+
     /// Shorthand for a login failure.
     pub fn login(reason: LoginFailure, detail: impl Into<String>) -> Self {
         GatewayError::LoginFailed {
@@ -239,7 +304,9 @@ impl GatewayError {
     /// `temporarily_unavailable` when the gateway or its dependencies
     /// failed, `invalid_request` when the request did.
     pub fn oauth_code(&self) -> &'static str {
-        if self.status().is_server_error() {
+        if let Self::OAuth { code, .. } = self {
+            code.as_str()
+        } else if self.status().is_server_error() {
             "temporarily_unavailable"
         } else {
             "invalid_request"
@@ -264,6 +331,7 @@ impl GatewayError {
             Self::SessionStoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::PortalSetupFailed(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) | Self::Identity(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::OAuth { code, .. } => code.status(),
             Self::Oidc(e) => match rp_class(e) {
                 RpClass::Login(reason) => login_status(reason),
                 RpClass::ProviderUnavailable => StatusCode::BAD_GATEWAY,
@@ -291,6 +359,7 @@ impl GatewayError {
             Self::SessionStoreUnavailable(_) => "session_store_unavailable",
             Self::PortalSetupFailed(_) => "portal_setup_failed",
             Self::Internal(_) | Self::Identity(_) => "internal_error",
+            Self::OAuth { code, .. } => code.as_str(),
             Self::Oidc(e) => match rp_class(e) {
                 RpClass::Login(reason) => login_code(reason),
                 RpClass::ProviderUnavailable => "identity_provider_unavailable",
