@@ -154,8 +154,8 @@ pub enum GatewayError {
     SessionStoreUnavailable(String),
     /// The login worked, but the portal could not set up the citizen's
     /// account (gateway-driven `/oauth2/callback`); the next login retries.
-    #[error("portal setup failed: {0}")]
-    PortalSetupFailed(String),
+    #[error("portal setup failed")]
+    PortalSetupFailed(#[from] crate::provider::provision::ProvisionError),
     /// A bug or an unexpected local failure.
     #[error("internal error: {0}")]
     Internal(String),
