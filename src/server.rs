@@ -204,3 +204,23 @@ impl BackgroundService for WarmUp {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unbindable_address_is_a_startup_error_with_the_os_cause() {
+        // TEST-NET-1 (RFC 5737) is never a local address.
+        let addr: SocketAddr = "192.0.2.1:0".parse().unwrap();
+        let err = resolve_port(addr).unwrap_err();
+        assert!(matches!(err, StartupError::Bind { .. }), "{err:?}");
+        let cause = std::error::Error::source(&err).expect("the OS error is kept");
+        assert!(cause.is::<std::io::Error>());
+        assert!(Chain(&err)
+            .to_string()
+            .starts_with("cannot bind 192.0.2.1:0: "));
+        let fixed: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(resolve_port(fixed).unwrap(), fixed);
+    }
+}

@@ -188,4 +188,15 @@ mod tests {
         )
         .is_err());
     }
+
+    #[test]
+    fn unreadable_keys_are_typed_and_keep_their_cause() {
+        let err = SigningKey::from_pem(&[0xff, 0xfe]).err().expect("refused");
+        assert!(matches!(err, KeyError::NotText(_)), "{err:?}");
+        assert!(std::error::Error::source(&err).is_some());
+        let err = SigningKey::from_pem(b"-----BEGIN NOTHING-----")
+            .err()
+            .expect("refused");
+        assert!(matches!(err, KeyError::Unsupported), "{err:?}");
+    }
 }

@@ -240,6 +240,19 @@ mod tests {
     }
 
     #[test]
+    fn a_short_cookie_key_is_refused_with_its_cause() {
+        let mut short = settings(&[[7; 64]]);
+        short.cookie_keys = vec![Secret::new(vec![7; 16])];
+        let err = CookieCodec::new(&short, 600).err().expect("refused");
+        assert!(matches!(err, SetupError::CookieKey(_)), "{err:?}");
+        assert!(std::error::Error::source(&err).is_some());
+        assert!(!err.to_string().contains("7, 7"), "never quotes the key");
+        short.cookie_keys.clear();
+        let err = CookieCodec::new(&short, 600).err().expect("refused");
+        assert!(matches!(err, SetupError::NoCookieKey), "{err:?}");
+    }
+
+    #[test]
     fn session_cookie_round_trips_and_has_safe_attributes() {
         let codec = CookieCodec::new(&settings(&[[7; 64]]), 600).unwrap();
         let id = SessionId::random();
