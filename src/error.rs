@@ -150,8 +150,8 @@ pub enum GatewayError {
     UpstreamUnavailable(String),
     /// The shared session store (Redis) cannot be reached: nobody is let in
     /// without a session that could be checked.
-    #[error("session store unavailable: {0}")]
-    SessionStoreUnavailable(String),
+    #[error(transparent)]
+    SessionStoreUnavailable(#[from] crate::session::StoreError),
     /// The login worked, but the portal could not set up the citizen's
     /// account (gateway-driven `/oauth2/callback`); the next login retries.
     #[error("portal setup failed")]
@@ -392,12 +392,6 @@ fn login_code(reason: LoginFailure) -> &'static str {
     }
 }
 
-impl From<crate::session::StoreError> for GatewayError {
-    fn from(e: crate::session::StoreError) -> Self {
-        GatewayError::SessionStoreUnavailable(e.0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,8 +582,17 @@ mod tests {
             problem: oidc::TokenProblem::Typ,
         });
         assert_eq!(bad.oauth_code(), "invalid_request");
-        let down = GatewayError::SessionStoreUnavailable("redis".into());
+        let down = GatewayError::from(crate::session::StoreError::Failed {
+            op: "session",
+            cause: std::sync::Arc::new(std::io::Error::other("connection refused")),
+        });
         assert_eq!(down.oauth_code(), "temporarily_unavailable");
+        assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(down.public_code(), "session_store_unavailable");
+        assert_eq!(
+            Chain(&down).to_string(),
+            "session store: session failed: connection refused"
+        );
     }
 
     #[test]

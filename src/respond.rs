@@ -354,7 +354,10 @@ mod tests {
         assert!(!grant.headers.iter().any(|(k, _)| k == "www-authenticate"));
 
         // Other errors (back-channel logout) keep the generic OAuth codes.
-        let store = GatewayError::SessionStoreUnavailable("down".into());
+        let store = GatewayError::from(crate::session::StoreError::Failed {
+            op: "session",
+            cause: std::sync::Arc::new(std::io::Error::other("down")),
+        });
         let reply = Reply::oauth_error(&store, "c");
         assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
         let v: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();

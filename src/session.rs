@@ -147,10 +147,23 @@ pub enum SetupError {
     },
 }
 
-/// A store failure (the shared store is unreachable, a record is corrupt).
+/// A store failure (the shared store is unreachable, a record cannot be
+/// encoded). Cheap to clone: the cause is shared.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("session store: {0}")]
-pub struct StoreError(pub String);
+pub enum StoreError {
+    /// An operation failed: Redis unreachable, timed out, or answered an error.
+    #[error("session store: {op} failed")]
+    Failed {
+        /// The operation (the `op` label of `g2p_gateway_session_store_errors_total`).
+        op: &'static str,
+        /// Why, from the Redis client.
+        #[source]
+        cause: Arc<dyn std::error::Error + Send + Sync>,
+    },
+    /// A record could not be encoded before sealing.
+    #[error("session store: cannot encode a record")]
+    Encode(#[source] Arc<serde_json::Error>),
+}
 
 /// Where sessions and pending logins live.
 ///

@@ -53,7 +53,7 @@ fn invalid_grant(detail: &str) -> GatewayError {
 }
 
 fn store_down(e: StoreError) -> GatewayError {
-    GatewayError::oauth(OAuthCode::TemporarilyUnavailable, e.0)
+    GatewayError::oauth(OAuthCode::TemporarilyUnavailable, Chain(&e).to_string())
 }
 
 async fn exchange(

@@ -62,7 +62,7 @@ pub async fn userinfo(
             Ok(found) => found,
             Err(e) => {
                 return gw.reject_oauth(
-                    &GatewayError::oauth(OAuthCode::TemporarilyUnavailable, e.0),
+                    &GatewayError::oauth(OAuthCode::TemporarilyUnavailable, Chain(&e).to_string()),
                     correlation_id,
                 )
             }

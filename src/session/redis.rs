@@ -215,7 +215,7 @@ impl RedisStore {
     }
 
     fn seal<T: Serialize>(&self, key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
-        let json = serde_json::to_vec(value).map_err(|e| StoreError(e.to_string()))?;
+        let json = serde_json::to_vec(value).map_err(|e| StoreError::Encode(Arc::new(e)))?;
         Ok(self.sealer.seal(key.as_bytes(), &json))
     }
 
@@ -245,7 +245,10 @@ impl RedisStore {
             tracing::debug!(op, error = %e, "session store still unreachable");
         }
         self.metrics.set_store_up(false);
-        StoreError(format!("{op}: {e}"))
+        StoreError::Failed {
+            op,
+            cause: Arc::new(e),
+        }
     }
 
     /// Records a successful round trip.
