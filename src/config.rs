@@ -18,7 +18,7 @@ mod tests;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use birthdate::BirthdateFormat;
+pub use birthdate::{BirthdateFormat, BirthdateFormatError};
 pub use model::*;
 
 use self::parse::Parsed;

@@ -25,6 +25,36 @@ use crate::session::{Session, SessionId};
 use crate::shared::clock::now_secs;
 use crate::shared::keys::SigningKey;
 
+/// Why the minter cannot be built or cannot sign. Never quotes a key or a
+/// claim value.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configured signing key (`identity.signing_key(s)`) cannot be used.
+    #[error("identity signing key")]
+    Key(#[from] crate::shared::keys::KeyError),
+    /// No signing key is configured.
+    #[error("no identity signing key")]
+    NoKey,
+    /// A configured header name (`identity.header`, `identity.headers`) is invalid.
+    #[error("identity header {name:?} is not a valid header name")]
+    HeaderName {
+        /// The configured name.
+        name: String,
+        /// The parser's reason.
+        #[source]
+        source: http::header::InvalidHeaderName,
+    },
+    /// The audience was not given when the minter was built (a bug).
+    #[error("audience {0:?} is not configured")]
+    UnknownAudience(String),
+    /// jsonwebtoken could not sign the claims.
+    #[error("cannot sign the identity assertion")]
+    Sign(#[source] jsonwebtoken::errors::Error),
+    /// A minted value is not a valid header value.
+    #[error("a minted identity header is not a valid header value")]
+    HeaderValue(#[source] http::header::InvalidHeaderValue),
+}
+
 /// Mapped claims longer than this never go into the assertion (a header).
 const MAX_CLAIM_BYTES: usize = 1024;
 
@@ -116,26 +146,27 @@ impl AssertionMinter {
         settings: &IdentitySettings,
         audiences: impl IntoIterator<Item = &'a str>,
         max_sessions: u64,
-    ) -> Result<AssertionMinter, String> {
+    ) -> Result<AssertionMinter, Error> {
         let keys = settings
             .signing_keys
             .iter()
             .map(|k| SigningKey::from_pem(k.expose()))
             .collect::<Result<Vec<_>, _>>()?;
         if keys.is_empty() {
-            return Err("no identity signing key".into());
+            return Err(Error::NoKey);
         }
         let header_name = |name: &str| match HeaderName::from_bytes(name.as_bytes()) {
             Ok(_) => Ok(Bytes::copy_from_slice(name.as_bytes())),
-            Err(_) => Err(format!(
-                "identity header {name:?} is not a valid header name"
-            )),
+            Err(source) => Err(Error::HeaderName {
+                name: name.to_owned(),
+                source,
+            }),
         };
         let plain_headers = settings
             .headers
             .iter()
             .map(|(name, key)| Ok((header_name(name)?, key.clone())))
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, Error>>()?;
         let mut all: Vec<Box<str>> = vec![settings.audience.as_str().into()];
         all.extend(audiences.into_iter().map(Box::from));
         let mut caches: Vec<(Box<str>, _)> = Vec::new();
@@ -171,13 +202,13 @@ impl AssertionMinter {
         session_id: &SessionId,
         session: &Session,
         audience: &str,
-    ) -> Result<(Arc<ForwardedIdentity>, bool), String> {
+    ) -> Result<(Arc<ForwardedIdentity>, bool), Error> {
         let cache = self
             .caches
             .iter()
             .find(|(known, _)| &**known == audience)
             .map(|(_, cache)| cache)
-            .ok_or_else(|| format!("audience {audience:?} is not configured"))?;
+            .ok_or_else(|| Error::UnknownAudience(audience.to_owned()))?;
         let key = (*session_id, session.auth_time);
         if let Some(found) = cache.get(&key) {
             return Ok((found, false));
@@ -192,15 +223,15 @@ impl AssertionMinter {
         &self,
         session: &Session,
         audience: &str,
-    ) -> Result<ForwardedIdentity, String> {
+    ) -> Result<ForwardedIdentity, Error> {
         let token = self.mint(session, audience)?;
-        let assertion = HeaderValue::from_str(&token).map_err(|e| e.to_string())?;
+        let assertion = HeaderValue::from_str(&token).map_err(Error::HeaderValue)?;
         let bearer =
-            HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| e.to_string())?;
+            HeaderValue::from_str(&format!("Bearer {token}")).map_err(Error::HeaderValue)?;
         let mut plain = Vec::new();
         for (name, key) in &self.plain_headers {
             if let Some(value) = plain_header_value(session, key) {
-                let value = HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
+                let value = HeaderValue::from_str(&value).map_err(Error::HeaderValue)?;
                 plain.push((name.clone(), value));
             }
         }
@@ -220,7 +251,7 @@ impl AssertionMinter {
     }
 
     /// Signs a fresh assertion with the newest key.
-    pub fn mint(&self, session: &Session, audience: &str) -> Result<String, String> {
+    pub fn mint(&self, session: &Session, audience: &str) -> Result<String, Error> {
         let now = now_secs();
         let claims = assertion_claims(
             &session.identity,
@@ -236,11 +267,11 @@ impl AssertionMinter {
     /// Signs `claims` as a JWT with the newest key: RS256 with an RSA key,
     /// ES256 with an EC P-256 key (assertions, and the tokens the gateway's
     /// provider gives portals).
-    pub fn sign(&self, claims: &Map<String, Value>) -> Result<String, String> {
+    pub fn sign(&self, claims: &Map<String, Value>) -> Result<String, Error> {
         let signer = &self.keys[0];
         let mut header = Header::new(signer.algorithm);
         header.kid = Some(signer.kid.clone());
-        jsonwebtoken::encode(&header, claims, &signer.encoding).map_err(|e| e.to_string())
+        jsonwebtoken::encode(&header, claims, &signer.encoding).map_err(Error::Sign)
     }
 
     /// The algorithm tokens are signed with now (the newest key's).
@@ -575,7 +606,7 @@ mod minter_tests {
     #[test]
     fn an_audience_outside_the_config_is_refused() {
         let refused = minter().identity(&SessionId::random(), &session(1), "elsewhere");
-        assert!(refused.unwrap_err().contains("not configured"));
+        assert!(refused.unwrap_err().to_string().contains("not configured"));
     }
 
     /// Verifies `token` against the minter's own JWKS, as a portal does.

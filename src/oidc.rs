@@ -8,11 +8,16 @@
 pub(crate) mod assertion;
 pub(crate) mod authorize;
 pub(crate) mod discovery;
+pub(crate) mod error;
 pub(crate) mod http;
 pub(crate) mod jwks;
 pub(crate) mod logout_token;
 pub(crate) mod tokens;
 pub(crate) mod verify;
+
+pub use self::error::Error;
+pub use self::error::TokenKind;
+pub use self::error::TokenProblem;
 
 use std::sync::Arc;
 
@@ -22,10 +27,9 @@ use self::assertion::ClientAssertionSigner;
 use self::authorize::{authorize_url, AuthorizeParams};
 use self::discovery::Provider;
 use self::http::IdpHttp;
-use self::jwks::{JwksCache, KeyLookupError};
+use self::jwks::JwksCache;
 use self::verify::{Claims, IdTokenExpectations};
 use crate::config::EsignetSettings;
-use crate::edge::error::{GatewayError, LoginFailure};
 use crate::session::PendingLogin;
 use crate::shared::metrics::{IdpEndpoint, Metrics};
 
@@ -97,7 +101,7 @@ impl OidcClient {
         settings: Arc<EsignetSettings>,
         redirect_uri: String,
         metrics: Arc<Metrics>,
-    ) -> Result<OidcClient, String> {
+    ) -> Result<OidcClient, Error> {
         let http = IdpHttp::new(
             settings.http_timeout,
             metrics.clone(),
@@ -133,12 +137,9 @@ impl OidcClient {
     }
 
     /// Fetches discovery and the JWKS ahead of the first login. Runs at startup.
-    pub async fn warm_up(&self) -> Result<(), GatewayError> {
+    pub async fn warm_up(&self) -> Result<(), Error> {
         self.provider.metadata().await?;
-        self.jwks
-            .current()
-            .await
-            .map_err(|e| GatewayError::ProviderUnavailable(e.to_string()))?;
+        self.jwks.current().await?;
         Ok(())
     }
 
@@ -152,7 +153,7 @@ impl OidcClient {
         return_to: String,
         browser_binding: String,
         required_acr: Option<Vec<String>>,
-    ) -> Result<LoginStart, GatewayError> {
+    ) -> Result<LoginStart, Error> {
         let metadata = self.provider.metadata().await?;
         let state = CsrfToken::new_random_len(RANDOM_LEN).into_secret();
         let nonce = Nonce::new_random_len(RANDOM_LEN).secret().clone();
@@ -193,16 +194,13 @@ impl OidcClient {
         pending: &PendingLogin,
         code: &str,
         callback_iss: Option<&str>,
-    ) -> Result<VerifiedLogin, GatewayError> {
+    ) -> Result<VerifiedLogin, Error> {
         let metadata = self.provider.metadata().await?;
         let issuers = self.accepted_issuers(&metadata.issuer);
         if let Some(iss) = callback_iss {
             // RFC 9207: a wrong `iss` on the redirect means a mix-up attack.
             if iss != metadata.issuer && !issuers.iter().any(|i| i == iss) {
-                return Err(GatewayError::login(
-                    LoginFailure::MalformedCallback,
-                    "callback iss is not the provider's issuer",
-                ));
+                return Err(Error::CallbackIssuer);
             }
         }
         let tokens = self.exchange_code(&metadata, code, pending).await?;
@@ -233,16 +231,19 @@ impl OidcClient {
     pub async fn verify_logout_token(
         &self,
         token: &str,
-    ) -> Result<logout_token::LogoutRequest, GatewayError> {
-        let invalid = |e: String| GatewayError::BadRequest(format!("logout token: {e}"));
+    ) -> Result<logout_token::LogoutRequest, Error> {
+        // Any problem with the token itself is the sender's: 400, whatever
+        // the key lookup says (only discovery failing is ours).
+        let invalid = Error::token(TokenKind::LogoutToken);
         let metadata = self.provider.metadata().await?;
         let issuers = self.accepted_issuers(&metadata.issuer);
-        let header = verify::inspect_header(token).map_err(invalid)?;
+        let header = verify::inspect_header(token).map_err(&invalid)?;
         let typ = jsonwebtoken::decode_header(token).ok().and_then(|h| h.typ);
         let keys = self
-            .keys_for(&header)
+            .jwks
+            .keys_for(header.kid.as_deref(), header.alg)
             .await
-            .map_err(|e| invalid(e.to_string()))?;
+            .map_err(|e| invalid(TokenProblem::NoUsableKey(Box::new(e))))?;
         logout_token::verify_logout_token(
             token,
             &header,
@@ -290,7 +291,7 @@ impl OidcClient {
         metadata: &discovery::ProviderMetadata,
         code: &str,
         pending: &PendingLogin,
-    ) -> Result<tokens::TokenSet, GatewayError> {
+    ) -> Result<tokens::TokenSet, Error> {
         let token_endpoint = &metadata.token_endpoint;
         // e-Signet checks `aud` against its own published endpoint, not
         // the URL posted to (a `token_url` override may be internal).
@@ -299,10 +300,7 @@ impl OidcClient {
             .assertion_aud
             .clone()
             .unwrap_or_else(|| metadata.token_audience.clone());
-        let assertion = self
-            .signer
-            .sign(&audience)
-            .map_err(GatewayError::Internal)?;
+        let assertion = self.signer.sign(&audience)?;
         let form = tokens::token_form(
             code,
             &self.redirect_uri,
@@ -313,8 +311,7 @@ impl OidcClient {
         let response = self
             .http
             .post_form(IdpEndpoint::Token, token_endpoint.as_str(), &form)
-            .await
-            .map_err(GatewayError::ProviderUnavailable)?;
+            .await?;
         tokens::parse_token_response(response.status, &response.body)
     }
 
@@ -323,9 +320,9 @@ impl OidcClient {
         tokens: &tokens::TokenSet,
         issuers: &[String],
         nonce: &str,
-    ) -> Result<Claims, GatewayError> {
-        let header = verify::inspect_header(&tokens.id_token)
-            .map_err(|e| GatewayError::login(LoginFailure::InvalidIdToken, e))?;
+    ) -> Result<Claims, Error> {
+        let header =
+            verify::inspect_header(&tokens.id_token).map_err(Error::token(TokenKind::IdToken))?;
         let keys = self.keys_for(&header).await?;
         verify::verify_id_token(
             &tokens.id_token,
@@ -346,7 +343,7 @@ impl OidcClient {
         endpoint: &str,
         access_token: &str,
         sub: &str,
-    ) -> Result<Claims, GatewayError> {
+    ) -> Result<Claims, Error> {
         // Ask for the signed form: providers that sign userinfo only when
         // asked answer plain JSON otherwise (e-Signet signs either way).
         let response = self
@@ -357,41 +354,28 @@ impl OidcClient {
                 Some(access_token),
                 "application/jwt",
             )
-            .await
-            .map_err(GatewayError::ProviderUnavailable)?;
+            .await?;
         match response.status {
             200 => {}
-            401 | 403 => {
-                return Err(GatewayError::login(
-                    LoginFailure::InvalidUserinfo,
-                    format!(
-                        "userinfo refused the access token: HTTP {}",
-                        response.status
-                    ),
-                ))
-            }
+            status @ (401 | 403) => return Err(Error::UserinfoRefused { status }),
             status => {
-                return Err(GatewayError::ProviderUnavailable(format!(
-                    "userinfo answered HTTP {status}"
-                )))
+                return Err(Error::Status {
+                    endpoint: IdpEndpoint::Userinfo,
+                    status,
+                })
             }
         }
         if response.content_type == "application/json" {
             if !self.settings.insecure_allow_unsigned_userinfo {
-                return Err(GatewayError::login(
-                    LoginFailure::InvalidUserinfo,
-                    "userinfo is unsigned JSON and insecure_allow_unsigned_userinfo is off",
-                ));
+                return Err(Error::UnsignedUserinfo);
             }
             return verify::unsigned_userinfo(&response.body, sub);
         }
+        let invalid = Error::token(TokenKind::Userinfo);
         let token = std::str::from_utf8(&response.body)
-            .map_err(|_| {
-                GatewayError::login(LoginFailure::InvalidUserinfo, "userinfo is not text")
-            })?
+            .map_err(|e| invalid(TokenProblem::NotText(e)))?
             .trim();
-        let header = verify::inspect_header(token)
-            .map_err(|e| GatewayError::login(LoginFailure::InvalidUserinfo, e))?;
+        let header = verify::inspect_header(token).map_err(&invalid)?;
         let keys = self.keys_for(&header).await?;
         verify::verify_userinfo(
             token,
@@ -406,16 +390,8 @@ impl OidcClient {
     async fn keys_for(
         &self,
         header: &verify::JwsHeader,
-    ) -> Result<Vec<jsonwebtoken::DecodingKey>, GatewayError> {
-        self.jwks
-            .keys_for(header.kid.as_deref(), header.alg)
-            .await
-            .map_err(|e| match e {
-                KeyLookupError::Unavailable(d) => GatewayError::ProviderUnavailable(d),
-                KeyLookupError::UnknownKey { .. } => {
-                    GatewayError::login(LoginFailure::UnknownKey, e.to_string())
-                }
-            })
+    ) -> Result<Vec<jsonwebtoken::DecodingKey>, Error> {
+        self.jwks.keys_for(header.kid.as_deref(), header.alg).await
     }
 }
 

@@ -120,10 +120,50 @@ impl std::fmt::Debug for PendingLogin {
     }
 }
 
-/// A store failure (the shared store is unreachable, a record is corrupt).
+/// Why the session cookies or the store cannot be set up (startup, reload).
+/// Never quotes a key or a Redis URL (it may hold a password).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A cookie key (`session.cookie_keys`) is unusable (shorter than 64 bytes).
+    #[error("session.cookie_keys: a key is unusable")]
+    CookieKey(#[source] ::cookie::KeyError),
+    /// No cookie key is configured.
+    #[error("no cookie key")]
+    NoCookieKey,
+    /// A record key (`session.store.redis.record_keys`) is not 32 bytes.
+    #[error("a record key must be 32 bytes")]
+    RecordKeyLength,
+    /// No record key is configured.
+    #[error("no record key")]
+    NoRecordKey,
+    /// A Redis address or client setting is invalid. Only the error kind is
+    /// kept: the client's message may quote the URL and its password.
+    #[error("session.store.redis: invalid {what} ({kind:?})")]
+    Redis {
+        /// Which setting (`url`, `sentinel url`, `cluster`...).
+        what: &'static str,
+        /// The client's error kind.
+        kind: ::redis::ErrorKind,
+    },
+}
+
+/// A store failure (the shared store is unreachable, a record cannot be
+/// encoded). Cheap to clone: the cause is shared.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("session store: {0}")]
-pub struct StoreError(pub String);
+pub enum StoreError {
+    /// An operation failed: Redis unreachable, timed out, or answered an error.
+    #[error("session store: {op} failed")]
+    Failed {
+        /// The operation (the `op` label of `g2p_gateway_session_store_errors_total`).
+        op: &'static str,
+        /// Why, from the Redis client.
+        #[source]
+        cause: Arc<dyn std::error::Error + Send + Sync>,
+    },
+    /// A record could not be encoded before sealing.
+    #[error("session store: cannot encode a record")]
+    Encode(#[source] Arc<serde_json::Error>),
+}
 
 /// Where sessions and pending logins live.
 ///

@@ -27,6 +27,50 @@ pub const MAX_JWK_CHARS: usize = 1024;
 /// Key sizes offered (2048 is e-Signet's and the postman collection's default).
 pub const ALLOWED_BITS: &[usize] = &[2048, 3072, 4096];
 
+/// Why `keygen` wrote nothing (or removed what it had begun to write).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `--bits` is not one of [`ALLOWED_BITS`].
+    #[error("--bits {0} is not supported; use one of {ALLOWED_BITS:?}")]
+    UnsupportedBits(usize),
+    /// `--jwk` names the key file itself.
+    #[error("the key and the JWK must go to different files")]
+    SamePath,
+    /// A target file exists; keygen never overwrites.
+    #[error("{} already exists; refusing to overwrite it (move it away first)", .0.display())]
+    Exists(PathBuf),
+    /// The random key could not be generated.
+    #[error("key generation failed")]
+    Generate(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The key could not be encoded as PKCS#8 PEM.
+    #[error("cannot encode the key")]
+    Encode(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The public JWK could not be made.
+    #[error("cannot make the public JWK")]
+    Jwk(#[from] crate::shared::keys::KeyError),
+    /// The JWK does not fit e-Signet's column.
+    #[error("the JWK is {0} characters; e-Signet stores at most {MAX_JWK_CHARS}")]
+    JwkTooLong(usize),
+    /// A file could not be created.
+    #[error("cannot create {}", .path.display())]
+    Create {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write {}", .path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// What `keygen` wrote.
 #[derive(Debug)]
 pub struct Generated {
@@ -59,21 +103,16 @@ pub fn generate(
     jwk_path: &Path,
     key_type: KeyType,
     bits: usize,
-) -> Result<Generated, String> {
+) -> Result<Generated, Error> {
     if key_type == KeyType::Rsa && !ALLOWED_BITS.contains(&bits) {
-        return Err(format!(
-            "--bits {bits} is not supported; use one of {ALLOWED_BITS:?}"
-        ));
+        return Err(Error::UnsupportedBits(bits));
     }
     if key_path == jwk_path {
-        return Err("the key and the JWK must go to different files".into());
+        return Err(Error::SamePath);
     }
     for path in [key_path, jwk_path] {
         if path.exists() || path.symlink_metadata().is_ok() {
-            return Err(format!(
-                "{} already exists; refusing to overwrite it (move it away first)",
-                path.display()
-            ));
+            return Err(Error::Exists(path.to_path_buf()));
         }
     }
     let (pem, jwk) = match key_type {
@@ -82,10 +121,7 @@ pub fn generate(
     };
     let jwk_text = jwk.to_string();
     if jwk_text.len() > MAX_JWK_CHARS {
-        return Err(format!(
-            "the JWK is {} characters; e-Signet stores at most {MAX_JWK_CHARS}",
-            jwk_text.len()
-        ));
+        return Err(Error::JwkTooLong(jwk_text.len()));
     }
     write_new(key_path, pem.as_bytes(), 0o600)?;
     if let Err(e) = write_new(jwk_path, format!("{jwk_text}\n").as_bytes(), 0o644) {
@@ -100,39 +136,43 @@ pub fn generate(
 }
 
 /// A new RSA key of `bits`: PKCS#8 PEM and public JWK.
-fn rsa_key(bits: usize) -> Result<(String, Value), String> {
-    let private = RsaPrivateKey::new(&mut rand::thread_rng(), bits)
-        .map_err(|e| format!("key generation failed: {e}"))?;
+fn rsa_key(bits: usize) -> Result<(String, Value), Error> {
+    let private =
+        RsaPrivateKey::new(&mut rand::thread_rng(), bits).map_err(|e| Error::Generate(e.into()))?;
     let pem = private
         .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| format!("cannot encode the key: {e}"))?;
+        .map_err(|e| Error::Encode(e.into()))?;
     Ok((pem.to_string(), public_jwk(&private)))
 }
 
 /// A new EC P-256 key: PKCS#8 PEM and public JWK.
-fn ec_key() -> Result<(String, Value), String> {
+fn ec_key() -> Result<(String, Value), Error> {
     let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
-        .map_err(|e| format!("key generation failed: {e}"))?;
-    let der = pair
-        .to_pkcs8v1()
-        .map_err(|e| format!("cannot encode the key: {e}"))?;
+        .map_err(|e| Error::Generate(e.into()))?;
+    let der = pair.to_pkcs8v1().map_err(|e| Error::Encode(e.into()))?;
     let pem = SecretDocument::try_from(der.as_ref())
         .and_then(|doc| doc.to_pem("PRIVATE KEY", LineEnding::LF))
-        .map_err(|e| format!("cannot encode the key: {e}"))?;
+        .map_err(|e| Error::Encode(e.into()))?;
     Ok((pem.to_string(), ec_public_jwk(pair.public_key().as_ref())?))
 }
 
 /// Creates `path` (failing if it exists) with `mode` from the start and writes `bytes`.
-fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
         .open(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        .map_err(|source| Error::Create {
+            path: path.to_path_buf(),
+            source,
+        })?;
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        .map_err(|source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// `keygen` arguments.
@@ -175,7 +215,7 @@ pub fn main(args: KeygenArgs) -> std::process::ExitCode {
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("g2p-gateway keygen: {e}");
+            eprintln!("g2p-gateway keygen: {}", crate::edge::error::Chain(&e));
             std::process::ExitCode::FAILURE
         }
     }
@@ -195,7 +235,7 @@ mod tests {
             1024,
         )
         .unwrap_err();
-        assert!(err.contains("not supported"), "{err}");
+        assert!(err.to_string().contains("not supported"), "{err}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use self::bodies::{create_body, request_time_now, update_body, Registration, Target};
+use crate::config::Config;
 use crate::shared::keys::SigningKey;
 
 /// Exit code for bad arguments or config (sysexits EX_USAGE).
@@ -110,15 +111,51 @@ enum Failure {
     Refused(String),
 }
 
+/// The steps of `register`: read the config and key, build the
+/// registration and its request, then (unless `--dry-run`) send it and say
+/// what to put in `gateway.yaml`.
 fn run(args: RegisterArgs) -> Result<(), Failure> {
-    let config = crate::config::load(&args.config).map_err(|errors| {
+    let config = load_config(&args)?;
+    let key = client_key(&config)?;
+    let registration = registration(&args, &config, &key)?;
+    let request = ApiRequest::new(&args, &registration)?;
+    if args.dry_run {
+        request.print();
+        return Ok(());
+    }
+    let token = read_token(&args)?;
+    let answer = request.send_blocking(&token, args.timeout)?;
+    let returned_id = check_answer(&answer)?;
+    print_outcome(&args, &config, &key, &answer, &returned_id, &request.url);
+    Ok(())
+}
+
+/// The gateway configuration the client is derived from; an invalid file
+/// is a usage error listing every problem.
+fn load_config(args: &RegisterArgs) -> Result<Config, Failure> {
+    crate::config::load(&args.config).map_err(|errors| {
         Failure::Usage(format!(
             "{}: configuration is invalid:\n{errors}",
             args.config.display()
         ))
-    })?;
-    let key = SigningKey::from_rsa_pem(config.esignet.private_key.expose())
-        .map_err(|e| Failure::Usage(format!("esignet.private_key: {e}")))?;
+    })
+}
+
+/// The e-Signet client key (`esignet.private_key`), RSA only: its public
+/// JWK is what gets registered.
+fn client_key(config: &Config) -> Result<SigningKey, Failure> {
+    SigningKey::from_rsa_pem(config.esignet.private_key.expose())
+        .map_err(|e| Failure::Usage(format!("esignet.private_key: {e}")))
+}
+
+/// What is registered: the client, its key, redirect URIs (the gateway's
+/// callback first, at most 5 in all), claims and ACRs from the config, and
+/// the flags' names and partner ids.
+fn registration(
+    args: &RegisterArgs,
+    config: &Config,
+    key: &SigningKey,
+) -> Result<Registration, Failure> {
     let public_url = config.server.public_url.as_str().trim_end_matches('/');
     let mut redirect_uris = vec![format!("{public_url}{}/callback", config.server.prefix)];
     redirect_uris.extend(args.extra_redirect_uris.iter().map(|u| u.to_string()));
@@ -134,12 +171,12 @@ fn run(args: RegisterArgs) -> Result<(), Failure> {
     if args.target == Target::Pms && args.policy_id.is_none() && !args.update {
         return Err(Failure::Usage("--target pms needs --policy-id".into()));
     }
-    let registration = Registration {
+    Ok(Registration {
         client_name: args
             .client_name
             .clone()
             .unwrap_or_else(|| client_id.clone()),
-        client_id: client_id.clone(),
+        client_id,
         lang: args.lang.clone(),
         public_jwk: key.public_jwk.clone(),
         relying_party_id: args.relying_party_id.clone(),
@@ -156,39 +193,76 @@ fn run(args: RegisterArgs) -> Result<(), Failure> {
         redirect_uris,
         user_claims: config.esignet.user_claims.clone(),
         acrs: config.esignet.acr_values.clone(),
-    };
-    let request_time = request_time_now();
-    let (method, path, body) = if args.update {
-        (
-            reqwest::Method::PUT,
-            args.target.path(Some(&client_id)),
-            update_body(args.target, &registration, &request_time),
-        )
-    } else {
-        (
-            reqwest::Method::POST,
-            args.target.path(None),
-            create_body(args.target, &registration, &request_time),
-        )
-    };
-    let url = match &args.api_url {
-        Some(base) => format!("{}{path}", base.as_str().trim_end_matches('/')),
-        None if args.dry_run => format!("<api-url>{path}"),
-        None => return Err(Failure::Usage("--api-url is required".into())),
-    };
-    let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
-    if args.dry_run {
-        println!("{method} {url}");
-        println!("{pretty}");
-        return Ok(());
+    })
+}
+
+/// The API call: create (POST) or update (PUT), to `--api-url`.
+struct ApiRequest {
+    method: reqwest::Method,
+    url: String,
+    body: Value,
+}
+
+impl ApiRequest {
+    /// The request for `registration`; `--api-url` is required unless
+    /// this is a dry run.
+    fn new(args: &RegisterArgs, registration: &Registration) -> Result<ApiRequest, Failure> {
+        let request_time = request_time_now();
+        let (method, path, body) = if args.update {
+            (
+                reqwest::Method::PUT,
+                args.target.path(Some(&registration.client_id)),
+                update_body(args.target, registration, &request_time),
+            )
+        } else {
+            (
+                reqwest::Method::POST,
+                args.target.path(None),
+                create_body(args.target, registration, &request_time),
+            )
+        };
+        let url = match &args.api_url {
+            Some(base) => format!("{}{path}", base.as_str().trim_end_matches('/')),
+            None if args.dry_run => format!("<api-url>{path}"),
+            None => return Err(Failure::Usage("--api-url is required".into())),
+        };
+        Ok(ApiRequest { method, url, body })
     }
-    let token = read_token(&args)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Refused(format!("cannot start the runtime: {e}")))?;
-    let answer = runtime.block_on(send(method, &url, &token, &body, args.timeout))?;
-    let returned_id = check_answer(&answer)?;
+
+    /// `--dry-run`: the method, URL and exact body.
+    fn print(&self) {
+        println!("{} {}", self.method, self.url);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&self.body).unwrap_or_default()
+        );
+    }
+
+    /// Sends the request on a one-off runtime and returns the API's JSON.
+    fn send_blocking(&self, token: &str, timeout: Duration) -> Result<Value, Failure> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::Refused(format!("cannot start the runtime: {e}")))?;
+        runtime.block_on(send(
+            self.method.clone(),
+            &self.url,
+            token,
+            &self.body,
+            timeout,
+        ))
+    }
+}
+
+/// Says what was registered and the `esignet:` lines to put in the config.
+fn print_outcome(
+    args: &RegisterArgs,
+    config: &Config,
+    key: &SigningKey,
+    answer: &Value,
+    returned_id: &str,
+    url: &str,
+) {
     let status = answer["response"]["status"].as_str().unwrap_or("ACTIVE");
     let verb = if args.update { "updated" } else { "registered" };
     println!("{verb} OIDC client {returned_id} (status {status}) at {url}");
@@ -209,7 +283,6 @@ fn run(args: RegisterArgs) -> Result<(), Failure> {
             config.esignet.client_id
         );
     }
-    Ok(())
 }
 
 /// The admin token, from the environment or a file; never from a flag value.

@@ -3,6 +3,21 @@
 
 use std::fmt;
 
+/// Why a `mapping.birthdate_format` pattern is refused (shown in the config
+/// error list).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BirthdateFormatError {
+    /// A directive other than `%Y`, `%m`, `%d` or `%%`.
+    #[error("unsupported directive %{0} (use %Y, %m, %d and %%)")]
+    Directive(char),
+    /// The pattern ends with a single `%`.
+    #[error("ends with a lone %")]
+    LonePercent,
+    /// `%Y`, `%m` or `%d` is missing or repeated.
+    #[error("must hold each of %Y, %m and %d exactly once")]
+    Counts,
+}
+
 /// How a mapped `birthdate` is written (`mapping.birthdate_format`): a
 /// strftime-style pattern with `%Y`, `%m`, `%d` and `%%`, as the portal's
 /// provider row `date_format` is written (OpenG2P's default `%Y/%m/%d`).
@@ -15,7 +30,7 @@ impl BirthdateFormat {
 
     /// Checks a pattern: only `%Y`, `%m`, `%d` and `%%` directives, each of
     /// `%Y`, `%m`, `%d` exactly once. Runs at config load.
-    pub fn parse(pattern: &str) -> Result<BirthdateFormat, String> {
+    pub fn parse(pattern: &str) -> Result<BirthdateFormat, BirthdateFormatError> {
         let mut seen = [0u8; 3];
         let mut chars = pattern.chars();
         while let Some(c) = chars.next() {
@@ -27,16 +42,12 @@ impl BirthdateFormat {
                 Some('m') => seen[1] += 1,
                 Some('d') => seen[2] += 1,
                 Some('%') => {}
-                Some(other) => {
-                    return Err(format!(
-                        "unsupported directive %{other} (use %Y, %m, %d and %%)"
-                    ))
-                }
-                None => return Err("ends with a lone %".into()),
+                Some(other) => return Err(BirthdateFormatError::Directive(other)),
+                None => return Err(BirthdateFormatError::LonePercent),
             }
         }
         if seen != [1, 1, 1] {
-            return Err("must hold each of %Y, %m and %d exactly once".into());
+            return Err(BirthdateFormatError::Counts);
         }
         Ok(BirthdateFormat(pattern.to_string()))
     }

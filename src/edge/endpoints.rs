@@ -438,16 +438,7 @@ pub async fn backchannel_logout(gw: &Gateway, body: Option<&[u8]>, correlation_i
             tracing::info!(correlation_id, ended, "back-channel logout");
             Reply::empty(http::StatusCode::OK)
         }
-        Err(e) => {
-            tracing::warn!(correlation_id, error = %e, "back-channel logout refused");
-            let status = e.status();
-            let code = if status.is_server_error() {
-                "temporarily_unavailable"
-            } else {
-                "invalid_request"
-            };
-            Reply::json(status, &serde_json::json!({ "error": code }))
-        }
+        Err(e) => gw.reject_oauth(&e, correlation_id),
     }
 }
 

@@ -12,7 +12,9 @@ use crate::config::{Config, Route, Upstream};
 use crate::decision::access;
 use crate::decision::limits::Limits;
 use crate::decision::routing::RouteTable;
+use crate::edge::error::Chain;
 use crate::edge::error::GatewayError;
+use crate::edge::error::StartupError;
 use crate::edge::respond::{Reply, Requester};
 use crate::identity::{AssertionMinter, ForwardedIdentity, HeaderStripper};
 use crate::oidc::OidcClient;
@@ -65,7 +67,7 @@ impl Gateway {
         config: Arc<Config>,
         store: Arc<dyn SessionStore>,
         metrics: Arc<Metrics>,
-    ) -> Result<Gateway, String> {
+    ) -> Result<Gateway, StartupError> {
         let redirect_uri = format!(
             "{}{}/callback",
             config.server.public_url.as_str().trim_end_matches('/'),
@@ -96,11 +98,13 @@ impl Gateway {
             .routes
             .iter()
             .map(|route| {
-                upstreams.get(&route.upstream).cloned().ok_or_else(|| {
-                    format!("route {} names no upstream {}", route.name, route.upstream)
-                })
+                let unknown = || StartupError::UnknownUpstream {
+                    route: route.name.clone(),
+                    upstream: route.upstream.clone(),
+                };
+                upstreams.get(&route.upstream).cloned().ok_or_else(unknown)
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, StartupError>>()?;
         Ok(Gateway {
             provider,
             route_upstreams,
@@ -171,9 +175,7 @@ impl Gateway {
             .audience
             .as_deref()
             .unwrap_or(&self.config.identity.audience);
-        let (identity, minted) = self.minter.identity(id, session, audience).map_err(|e| {
-            GatewayError::Internal(format!("cannot sign the identity assertion: {e}"))
-        })?;
+        let (identity, minted) = self.minter.identity(id, session, audience)?;
         if minted {
             self.metrics.assertion_minted();
         }
@@ -196,21 +198,34 @@ impl Gateway {
         correlation_id: &str,
         login_url: Option<&str>,
     ) -> Reply {
-        if let GatewayError::LoginFailed { reason, .. } = error {
+        self.record(error, correlation_id);
+        Reply::error(error, who, &self.pages, correlation_id, login_url)
+    }
+
+    /// [`Self::reject`] for endpoints that answer OAuth-style JSON
+    /// (back-channel logout): the same log line and metrics, an RFC 6749
+    /// error body.
+    pub fn reject_oauth(&self, error: &GatewayError, correlation_id: &str) -> Reply {
+        self.record(error, correlation_id);
+        Reply::oauth_error(error, correlation_id)
+    }
+
+    /// Logs and counts a refusal, with its causes.
+    fn record(&self, error: &GatewayError, correlation_id: &str) {
+        if let Some(reason) = error.login_failure() {
             self.metrics.login_failed(reason.label());
         }
         let status = error.status().as_u16();
         match status {
             500.. => {
-                tracing::error!(correlation_id, code = error.public_code(), error = %error, "request failed")
+                tracing::error!(correlation_id, code = error.public_code(), error = %Chain(error), "request failed")
             }
             401 if matches!(error, GatewayError::LoginRequired) => {
                 tracing::debug!(correlation_id, "login required")
             }
             _ => {
-                tracing::warn!(correlation_id, code = error.public_code(), error = %error, "request refused")
+                tracing::warn!(correlation_id, code = error.public_code(), error = %Chain(error), "request refused")
             }
         }
-        Reply::error(error, who, &self.pages, correlation_id, login_url)
     }
 }

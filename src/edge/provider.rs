@@ -97,26 +97,6 @@ pub fn jwks(gw: &Gateway) -> Reply {
     }
 }
 
-/// An OAuth error answer (RFC 6749 §5.2): JSON, never cached. Details stay
-/// in the log, under the correlation id.
-pub(crate) fn oauth_error(
-    status: StatusCode,
-    error: &'static str,
-    detail: &str,
-    correlation_id: &str,
-) -> Reply {
-    tracing::warn!(correlation_id, error, detail, "provider request refused");
-    let mut reply = Reply::json(
-        status,
-        &serde_json::json!({ "error": error, "correlation_id": correlation_id }),
-    )
-    .with_header("pragma", "no-cache");
-    if status == StatusCode::UNAUTHORIZED {
-        reply = reply.with_header("www-authenticate", format!("Bearer error=\"{error}\""));
-    }
-    reply
-}
-
 /// The public base URL of the provider's endpoints (`<public_url><prefix>`).
 pub(crate) fn base_url(gw: &Gateway) -> String {
     format!(

@@ -63,6 +63,38 @@ pub async fn after_login(
     Ok(expire_portal_cookies(gw))
 }
 
+/// Why a portal could not set up the citizen's account. The one-time code
+/// is never in the message (reqwest's URL is dropped from the cause).
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// `provider.clients.<id>.provision.upstream` names no upstream.
+    #[error("{client_id}: no such upstream")]
+    NoUpstream {
+        /// The portal's client id.
+        client_id: String,
+    },
+    /// The portal's callback could not be reached or timed out.
+    #[error("{client_id}: portal callback unreachable")]
+    Unreachable {
+        /// The portal's client id.
+        client_id: String,
+        /// The client's error, without its URL (it carries the code).
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The portal answered without redirecting (it refused or failed).
+    #[error("{client_id}: portal callback answered {status}: {text}")]
+    Refused {
+        /// The portal's client id.
+        client_id: String,
+        /// The portal's status.
+        status: http::StatusCode,
+        /// A bounded prefix of the portal's answer (its error text names no
+        /// personal data, e.g. "Partner Not Found in Registry").
+        text: String,
+    },
+}
+
 /// Runs every configured provisioning for a new gateway session.
 async fn provision_all(gw: &Gateway, id: &SessionId) -> Result<(), GatewayError> {
     for portal in gw
@@ -89,12 +121,13 @@ async fn provision(
     let Some(setup) = &portal.provision else {
         return Ok(());
     };
-    let fail =
-        |detail: String| GatewayError::PortalSetupFailed(format!("{}: {detail}", portal.client_id));
+    let client_id = || portal.client_id.clone();
     let upstream = gw
         .upstreams
         .get(&setup.upstream)
-        .ok_or_else(|| fail("no such upstream".into()))?;
+        .ok_or_else(|| ProvisionError::NoUpstream {
+            client_id: client_id(),
+        })?;
     // The redirect URI the portal will repeat at the token endpoint: its
     // provider row's `g2p_portal_oauth_callback_url`, the first registered.
     let redirect_uri = portal.redirect_uris.first().cloned().unwrap_or_default();
@@ -120,7 +153,10 @@ async fn provision(
         .timeout(timeout)
         .send()
         .await
-        .map_err(|e| fail(format!("portal callback unreachable: {}", without_url(&e))))?;
+        .map_err(|e| ProvisionError::Unreachable {
+            client_id: client_id(),
+            source: e.without_url(),
+        })?;
     let status = response.status();
     if status.is_redirection() {
         tracing::info!(client_id = %portal.client_id, "portal provisioned the registrant");
@@ -130,16 +166,12 @@ async fn provision(
     // Found in Registry"); keep a bounded prefix for the log.
     let text = response.text().await.unwrap_or_default();
     let text: String = text.chars().take(200).collect();
-    Err(fail(format!("portal callback answered {status}: {text}")))
-}
-
-/// A reqwest error without its URL (the URL carries the one-time code).
-fn without_url(e: &reqwest::Error) -> String {
-    let mut e = e.to_string();
-    if let Some(at) = e.find(" for url (") {
-        e.truncate(at);
+    Err(ProvisionError::Refused {
+        client_id: client_id(),
+        status,
+        text,
     }
-    e
+    .into())
 }
 
 /// `Set-Cookie` values expiring every portal cookie of every upstream.

@@ -191,9 +191,15 @@ impl ProxyHttp for GatewayProxy {
         .await;
         crate::edge::upstream::strip_client_identity(form, live, upstream)?;
         if let Some((id, user)) = &ctx.session {
-            let identity = gw
-                .forwarded_identity(route, id, user)
-                .map_err(|e| Error::explain(ErrorType::InternalError, e.to_string()))?;
+            // The GatewayError rides along as the cause, so `fail_to_proxy`
+            // answers and logs it through the one mapping, chain intact.
+            let identity = gw.forwarded_identity(route, id, user).map_err(|e| {
+                Error::because(
+                    ErrorType::InternalError,
+                    "cannot mint the forwarded identity",
+                    e,
+                )
+            })?;
             for (name, value) in identity.headers_for(form) {
                 upstream.insert_header(name.clone(), value.clone())?;
             }
@@ -225,8 +231,14 @@ impl ProxyHttp for GatewayProxy {
             }
             _ => GatewayError::Internal(e.to_string()),
         };
+        // A failure of the gateway's own carries its GatewayError as the cause.
+        let own = e
+            .cause
+            .as_deref()
+            .and_then(|cause| cause.downcast_ref::<GatewayError>());
+        let error = own.unwrap_or(&error);
         let kind = Requester::of(&session.req_header().method, &session.req_header().headers);
-        let reply = gw.reject(&error, kind, &ctx.correlation_id, None);
+        let reply = gw.reject(error, kind, &ctx.correlation_id, None);
         // The connection is not reused after a failure: say so to the client.
         session.set_keepalive(None);
         let code = reply.status.as_u16();

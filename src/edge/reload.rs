@@ -35,6 +35,8 @@ use pingora::services::background::BackgroundService;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::Config;
+use crate::edge::error::Chain;
+use crate::edge::error::StartupError;
 use crate::edge::gateway::Gateway;
 
 /// How often `server.watch_config` looks at the file.
@@ -46,7 +48,7 @@ pub enum ReloadError {
     /// The file is invalid; one line per problem.
     Invalid(Vec<String>),
     /// The file is valid but the gateway could not be built from it.
-    Build(String),
+    Build(StartupError),
 }
 
 impl std::fmt::Display for ReloadError {
@@ -55,7 +57,7 @@ impl std::fmt::Display for ReloadError {
             ReloadError::Invalid(errors) => {
                 write!(f, "{} error(s): {}", errors.len(), errors.join("; "))
             }
-            ReloadError::Build(e) => f.write_str(e),
+            ReloadError::Build(e) => Chain(e).fmt(f),
         }
     }
 }
@@ -89,7 +91,7 @@ pub async fn reload(current: &ArcSwap<Gateway>) -> Result<(), ReloadError> {
             old.metrics.config_reload(false);
         }
         Err(ReloadError::Build(e)) => {
-            tracing::error!(config = %path.display(), error = %e,
+            tracing::error!(config = %path.display(), error = %Chain(e),
                 "configuration reload failed; the previous configuration stays in force");
             old.metrics.config_reload(false);
         }
@@ -133,7 +135,7 @@ async fn build_from(old: &Gateway, path: &Path) -> Result<(Arc<Gateway>, bool), 
     let warmed = match tokio::time::timeout(http_timeout * 2, new.oidc.warm_up()).await {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {
-            tracing::warn!(error = %e, "reload: identity provider not reachable; retrying in the background");
+            tracing::warn!(error = %Chain(&e), "reload: identity provider not reachable; retrying in the background");
             false
         }
         Err(_) => {

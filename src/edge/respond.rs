@@ -173,6 +173,26 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// The reply for `error` at an endpoint that answers OAuth-style JSON
+    /// (RFC 6749 §5.2): `{"error": code, "correlation_id": ...}`, never
+    /// cached; a 401 carries an RFC 6750 Bearer challenge. The provider's
+    /// token and userinfo endpoints and the back-channel logout endpoint
+    /// answer this way. Details stay in the log.
+    pub fn oauth_error(error: &GatewayError, correlation_id: &str) -> Reply {
+        let code = error.oauth_code();
+        let status = error.status();
+        let body = serde_json::json!({ "error": code, "correlation_id": correlation_id });
+        let mut reply = Reply::json(status, &body)
+            .with_header("pragma", "no-cache")
+            .with_header("x-correlation-id", correlation_id);
+        if status == StatusCode::UNAUTHORIZED {
+            reply = reply.with_header("www-authenticate", format!("Bearer error=\"{code}\""));
+        }
+        reply
+    }
+}
+
 /// Who is asking: browser or API client, and in which language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Requester {
@@ -292,5 +312,39 @@ mod tests {
         assert_eq!(v["error"], "login_required");
         assert_eq!(v["correlation_id"], "abc");
         assert_eq!(v["login_url"], "/login");
+    }
+
+    #[test]
+    fn oauth_errors_are_rfc6749_json_with_a_bearer_challenge_on_401() {
+        use crate::edge::error::OAuthCode;
+        let token = GatewayError::oauth(OAuthCode::InvalidToken, "secret detail");
+        let reply = Reply::oauth_error(&token, "cid");
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        let v: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(v["error"], "invalid_token");
+        assert_eq!(v["correlation_id"], "cid");
+        assert!(!String::from_utf8_lossy(&reply.body).contains("secret"));
+        assert!(reply
+            .headers
+            .iter()
+            .any(|(k, v)| k == "www-authenticate" && v == "Bearer error=\"invalid_token\""));
+        assert!(reply
+            .headers
+            .iter()
+            .any(|(k, v)| k == "cache-control" && v == "no-store"));
+
+        let grant = Reply::oauth_error(&GatewayError::oauth(OAuthCode::InvalidGrant, ""), "c");
+        assert_eq!(grant.status, StatusCode::BAD_REQUEST);
+        assert!(!grant.headers.iter().any(|(k, _)| k == "www-authenticate"));
+
+        // Other errors (back-channel logout) keep the generic OAuth codes.
+        let store = GatewayError::from(crate::session::StoreError::Failed {
+            op: "session",
+            cause: std::sync::Arc::new(std::io::Error::other("down")),
+        });
+        let reply = Reply::oauth_error(&store, "c");
+        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+        let v: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(v["error"], "temporarily_unavailable");
     }
 }

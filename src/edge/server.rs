@@ -20,6 +20,8 @@ use crate::config::Config;
 use crate::config::StoreSettings;
 use crate::edge::admin::AdminApp;
 use crate::edge::connections::GuardedApp;
+use crate::edge::error::Chain;
+use crate::edge::error::StartupError;
 use crate::edge::gateway::Gateway;
 use crate::edge::proxy::GatewayProxy;
 use crate::edge::reload::ReloadService;
@@ -40,12 +42,12 @@ pub struct RunOptions {
 }
 
 /// Builds the gateway from `config` and runs it until a shutdown signal.
-pub fn run(config: Config) -> Result<(), String> {
+pub fn run(config: Config) -> Result<(), StartupError> {
     run_with(config, RunOptions::default())
 }
 
 /// [`run`], with process options (binary upgrade).
-pub fn run_with(config: Config, options: RunOptions) -> Result<(), String> {
+pub fn run_with(config: Config, options: RunOptions) -> Result<(), StartupError> {
     let process = config.start.server.clone();
     let listen = resolve_port(process.listen)?;
     let admin = resolve_port(process.admin_listen)?;
@@ -83,7 +85,7 @@ pub fn run_with(config: Config, options: RunOptions) -> Result<(), String> {
             let (cert, key) = (files.cert.to_string_lossy(), files.key.to_string_lossy());
             proxy
                 .add_tls(&listen.to_string(), &cert, &key)
-                .map_err(|e| format!("server.tls: cannot load the certificate or key: {e}"))?;
+                .map_err(StartupError::Tls)?;
             "https"
         }
         None => {
@@ -122,7 +124,7 @@ pub fn run_with(config: Config, options: RunOptions) -> Result<(), String> {
 type BuiltStore = (Arc<dyn SessionStore>, Option<Arc<RedisStore>>);
 
 /// The configured session store. Runs once at startup; connects nothing.
-fn build_store(config: &Config, metrics: &Arc<Metrics>) -> Result<BuiltStore, String> {
+fn build_store(config: &Config, metrics: &Arc<Metrics>) -> Result<BuiltStore, StartupError> {
     let bounds = &config.start.session;
     match &bounds.store {
         StoreSettings::Memory => {
@@ -161,12 +163,13 @@ impl BackgroundService for Invalidation {
 }
 
 /// Replaces port 0 by a free port, so the address can be printed and reused.
-fn resolve_port(addr: SocketAddr) -> Result<SocketAddr, String> {
+fn resolve_port(addr: SocketAddr) -> Result<SocketAddr, StartupError> {
     if addr.port() != 0 {
         return Ok(addr);
     }
-    let probe = TcpListener::bind(addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
-    probe.local_addr().map_err(|e| e.to_string())
+    let bind = |source| StartupError::Bind { addr, source };
+    let probe = TcpListener::bind(addr).map_err(bind)?;
+    probe.local_addr().map_err(bind)
 }
 
 /// Fetches the provider's discovery document and JWKS at startup, retrying
@@ -188,7 +191,7 @@ impl BackgroundService for WarmUp {
                     return;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?delay, "identity provider not reachable yet")
+                    tracing::warn!(error = %Chain(&e), retry_in = ?delay, "identity provider not reachable yet")
                 }
             }
             tokio::select! {
@@ -197,5 +200,25 @@ impl BackgroundService for WarmUp {
             }
             delay = (delay * 2).min(Duration::from_secs(30));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unbindable_address_is_a_startup_error_with_the_os_cause() {
+        // TEST-NET-1 (RFC 5737) is never a local address.
+        let addr: SocketAddr = "192.0.2.1:0".parse().unwrap();
+        let err = resolve_port(addr).unwrap_err();
+        assert!(matches!(err, StartupError::Bind { .. }), "{err:?}");
+        let cause = std::error::Error::source(&err).expect("the OS error is kept");
+        assert!(cause.is::<std::io::Error>());
+        assert!(Chain(&err)
+            .to_string()
+            .starts_with("cannot bind 192.0.2.1:0: "));
+        let fixed: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(resolve_port(fixed).unwrap(), fixed);
     }
 }

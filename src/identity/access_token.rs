@@ -7,6 +7,8 @@
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
+use crate::identity::portal::SetupError;
+
 /// Verifies the gateway's own access tokens (userinfo).
 pub struct AccessTokenVerifier {
     /// Each key with the validation of its algorithm (RS256 or ES256).
@@ -15,14 +17,14 @@ pub struct AccessTokenVerifier {
 
 impl AccessTokenVerifier {
     /// From the gateway's JWKS (every configured key verifies, RSA or EC).
-    pub fn new(jwks: &Value, issuer: &str) -> Result<AccessTokenVerifier, String> {
+    pub fn new(jwks: &Value, issuer: &str) -> Result<AccessTokenVerifier, SetupError> {
         let jwks: jsonwebtoken::jwk::JwkSet =
-            serde_json::from_value(jwks.clone()).map_err(|e| e.to_string())?;
+            serde_json::from_value(jwks.clone()).map_err(SetupError::Jwks)?;
         let keys = jwks
             .keys
             .iter()
             .map(|jwk| {
-                let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+                let key = DecodingKey::from_jwk(jwk).map_err(SetupError::Key)?;
                 let algorithm = match jwk.algorithm {
                     jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
                     _ => Algorithm::RS256,
@@ -35,7 +37,7 @@ impl AccessTokenVerifier {
                 validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
                 Ok((key, validation))
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, SetupError>>()?;
         Ok(AccessTokenVerifier { keys })
     }
 

@@ -12,6 +12,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::identity::portal::SetupError;
 use crate::session::sealed::Sealer;
 use crate::session::SessionId;
 use crate::shared::secret::Secret;
@@ -48,7 +49,7 @@ pub struct CodeSealer {
 impl CodeSealer {
     /// Derives 32-byte keys from the cookie keys (newest first), so rotating
     /// the cookie keys rotates these too without another secret to manage.
-    pub fn new(cookie_keys: &[Secret<Vec<u8>>]) -> Result<CodeSealer, String> {
+    pub fn new(cookie_keys: &[Secret<Vec<u8>>]) -> Result<CodeSealer, SetupError> {
         let derived: Vec<Secret<Vec<u8>>> = cookie_keys
             .iter()
             .map(|k| {

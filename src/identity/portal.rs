@@ -27,11 +27,25 @@ impl PortalIssuer {
         cookie_keys: &[Secret<Vec<u8>>],
         jwks: &serde_json::Value,
         issuer: &str,
-    ) -> Result<PortalIssuer, String> {
+    ) -> Result<PortalIssuer, SetupError> {
         Ok(PortalIssuer {
             codes: CodeSealer::new(cookie_keys)?,
             jwks_body: Bytes::from(jwks.to_string()),
             verifier: AccessTokenVerifier::new(jwks, issuer)?,
         })
     }
+}
+
+/// Why the provider role cannot be set up (startup, reload).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The code-sealing keys derived from the cookie keys are unusable.
+    #[error("provider code keys")]
+    CodeKeys(#[from] crate::session::SetupError),
+    /// The gateway's own JWKS is not a JWK set (a bug: the minter makes it).
+    #[error("the gateway's JWKS is not a JWK set")]
+    Jwks(#[source] serde_json::Error),
+    /// A key of the gateway's own JWKS cannot verify tokens.
+    #[error("a key of the gateway's JWKS cannot verify tokens")]
+    Key(#[source] jsonwebtoken::errors::Error),
 }

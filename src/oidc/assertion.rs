@@ -12,6 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
+use super::error::Error;
+
 /// How far `iat` is back-dated, against providers whose clock runs behind.
 pub const IAT_BACKDATE: Duration = Duration::from_secs(5);
 
@@ -41,9 +43,8 @@ impl ClientAssertionSigner {
         private_key_pem: &[u8],
         kid: Option<String>,
         lifetime: Duration,
-    ) -> Result<ClientAssertionSigner, String> {
-        let key = EncodingKey::from_rsa_pem(private_key_pem)
-            .map_err(|e| format!("client private key: {e}"))?;
+    ) -> Result<ClientAssertionSigner, Error> {
+        let key = EncodingKey::from_rsa_pem(private_key_pem).map_err(Error::ClientKey)?;
         Ok(ClientAssertionSigner {
             client_id: client_id.to_string(),
             key,
@@ -53,7 +54,7 @@ impl ClientAssertionSigner {
     }
 
     /// A fresh assertion for `audience`. Runs once per token request.
-    pub fn sign(&self, audience: &str) -> Result<String, String> {
+    pub fn sign(&self, audience: &str) -> Result<String, Error> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -68,6 +69,6 @@ impl ClientAssertionSigner {
         };
         let mut header = Header::new(Algorithm::RS256);
         header.kid = self.kid.clone();
-        jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| e.to_string())
+        jsonwebtoken::encode(&header, &claims, &self.key).map_err(Error::SignAssertion)
     }
 }

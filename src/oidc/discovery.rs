@@ -12,9 +12,9 @@ use arc_swap::ArcSwapOption;
 use serde::Deserialize;
 use url::Url;
 
+use super::error::Error;
 use super::http::IdpHttp;
 use crate::config::{EndpointOverrides, ProviderEndpoints};
-use crate::edge::error::GatewayError;
 use crate::shared::metrics::IdpEndpoint;
 
 /// Minimum time between two discovery attempts after a failure.
@@ -60,18 +60,16 @@ struct DiscoveryDocument {
 pub fn parse_discovery(
     body: &[u8],
     overrides: &EndpointOverrides,
-) -> Result<ProviderMetadata, String> {
-    let doc: DiscoveryDocument = serde_json::from_slice(body)
-        .map_err(|e| format!("discovery document is not valid: {e}"))?;
+) -> Result<ProviderMetadata, Error> {
+    let doc: DiscoveryDocument = serde_json::from_slice(body).map_err(Error::DiscoveryJson)?;
     if doc.issuer.trim().is_empty() {
-        return Err("discovery document has an empty issuer".into());
+        return Err(Error::EmptyIssuer);
     }
-    let endpoint = |name: &str, value: &str, over: &Option<Url>| match over {
+    let endpoint = |field: &'static str, value: &str, over: &Option<Url>| match over {
         Some(url) => Ok(url.clone()),
-        None => web_url(value).map_err(|e| format!("discovery `{name}`: {e}")),
+        None => web_url(field, value),
     };
-    let published_token =
-        web_url(&doc.token_endpoint).map_err(|e| format!("discovery `token_endpoint`: {e}"))?;
+    let published_token = web_url("token_endpoint", &doc.token_endpoint)?;
     let token_endpoint = match &overrides.token {
         Some(url) => url.clone(),
         None => prefer_v2_token_endpoint(published_token),
@@ -94,9 +92,8 @@ pub fn parse_discovery(
         end_session_endpoint: doc
             .end_session_endpoint
             .as_deref()
-            .map(web_url)
-            .transpose()
-            .map_err(|e| format!("discovery `end_session_endpoint`: {e}"))?,
+            .map(|url| web_url("end_session_endpoint", url))
+            .transpose()?,
     })
 }
 
@@ -120,11 +117,18 @@ pub fn prefer_v2_token_endpoint(url: Url) -> Url {
     v2
 }
 
-fn web_url(value: &str) -> Result<Url, String> {
-    let url = Url::parse(value).map_err(|e| format!("not a URL ({e})"))?;
+/// `value` as an http(s) URL; `field` names the document member in the error.
+fn web_url(field: &'static str, value: &str) -> Result<Url, Error> {
+    let url = Url::parse(value).map_err(|e| Error::DiscoveryUrl {
+        field,
+        source: Some(e),
+    })?;
     match url.scheme() {
         "http" | "https" if url.has_host() => Ok(url),
-        _ => Err("not an http(s) URL".into()),
+        _ => Err(Error::DiscoveryUrl {
+            field,
+            source: None,
+        }),
     }
 }
 
@@ -170,38 +174,32 @@ impl Provider {
     ///
     /// Runs at startup (to warm up) and on the first login. Concurrent callers
     /// share one fetch.
-    pub async fn metadata(&self) -> Result<Arc<ProviderMetadata>, GatewayError> {
+    pub async fn metadata(&self) -> Result<Arc<ProviderMetadata>, Error> {
         if let Some(m) = self.current.load_full() {
             return Ok(m);
         }
         let ProviderEndpoints::Discovery { url, overrides } = &self.endpoints else {
-            return Err(GatewayError::Internal("explicit endpoints missing".into()));
+            return Err(Error::NoEndpoints);
         };
         let mut last = self.last_attempt.lock().await;
         if let Some(m) = self.current.load_full() {
             return Ok(m);
         }
         if last.is_some_and(|t| t.elapsed() < RETRY_INTERVAL) {
-            return Err(GatewayError::ProviderUnavailable(
-                "discovery failed recently; waiting before retrying".into(),
-            ));
+            return Err(Error::DiscoveryBackoff);
         }
         *last = Some(Instant::now());
         let response = self
             .http
             .get(IdpEndpoint::Discovery, url.as_str(), None)
-            .await
-            .map_err(GatewayError::ProviderUnavailable)?;
+            .await?;
         if response.status != 200 {
-            return Err(GatewayError::ProviderUnavailable(format!(
-                "discovery answered HTTP {}",
-                response.status
-            )));
+            return Err(Error::Status {
+                endpoint: IdpEndpoint::Discovery,
+                status: response.status,
+            });
         }
-        let metadata = Arc::new(
-            parse_discovery(&response.body, overrides)
-                .map_err(GatewayError::ProviderUnavailable)?,
-        );
+        let metadata = Arc::new(parse_discovery(&response.body, overrides)?);
         self.current.store(Some(metadata.clone()));
         Ok(metadata)
     }
@@ -274,6 +272,21 @@ mod tests {
         assert!(parse_discovery(b"{}", &EndpointOverrides::default()).is_err());
         let bad = ESIGNET_141.replace("https://esignet.example.org/authorize", "javascript:x");
         assert!(parse_discovery(bad.as_bytes(), &EndpointOverrides::default()).is_err());
-        assert!(parse_discovery(b"not json", &EndpointOverrides::default()).is_err());
+        let e = parse_discovery(b"not json", &EndpointOverrides::default()).unwrap_err();
+        assert!(
+            std::error::Error::source(&e).is_some(),
+            "the parse error is kept"
+        );
+        let e = parse_discovery(bad.as_bytes(), &EndpointOverrides::default()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::DiscoveryUrl {
+                    field: "authorization_endpoint",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 }

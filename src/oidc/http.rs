@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::error::Error;
 use crate::shared::metrics::{IdpEndpoint, Metrics, Outcome};
 
 /// Largest provider response read; a userinfo with a photo fits easily.
@@ -41,13 +42,12 @@ impl IdpHttp {
         timeout: Duration,
         metrics: Arc<Metrics>,
         ca_pem: Option<&[u8]>,
-    ) -> Result<IdpHttp, String> {
+    ) -> Result<IdpHttp, Error> {
         let mut builder = reqwest::Client::builder();
         if let Some(pem) = ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| format!("esignet.ca_file: not a PEM certificate bundle ({e})"))?;
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(Error::CaBundle)?;
             if certs.is_empty() {
-                return Err("esignet.ca_file: holds no certificate".into());
+                return Err(Error::EmptyCaBundle);
             }
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
@@ -59,7 +59,7 @@ impl IdpHttp {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("g2p-gateway/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(Error::Client)?;
         Ok(IdpHttp { client, metrics })
     }
 
@@ -69,7 +69,7 @@ impl IdpHttp {
         endpoint: IdpEndpoint,
         url: &str,
         bearer: Option<&str>,
-    ) -> Result<IdpResponse, String> {
+    ) -> Result<IdpResponse, Error> {
         self.send(endpoint, self.get_request(url, bearer)).await
     }
 
@@ -82,7 +82,7 @@ impl IdpHttp {
         url: &str,
         bearer: Option<&str>,
         accept: &str,
-    ) -> Result<IdpResponse, String> {
+    ) -> Result<IdpResponse, Error> {
         let request = self.get_request(url, bearer).header("accept", accept);
         self.send(endpoint, request).await
     }
@@ -101,7 +101,7 @@ impl IdpHttp {
         endpoint: IdpEndpoint,
         url: &str,
         form: &[(&str, &str)],
-    ) -> Result<IdpResponse, String> {
+    ) -> Result<IdpResponse, Error> {
         let request = self
             .client
             .post(url)
@@ -114,19 +114,27 @@ impl IdpHttp {
         &self,
         endpoint: IdpEndpoint,
         request: reqwest::RequestBuilder,
-    ) -> Result<IdpResponse, String> {
+    ) -> Result<IdpResponse, Error> {
         let started = Instant::now();
-        let result = Self::read(request).await;
+        let result = Self::read(endpoint, request).await;
         let outcome = match &result {
             Ok(r) if r.status < 500 => Outcome::Ok,
             _ => Outcome::Error,
         };
         self.metrics.idp_call(endpoint, outcome, started.elapsed());
-        result.map_err(|e| format!("{} call failed: {e}", endpoint.label()))
+        result
     }
 
-    async fn read(request: reqwest::RequestBuilder) -> Result<IdpResponse, String> {
-        let mut response = request.send().await.map_err(|e| without_url(&e))?;
+    async fn read(
+        endpoint: IdpEndpoint,
+        request: reqwest::RequestBuilder,
+    ) -> Result<IdpResponse, Error> {
+        // reqwest errors print the URL, which may carry a query: drop it.
+        let transport = |e: reqwest::Error| Error::Transport {
+            endpoint,
+            source: e.without_url(),
+        };
+        let mut response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -144,12 +152,12 @@ impl IdpHttp {
             .content_length()
             .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
         {
-            return Err("response too large".into());
+            return Err(Error::TooLarge { endpoint });
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| without_url(&e))? {
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
             if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err("response too large".into());
+                return Err(Error::TooLarge { endpoint });
             }
             body.extend_from_slice(&chunk);
         }
@@ -159,20 +167,6 @@ impl IdpHttp {
             body: Bytes::from(body),
         })
     }
-}
-
-/// reqwest errors print the URL, which may carry a query; keep just the cause.
-fn without_url(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "connection failed"
-    } else if error.is_body() || error.is_decode() {
-        "bad response body"
-    } else {
-        "request failed"
-    };
-    kind.to_string()
 }
 
 #[cfg(test)]
@@ -252,7 +246,10 @@ mod tests {
             .get(IdpEndpoint::Discovery, &url, None)
             .await
             .unwrap_err();
-        assert!(refused.contains("failed"), "{refused}");
+        assert!(refused.to_string().contains("failed"), "{refused}");
+        // The cause is kept, without the URL.
+        let cause = std::error::Error::source(&refused).expect("a source");
+        assert!(!cause.to_string().contains("127.0.0.1"), "{cause}");
 
         let ca = std::fs::read(demo("tls-ca.crt")).unwrap();
         let with_ca = IdpHttp::new(timeout, metrics, Some(&ca)).unwrap();
@@ -270,6 +267,6 @@ mod tests {
         let err = IdpHttp::new(Duration::from_secs(1), metrics, Some(b"not a pem"))
             .err()
             .unwrap();
-        assert!(err.contains("ca_file"), "{err}");
+        assert!(err.to_string().contains("ca_file"), "{err}");
     }
 }

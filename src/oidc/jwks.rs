@@ -16,6 +16,7 @@ use moka::future::Cache;
 use serde::Deserialize;
 
 use super::discovery::Provider;
+use super::error::Error;
 use super::http::IdpHttp;
 use crate::shared::metrics::{IdpEndpoint, Metrics, Outcome};
 
@@ -75,9 +76,8 @@ struct RawRsaKey {
 }
 
 /// Parses a JWKS document, keeping the RSA signing keys.
-pub fn parse_jwks(body: &[u8]) -> Result<KeySet, String> {
-    let raw: RawSet =
-        serde_json::from_slice(body).map_err(|e| format!("JWKS is not valid: {e}"))?;
+pub fn parse_jwks(body: &[u8]) -> Result<KeySet, Error> {
+    let raw: RawSet = serde_json::from_slice(body).map_err(Error::JwksJson)?;
     let keys = raw.keys.into_iter().filter_map(parse_key).collect();
     Ok(KeySet { keys })
 }
@@ -99,22 +99,6 @@ fn parse_key(value: serde_json::Value) -> Option<VerificationKey> {
         alg,
         key,
     })
-}
-
-/// Why no key could be found for a token.
-#[derive(Debug, thiserror::Error)]
-pub enum KeyLookupError {
-    /// The JWKS could not be fetched and nothing is cached.
-    #[error("JWKS unavailable: {0}")]
-    Unavailable(String),
-    /// The JWKS has no key for this kid and alg, even after a refetch.
-    #[error("no key for kid {kid:?} and alg {alg:?}")]
-    UnknownKey {
-        /// The token's kid.
-        kid: Option<String>,
-        /// The token's alg.
-        alg: Algorithm,
-    },
 }
 
 /// The cached JWKS of the provider.
@@ -154,7 +138,7 @@ impl JwksCache {
         &self,
         kid: Option<&str>,
         alg: Algorithm,
-    ) -> Result<Vec<DecodingKey>, KeyLookupError> {
+    ) -> Result<Vec<DecodingKey>, Error> {
         let set = self.current().await?;
         let found = set.matching(kid, alg);
         if !found.is_empty() {
@@ -166,23 +150,23 @@ impl JwksCache {
                 return Ok(found);
             }
         }
-        Err(KeyLookupError::UnknownKey {
+        Err(Error::UnknownKey {
             kid: kid.map(str::to_owned),
             alg,
         })
     }
 
     /// The cached set, fetching it when absent or expired (one fetch for all waiters).
-    pub async fn current(&self) -> Result<Arc<KeySet>, KeyLookupError> {
+    pub async fn current(&self) -> Result<Arc<KeySet>, Error> {
         self.cache
             .try_get_with((), self.fetch())
             .await
-            .map_err(|e| KeyLookupError::Unavailable(e.to_string()))
+            .map_err(Error::JwksUnavailable)
     }
 
     /// Refetches unless a forced refetch happened within the minimum interval.
     /// Returns the new set, or `None` when throttled.
-    async fn forced_refresh(&self) -> Result<Option<Arc<KeySet>>, KeyLookupError> {
+    async fn forced_refresh(&self) -> Result<Option<Arc<KeySet>>, Error> {
         let mut last = self.last_forced.lock().await;
         if last.is_some_and(|t| t.elapsed() < self.min_refresh_interval) {
             return Ok(None);
@@ -198,7 +182,7 @@ impl JwksCache {
         }
     }
 
-    async fn fetch(&self) -> Result<Arc<KeySet>, String> {
+    async fn fetch(&self) -> Result<Arc<KeySet>, Error> {
         let result = self.fetch_inner().await;
         let outcome = if result.is_ok() {
             Outcome::Ok
@@ -207,19 +191,22 @@ impl JwksCache {
         };
         self.metrics.jwks_refresh(outcome);
         if let Err(e) = &result {
-            tracing::warn!(error = %e, "JWKS refresh failed");
+            tracing::warn!(error = %crate::edge::error::Chain(e), "JWKS refresh failed");
         }
         result
     }
 
-    async fn fetch_inner(&self) -> Result<Arc<KeySet>, String> {
-        let metadata = self.provider.metadata().await.map_err(|e| e.to_string())?;
+    async fn fetch_inner(&self) -> Result<Arc<KeySet>, Error> {
+        let metadata = self.provider.metadata().await?;
         let response = self
             .http
             .get(IdpEndpoint::Jwks, metadata.jwks_uri.as_str(), None)
             .await?;
         if response.status != 200 {
-            return Err(format!("JWKS answered HTTP {}", response.status));
+            return Err(Error::Status {
+                endpoint: IdpEndpoint::Jwks,
+                status: response.status,
+            });
         }
         let set = parse_jwks(&response.body)?;
         tracing::info!(keys = set.len(), "JWKS fetched");

@@ -12,6 +12,7 @@ use std::time::Duration;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::Value;
 
+use super::error::TokenProblem;
 use super::verify::JwsHeader;
 use crate::shared::clock::now_secs;
 
@@ -40,10 +41,10 @@ pub fn verify_logout_token(
     issuers: &[String],
     client_id: &str,
     clock_skew: Duration,
-) -> Result<LogoutRequest, String> {
+) -> Result<LogoutRequest, TokenProblem> {
     if let Some(t) = typ {
         if !t.eq_ignore_ascii_case("logout+jwt") && !t.eq_ignore_ascii_case("jwt") {
-            return Err(format!("typ {t:?} is not a logout token"));
+            return Err(TokenProblem::Typ);
         }
     }
     let mut validation = Validation::new(header.alg);
@@ -51,30 +52,21 @@ pub fn verify_logout_token(
     validation.set_issuer(issuers);
     validation.set_audience(&[client_id]);
     validation.set_required_spec_claims(&["iss", "aud", "exp"]);
-    let mut last = "no candidate key".to_string();
-    for key in keys {
-        match jsonwebtoken::decode::<serde_json::Map<String, Value>>(token, key, &validation) {
-            Ok(data) => return logout_claims(&data.claims, clock_skew),
-            Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature) => {
-                last = "signature does not verify".into();
-            }
-            Err(e) => return Err(format!("logout token rejected: {:?}", e.kind())),
-        }
-    }
-    Err(last)
+    let claims = super::verify::verify_with_any_key(token, keys, &validation)?;
+    logout_claims(&claims, clock_skew)
 }
 
 fn logout_claims(
     claims: &serde_json::Map<String, Value>,
     clock_skew: Duration,
-) -> Result<LogoutRequest, String> {
+) -> Result<LogoutRequest, TokenProblem> {
     let iat = claims
         .get("iat")
         .and_then(Value::as_u64)
-        .ok_or("iat is missing")?;
+        .ok_or(TokenProblem::Claim("iat is missing"))?;
     let now = now_secs();
     if iat > now + clock_skew.as_secs() {
-        return Err("iat is in the future".into());
+        return Err(TokenProblem::Claim("iat is in the future"));
     }
     let has_event = claims
         .get("events")
@@ -82,10 +74,12 @@ fn logout_claims(
         .and_then(|events| events.get(BACKCHANNEL_LOGOUT_EVENT))
         .is_some_and(Value::is_object);
     if !has_event {
-        return Err("the backchannel-logout event is missing".into());
+        return Err(TokenProblem::Claim(
+            "the backchannel-logout event is missing",
+        ));
     }
     if claims.contains_key("nonce") {
-        return Err("a logout token must not carry a nonce".into());
+        return Err(TokenProblem::Claim("a logout token must not carry a nonce"));
     }
     let text = |k: &str| {
         claims
@@ -98,9 +92,11 @@ fn logout_claims(
         text("sid").map(str::to_owned),
     );
     if sub.is_none() && sid.is_none() {
-        return Err("neither sub nor sid is present".into());
+        return Err(TokenProblem::Claim("neither sub nor sid is present"));
     }
-    let jti = text("jti").ok_or("jti is missing")?.to_owned();
+    let jti = text("jti")
+        .ok_or(TokenProblem::Claim("jti is missing"))?
+        .to_owned();
     let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(now);
     let replay_window = Duration::from_secs(exp.saturating_sub(now) + 2 * clock_skew.as_secs());
     Ok(LogoutRequest {

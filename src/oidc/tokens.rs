@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::edge::error::{GatewayError, LoginFailure};
+use super::error::Error;
 
 /// The client-assertion type URN (e-Signet accepts only this one).
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -66,23 +66,13 @@ pub fn token_form<'a>(
 ///
 /// A 4xx with an OAuth error is the provider refusing (bad code, bad
 /// assertion); a 5xx or an unreadable answer is the provider failing.
-pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenSet, GatewayError> {
+pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenSet, Error> {
     if status == 200 {
-        let parsed: TokenResponse = serde_json::from_slice(body).map_err(|_| {
-            GatewayError::ProviderUnavailable("token endpoint answered 200 without tokens".into())
-        })?;
+        let parsed: TokenResponse = serde_json::from_slice(body).map_err(Error::NoTokens)?;
         if !parsed.token_type.eq_ignore_ascii_case("bearer") {
-            return Err(GatewayError::login(
-                LoginFailure::TokenRejected,
-                format!("unsupported token_type {:?}", parsed.token_type),
-            ));
+            return Err(Error::TokenType);
         }
-        let id_token = parsed.id_token.ok_or_else(|| {
-            GatewayError::login(
-                LoginFailure::InvalidIdToken,
-                "token response has no id_token",
-            )
-        })?;
+        let id_token = parsed.id_token.ok_or(Error::NoIdToken)?;
         return Ok(TokenSet {
             id_token,
             access_token: parsed.access_token,
@@ -101,17 +91,11 @@ pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenSet, Gatewa
         // e-Signet ≤ 1.6 answers some refusals with HTTP 500 and its raw
         // code (`ExceptionHandlerAdvice`, v1.4.1: PKCE and KYC failures):
         // a refused login, not an unavailable provider.
-        500 if REFUSALS_AS_500.contains(&code.as_str()) => Err(GatewayError::login(
-            LoginFailure::TokenRejected,
-            format!("token endpoint refused the code: HTTP {status}, error {code}"),
-        )),
-        400..=499 => Err(GatewayError::login(
-            LoginFailure::TokenRejected,
-            format!("token endpoint refused the code: HTTP {status}, error {code}"),
-        )),
-        _ => Err(GatewayError::ProviderUnavailable(format!(
-            "token endpoint failed: HTTP {status}, error {code}"
-        ))),
+        500 if REFUSALS_AS_500.contains(&code.as_str()) => {
+            Err(Error::TokenRefused { status, code })
+        }
+        400..=499 => Err(Error::TokenRefused { status, code }),
+        _ => Err(Error::TokenEndpointFailed { status, code }),
     }
 }
 
@@ -133,30 +117,19 @@ mod tests {
     #[test]
     fn errors_are_classified() {
         let e = parse_token_response(400, br#"{"error":"invalid_grant"}"#).unwrap_err();
-        assert!(matches!(
-            e,
-            GatewayError::LoginFailed {
-                reason: LoginFailure::TokenRejected,
-                ..
-            }
-        ));
+        assert!(matches!(e, Error::TokenRefused { .. }));
         let e = parse_token_response(500, b"<html>").unwrap_err();
-        assert!(matches!(e, GatewayError::ProviderUnavailable(_)));
+        assert!(matches!(e, Error::TokenEndpointFailed { .. }));
         // e-Signet 1.4.1 answers a PKCE failure with HTTP 500 (issue 13).
         let e = parse_token_response(500, br#"{"error":"pkce_failed"}"#).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                GatewayError::LoginFailed {
-                    reason: LoginFailure::TokenRejected,
-                    ..
-                }
-            ),
-            "{e:?}"
-        );
+        assert!(matches!(e, Error::TokenRefused { .. }), "{e:?}");
         let e = parse_token_response(500, br#"{"error":"unknown_error"}"#).unwrap_err();
-        assert!(matches!(e, GatewayError::ProviderUnavailable(_)));
+        assert!(matches!(e, Error::TokenEndpointFailed { .. }));
         let e = parse_token_response(200, b"garbage").unwrap_err();
-        assert!(matches!(e, GatewayError::ProviderUnavailable(_)));
+        assert!(matches!(e, Error::NoTokens(_)));
+        assert!(
+            std::error::Error::source(&e).is_some(),
+            "the parse error is kept"
+        );
     }
 }

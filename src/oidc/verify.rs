@@ -20,7 +20,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::edge::error::{GatewayError, LoginFailure};
+use super::error::Error;
+use super::error::TokenKind;
+use super::error::TokenProblem;
 use crate::shared::secret::constant_time_eq;
 
 /// Claims of a verified token.
@@ -39,14 +41,13 @@ pub struct JwsHeader {
 }
 
 /// Reads a compact JWS header, refusing anything but RS256/PS256.
-pub fn inspect_header(token: &str) -> Result<JwsHeader, String> {
+pub fn inspect_header(token: &str) -> Result<JwsHeader, TokenProblem> {
     if token.split('.').count() == 5 {
-        return Err("encrypted (JWE) tokens are not supported".into());
+        return Err(TokenProblem::Encrypted);
     }
-    let header = jsonwebtoken::decode_header(token)
-        .map_err(|e| format!("unreadable or unsupported JWS header: {e}"))?;
+    let header = jsonwebtoken::decode_header(token).map_err(TokenProblem::Header)?;
     if !ACCEPTED_ALGS.contains(&header.alg) {
-        return Err(format!("algorithm {:?} is not accepted", header.alg));
+        return Err(TokenProblem::Algorithm(header.alg));
     }
     Ok(JwsHeader {
         alg: header.alg,
@@ -74,8 +75,8 @@ pub fn verify_id_token(
     header: &JwsHeader,
     keys: &[DecodingKey],
     expect: &IdTokenExpectations<'_>,
-) -> Result<Claims, GatewayError> {
-    let fail = |detail: String| GatewayError::login(LoginFailure::InvalidIdToken, detail);
+) -> Result<Claims, Error> {
+    let fail = Error::token(TokenKind::IdToken);
     let mut validation = Validation::new(header.alg);
     validation.leeway = expect.clock_skew.as_secs();
     validation.set_issuer(expect.issuers);
@@ -88,12 +89,12 @@ pub fn verify_id_token(
     check_iat(&claims, expect.clock_skew).map_err(fail)?;
     match claims.get("sub") {
         Some(Value::String(s)) if !s.is_empty() => {}
-        _ => return Err(fail("sub is missing or empty".into())),
+        _ => return Err(fail(TokenProblem::Claim("sub is missing or empty"))),
     }
     match claims.get("nonce") {
         Some(Value::String(n)) if constant_time_eq(n.as_bytes(), expect.nonce.as_bytes()) => {}
-        Some(_) => return Err(fail("nonce does not match".into())),
-        None => return Err(fail("nonce is missing".into())),
+        Some(_) => return Err(fail(TokenProblem::Claim("nonce does not match"))),
+        None => return Err(fail(TokenProblem::Claim("nonce is missing"))),
     }
     if let Some(at_hash) = claims.get("at_hash") {
         let expected = at_hash_of(expect.access_token);
@@ -101,7 +102,9 @@ pub fn verify_id_token(
             .as_str()
             .is_some_and(|h| constant_time_eq(h.as_bytes(), expected.as_bytes()));
         if !ok {
-            return Err(fail("at_hash does not match the access token".into()));
+            return Err(fail(TokenProblem::Claim(
+                "at_hash does not match the access token",
+            )));
         }
     }
     Ok(claims)
@@ -115,35 +118,30 @@ pub fn verify_userinfo(
     client_id: &str,
     expected_sub: &str,
     clock_skew: Duration,
-) -> Result<Claims, GatewayError> {
-    let fail = |detail: String| GatewayError::login(LoginFailure::InvalidUserinfo, detail);
+) -> Result<Claims, Error> {
+    let fail = Error::token(TokenKind::Userinfo);
     let mut validation = Validation::new(header.alg);
     validation.leeway = clock_skew.as_secs();
     validation.set_required_spec_claims::<&str>(&[]);
     // `aud` and `exp` are checked when present and not required.
     validation.set_audience(&[client_id]);
     let claims = verify_with_any_key(token, keys, &validation).map_err(fail)?;
-    check_userinfo_sub(&claims, expected_sub)?;
+    check_userinfo_sub(&claims, expected_sub).map_err(fail)?;
     Ok(claims)
 }
 
 /// Accepts an unsigned userinfo JSON object (only when configured to).
-pub fn unsigned_userinfo(body: &[u8], expected_sub: &str) -> Result<Claims, GatewayError> {
-    let claims: Claims = serde_json::from_slice(body).map_err(|_| {
-        GatewayError::login(
-            LoginFailure::InvalidUserinfo,
-            "userinfo is not a JSON object",
-        )
-    })?;
-    check_userinfo_sub(&claims, expected_sub)?;
+pub fn unsigned_userinfo(body: &[u8], expected_sub: &str) -> Result<Claims, Error> {
+    let fail = Error::token(TokenKind::Userinfo);
+    let claims: Claims = serde_json::from_slice(body).map_err(|_| fail(TokenProblem::NotJson))?;
+    check_userinfo_sub(&claims, expected_sub).map_err(fail)?;
     Ok(claims)
 }
 
-fn check_userinfo_sub(claims: &Claims, expected_sub: &str) -> Result<(), GatewayError> {
+fn check_userinfo_sub(claims: &Claims, expected_sub: &str) -> Result<(), TokenProblem> {
     match claims.get("sub") {
         Some(Value::String(s)) if s == expected_sub => Ok(()),
-        _ => Err(GatewayError::login(
-            LoginFailure::InvalidUserinfo,
+        _ => Err(TokenProblem::Claim(
             "userinfo sub does not match the ID token",
         )),
     }
@@ -151,53 +149,43 @@ fn check_userinfo_sub(claims: &Claims, expected_sub: &str) -> Result<(), Gateway
 
 /// Tries each candidate key; a signature mismatch moves on to the next key,
 /// any other failure (expired, wrong issuer…) is final.
-fn verify_with_any_key(
+pub(crate) fn verify_with_any_key(
     token: &str,
     keys: &[DecodingKey],
     validation: &Validation,
-) -> Result<Claims, String> {
-    let mut last = "no candidate key".to_string();
+) -> Result<Claims, TokenProblem> {
+    let mut last = TokenProblem::NoCandidateKey;
     for key in keys {
         match jsonwebtoken::decode::<Claims>(token, key, validation) {
             Ok(data) => return Ok(data.claims),
             Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => {
-                last = "signature does not verify".into();
+                last = TokenProblem::Signature;
             }
-            Err(e) => return Err(describe(&e)),
+            Err(e) => return Err(TokenProblem::Rejected(e)),
         }
     }
     Err(last)
 }
 
-fn describe(error: &jsonwebtoken::errors::Error) -> String {
-    match error.kind() {
-        ErrorKind::ExpiredSignature => "token has expired".into(),
-        ErrorKind::ImmatureSignature => "token is not valid yet (nbf)".into(),
-        ErrorKind::InvalidIssuer => "iss is not an accepted issuer".into(),
-        ErrorKind::InvalidAudience => "aud is not this client".into(),
-        ErrorKind::MissingRequiredClaim(c) => format!("required claim {c} is missing"),
-        ErrorKind::InvalidAlgorithm => "algorithm not accepted".into(),
-        other => format!("token rejected: {other:?}"),
-    }
-}
-
 /// Several audiences are allowed only if every one is this client.
-fn check_audience_is_only_us(claims: &Claims, client_id: &str) -> Result<(), String> {
+fn check_audience_is_only_us(claims: &Claims, client_id: &str) -> Result<(), TokenProblem> {
     match claims.get("aud") {
         Some(Value::String(a)) if a == client_id => Ok(()),
         Some(Value::Array(list)) if list.iter().all(|a| a.as_str() == Some(client_id)) => Ok(()),
-        _ => Err("aud names other parties than this client".into()),
+        _ => Err(TokenProblem::Claim(
+            "aud names other parties than this client",
+        )),
     }
 }
 
-fn check_iat(claims: &Claims, skew: Duration) -> Result<(), String> {
+fn check_iat(claims: &Claims, skew: Duration) -> Result<(), TokenProblem> {
     let iat = claims
         .get("iat")
         .and_then(Value::as_f64)
-        .ok_or("iat is missing")?;
+        .ok_or(TokenProblem::Claim("iat is missing"))?;
     let now = now_secs() as f64;
     if iat > now + skew.as_secs_f64() {
-        return Err("iat is in the future".into());
+        return Err(TokenProblem::Claim("iat is in the future"));
     }
     Ok(())
 }

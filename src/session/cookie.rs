@@ -15,6 +15,7 @@ use cookie::{Cookie, CookieJar, Key, SameSite};
 use sha2::{Digest, Sha256};
 
 use super::SessionId;
+use super::SetupError;
 use crate::config::SessionSettings;
 
 /// Encodes and decodes the gateway's cookies.
@@ -32,21 +33,28 @@ pub struct CookieCodec {
 
 impl CookieCodec {
     /// Builds the codec; fails if a key is shorter than 64 bytes.
-    pub fn new(settings: &SessionSettings, login_timeout_secs: u64) -> Result<CookieCodec, String> {
+    pub fn new(
+        settings: &SessionSettings,
+        login_timeout_secs: u64,
+    ) -> Result<CookieCodec, SetupError> {
         let keys = settings
             .cookie_keys
             .iter()
-            .map(|k| Key::try_from(k.expose().as_slice()).map_err(|e| e.to_string()))
+            .map(|k| Key::try_from(k.expose().as_slice()).map_err(SetupError::CookieKey))
             .collect::<Result<Vec<_>, _>>()?;
         if keys.is_empty() {
-            return Err("no cookie key".into());
+            return Err(SetupError::NoCookieKey);
         }
         Ok(CookieCodec {
             binding_name: format!("{}-login", settings.cookie_name),
             session_name: settings.cookie_name.clone(),
             openers: keys
                 .iter()
-                .map(|k| Aes256Gcm::new_from_slice(k.encryption()).map_err(|e| e.to_string()))
+                .map(|k| {
+                    // A cookie::Key's encryption half is always 32 bytes.
+                    Aes256Gcm::new_from_slice(k.encryption())
+                        .map_err(|_| SetupError::RecordKeyLength)
+                })
                 .collect::<Result<Vec<_>, _>>()?,
             keys,
             secure: !settings.insecure_cookie_without_secure,
@@ -234,6 +242,19 @@ mod tests {
             .split_once('=')
             .unwrap()
             .1
+    }
+
+    #[test]
+    fn a_short_cookie_key_is_refused_with_its_cause() {
+        let mut short = settings(&[[7; 64]]);
+        short.cookie_keys = vec![Secret::new(vec![7; 16])];
+        let err = CookieCodec::new(&short, 600).err().expect("refused");
+        assert!(matches!(err, SetupError::CookieKey(_)), "{err:?}");
+        assert!(std::error::Error::source(&err).is_some());
+        assert!(!err.to_string().contains("7, 7"), "never quotes the key");
+        short.cookie_keys.clear();
+        let err = CookieCodec::new(&short, 600).err().expect("refused");
+        assert!(matches!(err, SetupError::NoCookieKey), "{err:?}");
     }
 
     #[test]

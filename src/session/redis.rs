@@ -40,6 +40,7 @@ use tokio::sync::watch;
 use self::wire::{Wire, WireError};
 use super::cached::{self, LocalCache};
 use super::sealed::Sealer;
+use super::SetupError;
 use super::{PendingLogin, Session, SessionId, SessionStore, StoreError};
 use crate::config::{RedisSettings, StoreBounds};
 use crate::shared::clock::now_secs;
@@ -175,7 +176,7 @@ impl RedisStore {
         bounds: &StoreBounds,
         login_timeout: Duration,
         metrics: Arc<Metrics>,
-    ) -> Result<RedisStore, String> {
+    ) -> Result<RedisStore, SetupError> {
         metrics.set_store_up(false);
         Ok(RedisStore {
             wire: Wire::new(redis)?,
@@ -216,7 +217,7 @@ impl RedisStore {
     }
 
     fn seal<T: Serialize>(&self, key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
-        let json = serde_json::to_vec(value).map_err(|e| StoreError(e.to_string()))?;
+        let json = serde_json::to_vec(value).map_err(|e| StoreError::Encode(Arc::new(e)))?;
         Ok(self.sealer.seal(key.as_bytes(), &json))
     }
 
@@ -246,7 +247,10 @@ impl RedisStore {
             tracing::debug!(op, error = %e, "session store still unreachable");
         }
         self.metrics.set_store_up(false);
-        StoreError(format!("{op}: {e}"))
+        StoreError::Failed {
+            op,
+            cause: Arc::new(e),
+        }
     }
 
     /// Records a successful round trip.

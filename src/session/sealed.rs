@@ -16,6 +16,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use super::SetupError;
 use crate::shared::secret::Secret;
 
 /// Format version of sealed records.
@@ -44,18 +45,18 @@ pub enum OpenError {
 
 impl Sealer {
     /// Builds the sealer; every key must be 32 bytes (checked by config too).
-    pub fn new(keys: &[Secret<Vec<u8>>]) -> Result<Sealer, String> {
+    pub fn new(keys: &[Secret<Vec<u8>>]) -> Result<Sealer, SetupError> {
         if keys.is_empty() {
-            return Err("no record key".into());
+            return Err(SetupError::NoRecordKey);
         }
         let keys = keys
             .iter()
             .map(|k| {
                 let cipher = Aes256Gcm::new_from_slice(k.expose())
-                    .map_err(|_| "a record key must be 32 bytes".to_owned())?;
+                    .map_err(|_| SetupError::RecordKeyLength)?;
                 Ok((key_id(k.expose()), cipher))
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, SetupError>>()?;
         Ok(Sealer { keys })
     }
 

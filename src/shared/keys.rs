@@ -17,6 +17,29 @@ use rsa::RsaPrivateKey;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+/// Why a key file cannot be used. Never quotes the key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The file is not UTF-8 text, so not PEM.
+    #[error("key is not PEM text")]
+    NotText(#[source] std::str::Utf8Error),
+    /// The RSA key parses but jsonwebtoken cannot sign with it.
+    #[error("RSA key cannot sign")]
+    Rsa(#[source] jsonwebtoken::errors::Error),
+    /// The key is neither RSA nor EC P-256 in PKCS#8.
+    #[error(
+        "key is neither an RSA private key in PEM nor an EC P-256 private key in PKCS#8 PEM \
+         (`openssl pkcs8 -topk8 -nocrypt` converts an `EC PRIVATE KEY`)"
+    )]
+    Unsupported,
+    /// An RSA key is required (the e-Signet client key) and this is not one.
+    #[error("key is not an RSA private key in PEM")]
+    NotRsa,
+    /// An EC public key is not an uncompressed P-256 point.
+    #[error("not an uncompressed P-256 public key")]
+    EcPoint,
+}
+
 /// A signing key with its public half.
 pub struct SigningKey {
     /// RFC 7638 thumbprint of the public key.
@@ -33,12 +56,12 @@ pub struct SigningKey {
 impl SigningKey {
     /// Reads a private key in PEM: RSA (PKCS#8 or PKCS#1) or EC P-256
     /// (PKCS#8). Runs at startup and at each reload.
-    pub fn from_pem(pem: &[u8]) -> Result<SigningKey, String> {
-        let text = std::str::from_utf8(pem).map_err(|_| "key is not PEM text".to_string())?;
+    pub fn from_pem(pem: &[u8]) -> Result<SigningKey, KeyError> {
+        let text = std::str::from_utf8(pem).map_err(KeyError::NotText)?;
         if let Ok(private) =
             RsaPrivateKey::from_pkcs8_pem(text).or_else(|_| RsaPrivateKey::from_pkcs1_pem(text))
         {
-            let encoding = EncodingKey::from_rsa_pem(pem).map_err(|e| e.to_string())?;
+            let encoding = EncodingKey::from_rsa_pem(pem).map_err(KeyError::Rsa)?;
             return Ok(SigningKey::new(
                 Algorithm::RS256,
                 encoding,
@@ -52,20 +75,15 @@ impl SigningKey {
                 return Ok(SigningKey::new(Algorithm::ES256, encoding, jwk));
             }
         }
-        Err(
-            "key is neither an RSA private key in PEM nor an EC P-256 private key in PKCS#8 PEM \
-             (`openssl pkcs8 -topk8 -nocrypt` converts an `EC PRIVATE KEY`)"
-                .to_string(),
-        )
+        Err(KeyError::Unsupported)
     }
 
     /// Reads an RSA private key only (the e-Signet client key: e-Signet
     /// verifies `private_key_jwt` with RS256).
-    pub fn from_rsa_pem(pem: &[u8]) -> Result<SigningKey, String> {
-        let key = SigningKey::from_pem(pem)
-            .map_err(|_| "key is not an RSA private key in PEM".to_string())?;
+    pub fn from_rsa_pem(pem: &[u8]) -> Result<SigningKey, KeyError> {
+        let key = SigningKey::from_pem(pem).map_err(|_| KeyError::NotRsa)?;
         if key.algorithm != Algorithm::RS256 {
-            return Err("key is not an RSA private key in PEM".into());
+            return Err(KeyError::NotRsa);
         }
         Ok(key)
     }
@@ -96,9 +114,9 @@ pub fn public_jwk(private: &RsaPrivateKey) -> Value {
 
 /// The public JWK of a P-256 public key given as an uncompressed SEC1 point
 /// (`04 || x || y`), with its RFC 7638 thumbprint as `kid`.
-pub fn ec_public_jwk(point: &[u8]) -> Result<Value, String> {
+pub fn ec_public_jwk(point: &[u8]) -> Result<Value, KeyError> {
     if point.len() != 65 || point[0] != 4 {
-        return Err("not an uncompressed P-256 public key".into());
+        return Err(KeyError::EcPoint);
     }
     let x = URL_SAFE_NO_PAD.encode(&point[1..33]);
     let y = URL_SAFE_NO_PAD.encode(&point[33..]);
@@ -169,5 +187,16 @@ mod tests {
             b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
         )
         .is_err());
+    }
+
+    #[test]
+    fn unreadable_keys_are_typed_and_keep_their_cause() {
+        let err = SigningKey::from_pem(&[0xff, 0xfe]).err().expect("refused");
+        assert!(matches!(err, KeyError::NotText(_)), "{err:?}");
+        assert!(std::error::Error::source(&err).is_some());
+        let err = SigningKey::from_pem(b"-----BEGIN NOTHING-----")
+            .err()
+            .expect("refused");
+        assert!(matches!(err, KeyError::Unsupported), "{err:?}");
     }
 }

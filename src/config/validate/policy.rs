@@ -154,29 +154,65 @@ fn claim_rule(
     Some(Policy::Claim { name, test })
 }
 
+/// Why no user can ever satisfy a policy; shown in the config error list.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum NeverPasses {
+    /// A group rule names a group no user is in.
+    #[error("every user is only in {in_groups:?}, never in {missing:?}")]
+    Group {
+        /// The groups every user has.
+        in_groups: Vec<String>,
+        /// The group asked for.
+        missing: String,
+    },
+    /// A registrant-id-type rule names another type than every user has.
+    #[error("registrant IDs are always of type {always:?}, not {wanted:?}")]
+    RegistrantIdType {
+        /// The type every user has.
+        always: String,
+        /// The type asked for.
+        wanted: String,
+    },
+    /// An `all` asks one claim to equal two different values.
+    #[error("claim {name:?} cannot equal both {first} and {second}")]
+    ConflictingEquals {
+        /// The claim.
+        name: String,
+        /// One value.
+        first: serde_json::Value,
+        /// The other.
+        second: serde_json::Value,
+    },
+    /// No alternative of an `any` can pass.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    NoAlternative(Vec<NeverPasses>),
+}
+
 /// Whether some user could satisfy `policy`, or why none can.
-pub(crate) fn can_pass(policy: &Policy, context: &PolicyContext) -> Result<(), String> {
+pub(crate) fn can_pass(policy: &Policy, context: &PolicyContext) -> Result<(), NeverPasses> {
     match policy {
         Policy::Acr(_) | Policy::Claim { .. } => Ok(()),
         Policy::Groups(groups) => match groups.iter().find(|g| !context.groups.contains(g)) {
-            Some(g) => Err(format!(
-                "every user is only in {:?}, never in {g:?}",
-                context.groups
-            )),
+            Some(g) => Err(NeverPasses::Group {
+                in_groups: context.groups.clone(),
+                missing: g.clone(),
+            }),
             None => Ok(()),
         },
-        Policy::RegistrantIdType(t) if *t != context.registrant_id_type => Err(format!(
-            "registrant IDs are always of type {:?}, not {t:?}",
-            context.registrant_id_type
-        )),
+        Policy::RegistrantIdType(t) if *t != context.registrant_id_type => {
+            Err(NeverPasses::RegistrantIdType {
+                always: context.registrant_id_type.clone(),
+                wanted: t.clone(),
+            })
+        }
         Policy::RegistrantIdType(_) => Ok(()),
         Policy::Any(rules) => {
-            let reasons: Vec<String> = rules
+            let reasons: Vec<NeverPasses> = rules
                 .iter()
                 .filter_map(|r| can_pass(r, context).err())
                 .collect();
             if reasons.len() == rules.len() {
-                Err(reasons.join("; "))
+                Err(NeverPasses::NoAlternative(reasons))
             } else {
                 Ok(())
             }
@@ -189,7 +225,7 @@ pub(crate) fn can_pass(policy: &Policy, context: &PolicyContext) -> Result<(), S
 }
 
 /// Two `equals` on the same claim with different values under one `all`.
-fn conflicting_equals(rules: &[Policy]) -> Result<(), String> {
+fn conflicting_equals(rules: &[Policy]) -> Result<(), NeverPasses> {
     let mut wanted: HashMap<&str, &serde_json::Value> = HashMap::new();
     for rule in rules {
         if let Policy::Claim {
@@ -199,9 +235,11 @@ fn conflicting_equals(rules: &[Policy]) -> Result<(), String> {
         {
             if let Some(previous) = wanted.insert(name, value) {
                 if previous != value {
-                    return Err(format!(
-                        "claim {name:?} cannot equal both {previous} and {value}"
-                    ));
+                    return Err(NeverPasses::ConflictingEquals {
+                        name: name.clone(),
+                        first: previous.clone(),
+                        second: value.clone(),
+                    });
                 }
             }
         }

@@ -30,6 +30,43 @@ const BASE64_ENGINES: [GeneralPurpose; 2] = [
     GeneralPurpose::new(&alphabet::URL_SAFE, PADDING_OPTIONAL),
 ];
 
+/// What is wrong with a key read from a secret source; the config error
+/// list shows it after where the key came from. Never quotes the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum KeyProblem {
+    /// Not UTF-8, so not PEM.
+    #[error("is not PEM text")]
+    NotPemText,
+    /// An encrypted PEM key.
+    #[error("is an encrypted key; decrypt it first (openssl pkey -in KEY -out PLAIN)")]
+    Encrypted,
+    /// PEM, but no RSA private key.
+    #[error("is not an RSA private key in PEM (PKCS#1 or PKCS#8)")]
+    NotRsa,
+    /// An RSA key shorter than [`MIN_RSA_BITS`].
+    #[error("RSA key is {0} bits; at least {MIN_RSA_BITS} are required")]
+    RsaTooShort(usize),
+    /// Neither an RSA key nor an EC P-256 key (signing keys).
+    #[error(
+        "is neither an RSA private key in PEM (PKCS#1 or PKCS#8) nor an EC \
+         P-256 private key in PKCS#8 PEM (g2p-gateway keygen --type ec makes one; \
+         openssl pkcs8 -topk8 -nocrypt converts an EC PRIVATE KEY)"
+    )]
+    NotSigningKey,
+    /// A cookie key that is not UTF-8 text.
+    #[error("is not base64 text")]
+    NotBase64Text,
+    /// A cookie key that is not base64.
+    #[error("is not base64 (standard or URL-safe)")]
+    NotBase64,
+    /// A cookie key shorter than [`MIN_COOKIE_KEY_BYTES`].
+    #[error(
+        "cookie key is {0} bytes after base64 decoding; at least {MIN_COOKIE_KEY_BYTES} are \
+         required (generate one with `openssl rand -base64 64`)"
+    )]
+    CookieKeyTooShort(usize),
+}
+
 /// An RSA private key in PEM (PKCS#1 or PKCS#8); the PEM bytes are kept.
 pub(super) fn rsa_key(
     cx: &mut Checker<'_>,
@@ -56,7 +93,7 @@ fn checked_key(
     cx: &mut Checker<'_>,
     path: &YamlPath,
     source: &SecretRef,
-    check: fn(&[u8]) -> Result<(), String>,
+    check: fn(&[u8]) -> Result<(), KeyProblem>,
 ) -> Option<Secret<Vec<u8>>> {
     let (bytes, origin) = read(cx, path, source)?;
     match check(&bytes) {
@@ -68,39 +105,34 @@ fn checked_key(
     }
 }
 
-fn parse_signing_key(bytes: &[u8]) -> Result<(), String> {
+fn parse_signing_key(bytes: &[u8]) -> Result<(), KeyProblem> {
     parse_rsa(bytes).or_else(|rsa_problem| {
         match crate::shared::keys::SigningKey::from_pem(bytes) {
             Ok(key) if key.algorithm == jsonwebtoken::Algorithm::ES256 => Ok(()),
             // An RSA key that is too short or encrypted: say exactly that.
-            _ if rsa_problem.contains("bits") || rsa_problem.contains("encrypted") => {
+            _ if matches!(
+                rsa_problem,
+                KeyProblem::RsaTooShort(_) | KeyProblem::Encrypted
+            ) =>
+            {
                 Err(rsa_problem)
             }
-            _ => Err(
-                "is neither an RSA private key in PEM (PKCS#1 or PKCS#8) nor an EC \
-                 P-256 private key in PKCS#8 PEM (g2p-gateway keygen --type ec makes one; \
-                 openssl pkcs8 -topk8 -nocrypt converts an EC PRIVATE KEY)"
-                    .to_owned(),
-            ),
+            _ => Err(KeyProblem::NotSigningKey),
         }
     })
 }
 
-fn parse_rsa(bytes: &[u8]) -> Result<(), String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| "is not PEM text".to_owned())?;
+fn parse_rsa(bytes: &[u8]) -> Result<(), KeyProblem> {
+    let text = std::str::from_utf8(bytes).map_err(|_| KeyProblem::NotPemText)?;
     if text.contains("ENCRYPTED") {
-        return Err(
-            "is an encrypted key; decrypt it first (openssl pkey -in KEY -out PLAIN)".into(),
-        );
+        return Err(KeyProblem::Encrypted);
     }
     let key = RsaPrivateKey::from_pkcs8_pem(text)
         .or_else(|_| RsaPrivateKey::from_pkcs1_pem(text))
-        .map_err(|_| "is not an RSA private key in PEM (PKCS#1 or PKCS#8)".to_owned())?;
+        .map_err(|_| KeyProblem::NotRsa)?;
     let bits = key.size() * 8;
     if bits < MIN_RSA_BITS {
-        return Err(format!(
-            "RSA key is {bits} bits; at least {MIN_RSA_BITS} are required"
-        ));
+        return Err(KeyProblem::RsaTooShort(bits));
     }
     Ok(())
 }
@@ -121,19 +153,15 @@ pub(super) fn cookie_key(
     }
 }
 
-fn decode_cookie_key(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| "is not base64 text".to_owned())?;
+fn decode_cookie_key(bytes: &[u8]) -> Result<Vec<u8>, KeyProblem> {
+    let text = std::str::from_utf8(bytes).map_err(|_| KeyProblem::NotBase64Text)?;
     let text = text.trim();
     let key = BASE64_ENGINES
         .iter()
         .find_map(|engine| engine.decode(text).ok())
-        .ok_or_else(|| "is not base64 (standard or URL-safe)".to_owned())?;
+        .ok_or(KeyProblem::NotBase64)?;
     if key.len() < MIN_COOKIE_KEY_BYTES {
-        return Err(format!(
-            "cookie key is {} bytes after base64 decoding; at least {MIN_COOKIE_KEY_BYTES} are \
-             required (generate one with `openssl rand -base64 64`)",
-            key.len()
-        ));
+        return Err(KeyProblem::CookieKeyTooShort(key.len()));
     }
     Ok(key)
 }

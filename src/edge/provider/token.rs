@@ -15,11 +15,14 @@ use pingora::http::RequestHeader;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{clients, oauth_error};
+use super::clients;
+use crate::edge::error::Chain;
+use crate::edge::error::GatewayError;
+use crate::edge::error::OAuthCode;
 use crate::edge::gateway::Gateway;
 use crate::edge::respond::Reply;
 use crate::identity::codes::s256;
-use crate::session::{Session, SessionId};
+use crate::session::{Session, SessionId, StoreError};
 use crate::shared::clock::now_secs;
 use crate::shared::secret::constant_time_eq;
 
@@ -39,26 +42,26 @@ pub async fn token(
     gw.metrics.provider_event(outcome);
     match result {
         Ok(reply) => reply,
-        Err((status, error, detail)) => oauth_error(status, error, &detail, correlation_id),
+        Err(refusal) => gw.reject_oauth(&refusal, correlation_id),
     }
 }
 
-type Refusal = (StatusCode, &'static str, String);
+fn invalid_grant(detail: &str) -> GatewayError {
+    GatewayError::oauth(OAuthCode::InvalidGrant, detail)
+}
 
-fn invalid_grant(detail: &str) -> Refusal {
-    (StatusCode::BAD_REQUEST, "invalid_grant", detail.to_owned())
+fn store_down(e: StoreError) -> GatewayError {
+    GatewayError::oauth(OAuthCode::TemporarilyUnavailable, Chain(&e).to_string())
 }
 
 async fn exchange(
     gw: &Gateway,
     req: &RequestHeader,
     body: Option<&[u8]>,
-) -> Result<Reply, Refusal> {
-    let body = body.ok_or((
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-        "body missing or too large".to_owned(),
-    ))?;
+) -> Result<Reply, GatewayError> {
+    let body = body.ok_or_else(|| {
+        GatewayError::oauth(OAuthCode::InvalidRequest, "body missing or too large")
+    })?;
     let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
     let field = |name: &str| {
         form.iter()
@@ -66,17 +69,15 @@ async fn exchange(
             .map(|(_, v)| v.as_str())
     };
     let client = clients::authenticate(gw, req, &form).map_err(|e| {
-        (
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
+        GatewayError::oauth(
+            OAuthCode::InvalidClient,
             format!("client authentication failed: {e:?}"),
         )
     })?;
     if field("grant_type") != Some("authorization_code") {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "only authorization_code".into(),
+        return Err(GatewayError::oauth(
+            OAuthCode::UnsupportedGrantType,
+            "only authorization_code",
         ));
     }
     let grant = field("code")
@@ -105,13 +106,7 @@ async fn exchange(
         .store
         .remember_logout_jti(&format!("provider-code:{}", grant.jti), replay_window)
         .await
-        .map_err(|e| {
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                e.0,
-            )
-        })?;
+        .map_err(store_down)?;
     if !fresh {
         return Err(invalid_grant("code replayed"));
     }
@@ -120,16 +115,10 @@ async fn exchange(
         .store
         .session(&id)
         .await
-        .map_err(|e| {
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                e.0,
-            )
-        })?
+        .map_err(store_down)?
         .ok_or_else(|| invalid_grant("the gateway session has ended"))?;
     let issued = issue_tokens(gw, &id, &session, &client.client_id, grant.nonce.as_deref())
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, "server_error", e))?;
+        .map_err(|e| GatewayError::oauth(OAuthCode::ServerError, Chain(&e).to_string()))?;
     tracing::info!(client_id = %client.client_id, "portal tokens issued");
     Ok(Reply::json(StatusCode::OK, &issued).with_header("pragma", "no-cache"))
 }
@@ -141,7 +130,7 @@ pub fn issue_tokens(
     session: &Session,
     client_id: &str,
     nonce: Option<&str>,
-) -> Result<Value, String> {
+) -> Result<Value, crate::identity::Error> {
     let now = now_secs();
     let lifetime = gw.config.provider.token_lifetime.as_secs();
     let exp = now + lifetime;

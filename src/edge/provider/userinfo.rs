@@ -14,8 +14,11 @@ use http::StatusCode;
 use pingora::http::RequestHeader;
 use serde_json::{Map, Value};
 
-use super::{clients, oauth_error};
+use super::clients;
 use crate::config::MappingSettings;
+use crate::edge::error::Chain;
+use crate::edge::error::GatewayError;
+use crate::edge::error::OAuthCode;
 use crate::edge::gateway::Gateway;
 use crate::edge::respond::Reply;
 use crate::mapping::TOKEN_MECHANICS;
@@ -29,18 +32,14 @@ pub async fn userinfo(
     correlation_id: &str,
 ) -> Reply {
     let Some(token) = access_token(req, body) else {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "no access token",
+        return gw.reject_oauth(
+            &GatewayError::oauth(OAuthCode::InvalidToken, "no access token"),
             correlation_id,
         );
     };
     let Some(claims) = gw.provider.verifier.verify(&token) else {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "access token does not verify",
+        return gw.reject_oauth(
+            &GatewayError::oauth(OAuthCode::InvalidToken, "access token does not verify"),
             correlation_id,
         );
     };
@@ -49,10 +48,8 @@ pub async fn userinfo(
         .and_then(Value::as_str)
         .unwrap_or_default();
     if clients::find(gw, client_id).is_none() {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "audience is no configured client",
+        return gw.reject_oauth(
+            &GatewayError::oauth(OAuthCode::InvalidToken, "audience is no configured client"),
             correlation_id,
         );
     }
@@ -64,10 +61,8 @@ pub async fn userinfo(
         Some(id) => match gw.store.session(&id).await {
             Ok(found) => found,
             Err(e) => {
-                return oauth_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
-                    &e.0,
+                return gw.reject_oauth(
+                    &GatewayError::oauth(OAuthCode::TemporarilyUnavailable, Chain(&e).to_string()),
                     correlation_id,
                 )
             }
@@ -75,10 +70,8 @@ pub async fn userinfo(
         None => None,
     };
     let Some(session) = session else {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "the gateway session has ended",
+        return gw.reject_oauth(
+            &GatewayError::oauth(OAuthCode::InvalidToken, "the gateway session has ended"),
             correlation_id,
         );
     };
@@ -104,10 +97,8 @@ pub async fn userinfo(
             ],
             body: jwt.into(),
         },
-        Err(e) => oauth_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            &e,
+        Err(e) => gw.reject_oauth(
+            &GatewayError::oauth(OAuthCode::ServerError, Chain(&e).to_string()),
             correlation_id,
         ),
     }

@@ -21,6 +21,7 @@ use ::redis::{
 };
 
 use crate::config::{RedisSettings, RedisTopology};
+use crate::session::SetupError;
 
 /// How long commands fail fast after a failed connection attempt.
 const RETRY_AFTER: Duration = Duration::from_millis(250);
@@ -99,12 +100,12 @@ pub(crate) struct Wire {
 
 impl Wire {
     /// Prepares clients from the settings; connects nothing yet.
-    pub(crate) fn new(settings: &RedisSettings) -> Result<Wire, String> {
+    pub(crate) fn new(settings: &RedisSettings) -> Result<Wire, SetupError> {
         let certificates = settings.tls_ca.as_ref().map(|ca| TlsCertificates {
             client_tls: None,
             root_cert: Some(ca.clone()),
         });
-        let open = |url: &str, what: &str| {
+        let open = |url: &str, what: &'static str| {
             match &certificates {
                 Some(certs) => Client::build_with_tls(url, certs.clone()),
                 None => Client::open(url),
@@ -328,6 +329,9 @@ impl Wire {
 }
 
 /// A client-construction error, without the URL (it may hold a password).
-fn redacted(what: &str, e: &RedisError) -> String {
-    format!("session.store.redis: invalid {what} ({:?})", e.kind())
+fn redacted(what: &'static str, e: &RedisError) -> SetupError {
+    SetupError::Redis {
+        what,
+        kind: e.kind(),
+    }
 }
