@@ -1,9 +1,14 @@
 //! The gateway's request-level errors and their one mapping to HTTP.
 //!
-//! Every module reports failures as a [`GatewayError`]. `respond` turns it
-//! into a page or JSON; this file is the only place that decides the status
-//! code, the public code and the public message. Details (the `source`) go to
-//! the log with the correlation id, never to the client.
+//! Modules report failures in their own typed errors, which keep their
+//! causes (`oidc::Error`, `identity::Error`, `session::StoreError`,
+//! `provision::ProvisionError`); [`GatewayError`] wraps them, and this file
+//! is the only place that decides the status code, the public code and the
+//! login-failure metric label. `respond` renders the result as a page or
+//! JSON (RFC 6749 JSON for the provider and back-channel endpoints), and
+//! `Gateway::reject` logs it. Details (the cause chain, see [`Chain`]) go
+//! to the log with the correlation id, never to the client.
+//! [`StartupError`] does the same for building a gateway.
 
 use http::StatusCode;
 
