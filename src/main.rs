@@ -165,7 +165,7 @@ fn main() -> ExitCode {
             match g2p_gateway::edge::server::run_with(loaded, options) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    let e = g2p_gateway::edge::error::Chain(&e);
+                    let e = g2p_gateway::shared::errors::Chain(&e);
                     tracing::error!(error = %e, "gateway failed to start");
                     eprintln!("g2p-gateway: {e}");
                     ExitCode::FAILURE

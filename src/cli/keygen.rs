@@ -215,7 +215,7 @@ pub fn main(args: KeygenArgs) -> std::process::ExitCode {
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("g2p-gateway keygen: {}", crate::edge::error::Chain(&e));
+            eprintln!("g2p-gateway keygen: {}", crate::shared::errors::Chain(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -160,7 +160,7 @@ pub enum GatewayError {
     /// The login worked, but the portal could not set up the citizen's
     /// account (gateway-driven `/oauth2/callback`); the next login retries.
     #[error("portal setup failed")]
-    PortalSetupFailed(#[from] crate::edge::provision::ProvisionError),
+    PortalSetupFailed(ProvisionError),
     /// A bug or an unexpected local failure.
     #[error("internal error: {0}")]
     Internal(String),
@@ -268,18 +268,50 @@ fn rp_class(error: &oidc::Error) -> RpClass {
     }
 }
 
-/// An error with its causes, `outer: inner: innermost`, for the log.
-pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+/// Why a portal could not set up the citizen's account. The one-time code
+/// is never in the message (reqwest's URL is dropped from the cause).
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// `provider.clients.<id>.provision.upstream` names no upstream.
+    #[error("{client_id}: no such upstream")]
+    NoUpstream {
+        /// The portal's client id.
+        client_id: String,
+    },
+    /// The portal's callback could not be reached or timed out.
+    #[error("{client_id}: portal callback unreachable")]
+    Unreachable {
+        /// The portal's client id.
+        client_id: String,
+        /// The client's error, without its URL (it carries the code).
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The portal answered without redirecting (it refused or failed).
+    #[error("{client_id}: portal callback answered {status}: {text}")]
+    Refused {
+        /// The portal's client id.
+        client_id: String,
+        /// The portal's status.
+        status: http::StatusCode,
+        /// A bounded prefix of the portal's answer (its error text names no
+        /// personal data, e.g. "Partner Not Found in Registry").
+        text: String,
+    },
+    /// The new session could not be removed again after a failure (the
+    /// edge answers this as the store being unavailable).
+    #[error("the session store failed while undoing the login")]
+    Store(#[from] crate::session::StoreError),
+}
 
-impl std::fmt::Display for Chain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut cause = self.0.source();
-        while let Some(e) = cause {
-            write!(f, ": {e}")?;
-            cause = e.source();
+impl From<ProvisionError> for GatewayError {
+    /// A portal's failure is `portal_setup_failed`; the store failing while
+    /// the login is undone is the store being unavailable.
+    fn from(error: ProvisionError) -> Self {
+        match error {
+            ProvisionError::Store(e) => GatewayError::SessionStoreUnavailable(e),
+            other => GatewayError::PortalSetupFailed(other),
         }
-        Ok(())
     }
 }
 
@@ -409,6 +441,7 @@ fn login_code(reason: LoginFailure) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shared::errors::Chain;
     use crate::shared::pages::{self, Lang};
 
     #[test]

@@ -12,7 +12,6 @@ use crate::config::{Config, Route, Upstream};
 use crate::decision::access;
 use crate::decision::limits::Limits;
 use crate::decision::routing::RouteTable;
-use crate::edge::error::Chain;
 use crate::edge::error::GatewayError;
 use crate::edge::error::StartupError;
 use crate::edge::respond::{Reply, Requester};
@@ -20,6 +19,7 @@ use crate::identity::{AssertionMinter, ForwardedIdentity, HeaderStripper};
 use crate::oidc::OidcClient;
 use crate::session::cookie::CookieCodec;
 use crate::session::{Session, SessionId, SessionStore};
+use crate::shared::errors::Chain;
 use crate::shared::metrics::{Metrics, RouteMetrics};
 use crate::shared::pages::Pages;
 

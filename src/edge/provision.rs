@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::config::ProviderClient;
-use crate::edge::error::GatewayError;
+use crate::edge::error::ProvisionError;
 use crate::edge::gateway::Gateway;
 use crate::identity::codes::{s256, Grant};
 use crate::session::SessionId;
@@ -51,7 +51,7 @@ pub async fn after_login(
     gw: &Gateway,
     id: &SessionId,
     upgraded: bool,
-) -> Result<Vec<String>, GatewayError> {
+) -> Result<Vec<String>, ProvisionError> {
     if upgraded {
         return Ok(Vec::new());
     }
@@ -63,40 +63,8 @@ pub async fn after_login(
     Ok(expire_portal_cookies(gw))
 }
 
-/// Why a portal could not set up the citizen's account. The one-time code
-/// is never in the message (reqwest's URL is dropped from the cause).
-#[derive(Debug, thiserror::Error)]
-pub enum ProvisionError {
-    /// `provider.clients.<id>.provision.upstream` names no upstream.
-    #[error("{client_id}: no such upstream")]
-    NoUpstream {
-        /// The portal's client id.
-        client_id: String,
-    },
-    /// The portal's callback could not be reached or timed out.
-    #[error("{client_id}: portal callback unreachable")]
-    Unreachable {
-        /// The portal's client id.
-        client_id: String,
-        /// The client's error, without its URL (it carries the code).
-        #[source]
-        source: reqwest::Error,
-    },
-    /// The portal answered without redirecting (it refused or failed).
-    #[error("{client_id}: portal callback answered {status}: {text}")]
-    Refused {
-        /// The portal's client id.
-        client_id: String,
-        /// The portal's status.
-        status: http::StatusCode,
-        /// A bounded prefix of the portal's answer (its error text names no
-        /// personal data, e.g. "Partner Not Found in Registry").
-        text: String,
-    },
-}
-
 /// Runs every configured provisioning for a new gateway session.
-async fn provision_all(gw: &Gateway, id: &SessionId) -> Result<(), GatewayError> {
+async fn provision_all(gw: &Gateway, id: &SessionId) -> Result<(), ProvisionError> {
     for portal in gw
         .config
         .provider
@@ -117,7 +85,7 @@ async fn provision(
     gw: &Gateway,
     id: &SessionId,
     portal: &ProviderClient,
-) -> Result<(), GatewayError> {
+) -> Result<(), ProvisionError> {
     let Some(setup) = &portal.provision else {
         return Ok(());
     };
@@ -170,8 +138,7 @@ async fn provision(
         client_id: client_id(),
         status,
         text,
-    }
-    .into())
+    })
 }
 
 /// `Set-Cookie` values expiring every portal cookie of every upstream.

@@ -35,9 +35,9 @@ use pingora::services::background::BackgroundService;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::Config;
-use crate::edge::error::Chain;
 use crate::edge::error::StartupError;
 use crate::edge::gateway::Gateway;
+use crate::shared::errors::Chain;
 
 /// How often `server.watch_config` looks at the file.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);

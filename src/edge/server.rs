@@ -20,7 +20,6 @@ use crate::config::Config;
 use crate::config::StoreSettings;
 use crate::edge::admin::AdminApp;
 use crate::edge::connections::GuardedApp;
-use crate::edge::error::Chain;
 use crate::edge::error::StartupError;
 use crate::edge::gateway::Gateway;
 use crate::edge::proxy::GatewayProxy;
@@ -28,6 +27,7 @@ use crate::edge::reload::ReloadService;
 use crate::session::memory::MemoryStore;
 use crate::session::redis::RedisStore;
 use crate::session::SessionStore;
+use crate::shared::errors::Chain;
 use crate::shared::metrics::Metrics;
 
 /// Process-level options of `g2p-gateway run` (not part of `gateway.yaml`).

@@ -191,7 +191,7 @@ impl JwksCache {
         };
         self.metrics.jwks_refresh(outcome);
         if let Err(e) = &result {
-            tracing::warn!(error = %crate::edge::error::Chain(e), "JWKS refresh failed");
+            tracing::warn!(error = %crate::shared::errors::Chain(e), "JWKS refresh failed");
         }
         result
     }

@@ -16,7 +16,6 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::clients;
-use crate::edge::error::Chain;
 use crate::edge::error::GatewayError;
 use crate::edge::error::OAuthCode;
 use crate::edge::gateway::Gateway;
@@ -24,6 +23,7 @@ use crate::edge::respond::Reply;
 use crate::identity::codes::s256;
 use crate::session::{Session, SessionId, StoreError};
 use crate::shared::clock::now_secs;
+use crate::shared::errors::Chain;
 use crate::shared::secret::constant_time_eq;
 
 /// Answers a token request.

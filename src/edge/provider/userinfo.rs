@@ -16,13 +16,13 @@ use serde_json::{Map, Value};
 
 use super::clients;
 use crate::config::MappingSettings;
-use crate::edge::error::Chain;
 use crate::edge::error::GatewayError;
 use crate::edge::error::OAuthCode;
 use crate::edge::gateway::Gateway;
 use crate::edge::respond::Reply;
 use crate::mapping::TOKEN_MECHANICS;
 use crate::session::Session;
+use crate::shared::errors::Chain;
 
 /// Answers a userinfo request.
 pub async fn userinfo(
