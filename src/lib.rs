@@ -9,7 +9,7 @@
 //! From the bottom up; a module imports only from its own layer or the ones
 //! below (`docs/architecture.md`, held by `tests/architecture.rs`):
 //!
-//! 1. `shared`: the clock, secrets, signing keys, the metrics registry and
+//! 1. `shared`: the clock, error chains, secrets, signing keys, the metrics registry and
 //!    the people-facing pages.
 //! 2. `config`: `gateway.yaml` to validated settings, every problem at once.
 //! 3. `mapping`: OpenG2P's claim semantics (token map, claim mapping,

@@ -135,9 +135,6 @@ pub enum GatewayError {
         /// Details for the log only.
         detail: String,
     },
-    /// The identity provider could not be reached or answered nonsense.
-    #[error("identity provider unavailable: {0}")]
-    ProviderUnavailable(String),
     /// The request's headers or body are larger than allowed.
     #[error("request too large: {0}")]
     TooLarge(&'static str),
@@ -228,7 +225,7 @@ pub enum StartupError {
 enum RpClass {
     /// Answered as [`GatewayError::LoginFailed`] with this reason.
     Login(LoginFailure),
-    /// Answered as [`GatewayError::ProviderUnavailable`].
+    /// Answered as `identity_provider_unavailable` (502).
     ProviderUnavailable,
     /// Answered as [`GatewayError::BadRequest`] (a bad back-channel logout token).
     BadRequest,
@@ -367,7 +364,6 @@ impl GatewayError {
             Self::LoginRequired | Self::StepUpRequired { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::LoginFailed { reason, .. } => login_status(*reason),
-            Self::ProviderUnavailable(_) => StatusCode::BAD_GATEWAY,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::TooLarge("headers") => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -396,7 +392,6 @@ impl GatewayError {
             Self::StepUpRequired { .. } => "insufficient_user_authentication",
             Self::Forbidden(_) => "forbidden",
             Self::LoginFailed { reason, .. } => login_code(*reason),
-            Self::ProviderUnavailable(_) => "identity_provider_unavailable",
             Self::Overloaded => "overloaded",
             Self::RateLimited(_) => "rate_limited",
             Self::TooLarge(_) => "request_too_large",
@@ -450,7 +445,6 @@ mod tests {
         let errors = [
             GatewayError::BadRequest(secret.into()),
             GatewayError::login(LoginFailure::InvalidIdToken, secret),
-            GatewayError::ProviderUnavailable(secret.into()),
             GatewayError::Internal(secret.into()),
         ];
         for e in errors {
@@ -473,7 +467,7 @@ mod tests {
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(
-            GatewayError::ProviderUnavailable(String::new()).status(),
+            GatewayError::from(oidc::Error::DiscoveryBackoff).status(),
             StatusCode::BAD_GATEWAY
         );
     }
