@@ -178,14 +178,15 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let (gw, route) = route_of(ctx)?;
-        forwarded::set_forwarding_headers(gw, peer_ip(session), ctx.client_ip, upstream)?;
-        strip_gateway_cookies(gw, upstream)?;
         let route = &gw.config.routes[route];
-        let form = gw
+        let target = gw
             .upstreams
             .get(&route.upstream)
-            .map(|u| &u.identity)
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "route names no upstream"))?;
+        let real_ip = ctx.client_ip.filter(|_| target.real_ip_header);
+        forwarded::set_forwarding_headers(gw, peer_ip(session), real_ip, upstream)?;
+        strip_gateway_cookies(gw, upstream)?;
+        let form = &target.identity;
         let live = crate::identity::upstream::portal_cookies_allowed(
             gw,
             form,

@@ -139,7 +139,7 @@ fn access_token(req: &RequestHeader, body: Option<&[u8]>) -> Option<String> {
 /// ones: each is then given back under its source name too (`phone` from
 /// `phone_number:phone`), so a record mapping e-Signet's names still finds it.
 pub fn userinfo_claims(session: &Session, mapping: &MappingSettings) -> Map<String, Value> {
-    let verified = session.identity.verified.to_map();
+    let verified = session.identity.verified_claims();
     let mut claims = if verified.is_empty() {
         reverse_mapped(session, mapping)
     } else {
@@ -242,8 +242,9 @@ mod tests {
             "sub": "PSUT-1", "name#en": "Siddharth K Mansour", "phone_number": "+91 9876543210",
             "birthdate": "1987/11/25", "individual_id": "8267411571", "nonce": "n",
         });
-        session.identity.verified =
-            crate::mapping::Claims::from_map(verified.as_object().unwrap().clone());
+        session
+            .identity
+            .set_verified(verified.as_object().unwrap().clone());
         let mapping = mapping();
         let claims = userinfo_claims(&session, &mapping);
         assert_eq!(claims["name#en"], "Siddharth K Mansour");
