@@ -117,6 +117,11 @@ enum Cmd {
         /// the provider has an `end_session_endpoint` (e-Signet has none).
         #[arg(long)]
         with_id_token: bool,
+        /// Keep e-Signet's verified claims, as the gateway does when a portal
+        /// client (`provider.clients`) could read them from its userinfo;
+        /// otherwise only the picture is kept (none in the demo identity).
+        #[arg(long)]
+        portal_client: bool,
     },
     /// JWKS fetches under a flood of ID tokens with unknown `kid`s.
     JwksFlood {
@@ -169,7 +174,8 @@ fn main() {
             repo_root,
             counts,
             with_id_token,
-        } => runtime.block_on(sessions(repo_root, counts, with_id_token)),
+            portal_client,
+        } => runtime.block_on(sessions(repo_root, counts, with_id_token, portal_client)),
         Cmd::JwksFlood {
             gateway_bin,
             repo_root,
@@ -478,6 +484,7 @@ async fn sessions(
     repo_root: PathBuf,
     counts: Vec<usize>,
     with_id_token: bool,
+    portal_client: bool,
 ) -> Result<Value, String> {
     let pem = std::fs::read(repo_root.join("certs/demo/esignet-signing.pem"))
         .map_err(|e| format!("certs/demo/esignet-signing.pem: {e}"))?;
@@ -487,6 +494,11 @@ async fn sessions(
     if !with_id_token {
         template.id_token = None;
     }
+    if !portal_client {
+        // As `endpoints::new_session` does without a portal client.
+        template.identity.keep_verified(|name| name == "picture");
+    }
+    let template_verified = template.identity.verified_claims();
     let before = LIVE_BYTES.load(Ordering::Relaxed);
     let one = template.clone();
     let session_heap_bytes = LIVE_BYTES.load(Ordering::Relaxed) - before;
@@ -512,6 +524,12 @@ async fn sessions(
             let mut claims = session.identity.claims.to_map();
             claims.insert("email".into(), json!(session.identity.login));
             session.identity.claims = Claims::from_map(claims);
+            if !template_verified.is_empty() {
+                let mut verified = template_verified.clone();
+                verified.insert("sub".into(), json!(session.sub));
+                verified.insert("email".into(), json!(session.identity.login));
+                session.identity.set_verified(verified);
+            }
             let id = SessionId::random();
             store
                 .insert_session(&id, session)
@@ -541,6 +559,9 @@ async fn sessions(
         "id_token_bytes": id_token_bytes,
         "id_token_kept": with_id_token,
         "session_heap_bytes": session_heap_bytes,
+        "portal_client": portal_client,
+        "verified_heap_bytes": template.identity.verified.heap_len(),
+        "verified_json_bytes": serde_json::to_vec(&template_verified).map_or(0, |v| v.len()),
         "session_json_bytes": serialized,
     }))
 }

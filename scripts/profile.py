@@ -14,7 +14,9 @@ binaries (./scripts/bench builds them) and valgrind.
 
 Targets: passthrough, passthrough-headers (the pass-through adding the
 gateway's upstream headers, as bench row 7), gateway-public,
-gateway-session (the header form, RS256), gateway-bearer, gateway-es256.
+gateway-session (the header form, RS256), gateway-bearer, gateway-es256,
+gateway-session-real-ip (gateway-session with `real_ip_header: true`, the
+cost of `X-Real-IP`).
 The callgrind files stay in the printed directory for callgrind_annotate.
 """
 
@@ -30,7 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402
 
-TARGETS = ["passthrough", "passthrough-headers", "gateway-public", "gateway-session", "gateway-bearer", "gateway-es256"]
+TARGETS = ["passthrough", "passthrough-headers", "gateway-public", "gateway-session", "gateway-bearer", "gateway-es256",
+           "gateway-session-real-ip"]
 
 
 def requests(url, cookie, n):
@@ -85,7 +88,8 @@ def main():
                 url, proc = passthrough_under(stack, prefix, target, headers)
                 url += "/"
             else:
-                kw = {"gateway-bearer": {"form": "bearer"}, "gateway-es256": {"signing_key": stack.ec_key()}}.get(target, {})
+                kw = {"gateway-bearer": {"form": "bearer"}, "gateway-es256": {"signing_key": stack.ec_key()},
+                      "gateway-session-real-ip": {"real_ip": True}}.get(target, {})
                 url, proc = gateway_under(stack, prefix, target, **kw)
                 url = url + ("/public/" if target == "gateway-public" else "/")
                 if target != "gateway-public":
@@ -116,9 +120,11 @@ def passthrough_under(stack, prefix, name, headers):
     return f"http://127.0.0.1:{port}", p
 
 
-def gateway_under(stack, prefix, name, signing_key=None, form=None):
+def gateway_under(stack, prefix, name, signing_key=None, form=None, real_ip=False):
     port = bench.free_port()
     cfg = stack.gateway_config(port, signing_key=signing_key, form=form)
+    if real_ip:
+        cfg["upstreams"]["portal"]["real_ip_header"] = True
     path = stack.dir / f"{name}.yaml"
     path.write_text(json.dumps(cfg))
     p = stack.start(name, prefix + [str(bench.GATEWAY), "run", "--config", str(path), "--upgrade-sock",

@@ -39,10 +39,12 @@ mod claims;
 mod partner;
 #[cfg(test)]
 mod tests;
+mod verified;
 
 pub use crate::config::BirthdateFormat;
 pub use claims::Claims;
 pub use partner::{partner_fields, split_name};
+pub use verified::Verified;
 
 use std::fmt;
 
@@ -91,7 +93,11 @@ impl fmt::Debug for RegistrantId {
 /// Built by [`map_identity`] at login, stored in the session (serde), and
 /// read on every proxied request to build the assertion and headers.
 /// `Debug` prints claim *keys* only, never values: they are personal data.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Stored records hold `verified` in full (the record format is the same as
+/// before [`Verified`] existed); in memory it refers to `claims` and
+/// `user_id` ([`Verified`]), so change those only through a new identity.
+#[derive(Clone, PartialEq)]
 pub struct MappedIdentity {
     /// The user id (Odoo `oauth_uid`): the token-map `user_id` target,
     /// falling back to the ID token's `sub`.
@@ -110,7 +116,6 @@ pub struct MappedIdentity {
     /// `oidc_signin_process_reg_ids`): `id_type` is the `<N>`, the
     /// `g2p.id.type` row id. Empty (and absent from stored records) without
     /// such targets.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_registrant_ids: Vec<RegistrantId>,
     /// e-Signet's verified claims as a portal sees them: the merge of the
     /// verified ID token and userinfo (userinfo wins), without the token
@@ -118,9 +123,80 @@ pub struct MappedIdentity {
     /// suffixes are kept as e-Signet sent them. This is what a portal-facing
     /// userinfo passes on (name, gender, birthdate, phone_number, email,
     /// address, individual_id, picture…). It holds the picture: never put it
-    /// in a header. Records stored before it existed read as empty.
+    /// in a header. Records stored before it existed read as empty. Held as
+    /// what `claims` and `user_id` do not already hold: read it with
+    /// [`verified_claims`](Self::verified_claims), set it with
+    /// [`set_verified`](Self::set_verified).
+    pub verified: Verified,
+}
+
+/// A [`MappedIdentity`] as stored records hold it, borrowed for writing.
+/// The field order and names are the record format: keep them.
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    user_id: &'a String,
+    registrant_id: &'a RegistrantId,
+    login: &'a String,
+    groups: &'a Vec<String>,
+    claims: &'a Claims,
+    #[serde(skip_serializing_if = "no_registrant_ids")]
+    extra_registrant_ids: &'a Vec<RegistrantId>,
+    verified: Map<String, Value>,
+}
+
+/// Whether there are no further registrant IDs (they are left out then).
+fn no_registrant_ids(ids: &&Vec<RegistrantId>) -> bool {
+    ids.is_empty()
+}
+
+/// A [`MappedIdentity`] as stored records hold it, for reading.
+#[derive(Deserialize)]
+struct Stored {
+    user_id: String,
+    registrant_id: RegistrantId,
+    login: String,
+    groups: Vec<String>,
+    claims: Claims,
     #[serde(default)]
-    pub verified: Claims,
+    extra_registrant_ids: Vec<RegistrantId>,
+    #[serde(default)]
+    verified: Claims,
+}
+
+impl Serialize for MappedIdentity {
+    /// The record format: `verified` written in full. Runs when a session
+    /// is written to the store.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StoredRef {
+            user_id: &self.user_id,
+            registrant_id: &self.registrant_id,
+            login: &self.login,
+            groups: &self.groups,
+            claims: &self.claims,
+            extra_registrant_ids: &self.extra_registrant_ids,
+            verified: self.verified_claims(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for MappedIdentity {
+    /// Reads a stored record (with or without `verified`, as written by
+    /// this or an earlier version). Runs on a store read.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = Stored::deserialize(deserializer)?;
+        let mut identity = MappedIdentity {
+            user_id: stored.user_id,
+            registrant_id: stored.registrant_id,
+            login: stored.login,
+            groups: stored.groups,
+            claims: stored.claims,
+            extra_registrant_ids: stored.extra_registrant_ids,
+            verified: Verified::default(),
+        };
+        identity.set_verified(stored.verified.to_map());
+        Ok(identity)
+    }
 }
 
 impl fmt::Debug for MappedIdentity {
@@ -147,6 +223,37 @@ impl fmt::Debug for Redacted {
 }
 
 impl MappedIdentity {
+    /// e-Signet's verified claims in full ([`MappedIdentity::verified`]).
+    /// Runs for the provider's userinfo and the session endpoint.
+    pub fn verified_claims(&self) -> Map<String, Value> {
+        if self.verified.is_empty() {
+            return Map::new();
+        }
+        self.verified.decode(&self.claims.to_map(), &self.user_id)
+    }
+
+    /// Keeps `claims` as the verified claims, held against the current
+    /// `claims` and `user_id`. Runs at login and on a store read.
+    pub fn set_verified(&mut self, claims: Map<String, Value>) {
+        self.verified = if claims.is_empty() {
+            Verified::default()
+        } else {
+            Verified::encode(claims, &self.claims.to_map(), &self.user_id)
+        };
+    }
+
+    /// Keeps only the verified claims `keep` names. Runs at login, when no
+    /// portal client could read them (the provider's userinfo is their main
+    /// reader): less personal data held.
+    pub fn keep_verified(&mut self, keep: impl Fn(&str) -> bool) {
+        if self.verified.is_empty() {
+            return;
+        }
+        let mut claims = self.verified_claims();
+        claims.retain(|name, _| keep(name));
+        self.set_verified(claims);
+    }
+
     /// The value for a plain identity header configured as `key`.
     ///
     /// Runs on every proxied request that sends plain headers (a claim is
@@ -349,6 +456,7 @@ pub fn map_identity_with_warnings(
     } else {
         vec![settings.default_group.clone()]
     };
+    let verified = Verified::encode(without_token_mechanics(merged), &claims, &user_id);
     let identity = MappedIdentity {
         registrant_id: RegistrantId {
             id_type: settings.registrant_id_type.clone(),
@@ -359,7 +467,7 @@ pub fn map_identity_with_warnings(
         groups,
         claims: Claims::from_map(claims),
         extra_registrant_ids,
-        verified: Claims::from_map(verified_claims(merged)),
+        verified,
     };
     Ok(MappingOutcome { identity, warnings })
 }
@@ -395,7 +503,7 @@ fn merge_tokens(
 }
 
 /// The merge without the token mechanics (`sub` stays: it is the PSUT).
-fn verified_claims(mut merged: Map<String, Value>) -> Map<String, Value> {
+fn without_token_mechanics(mut merged: Map<String, Value>) -> Map<String, Value> {
     merged.retain(|k, _| !TOKEN_MECHANICS.contains(&k.as_str()));
     merged
 }

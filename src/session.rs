@@ -213,7 +213,7 @@ pub(crate) fn sample_session(acr: &str, auth_time: u64) -> Session {
             groups: vec!["portal".into()],
             claims: Claims::from_map(claims.as_object().cloned().unwrap_or_default()),
             extra_registrant_ids: Vec::new(),
-            verified: Claims::default(),
+            verified: Default::default(),
         },
         sub: "psut-1".into(),
         acr: acr.into(),

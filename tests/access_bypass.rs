@@ -331,6 +331,26 @@ async fn client_forwarding_headers_never_reach_the_portal() {
             "{name} reached the portal as the client wrote it"
         );
     }
+    // No X-Real-IP unless the upstream asks for it (`real_ip_header`).
+    assert!(echoed_header(&seen, "x-real-ip").is_empty(), "{seen}");
+}
+
+#[tokio::test]
+async fn an_upstream_that_asks_gets_the_decided_client_in_x_real_ip() {
+    let env = env_with(|config| {
+        config["upstreams"]["portal"]["real_ip_header"] = serde_json::json!(true);
+    })
+    .await;
+    let seen: Value = reqwest::Client::new()
+        .get(env.url("/public/x"))
+        .header("accept", "application/json")
+        .header("x-real-ip", "6.6.6.6")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(echoed_header(&seen, "x-real-ip"), vec!["127.0.0.1"]);
 }
 
@@ -338,6 +358,7 @@ async fn client_forwarding_headers_never_reach_the_portal() {
 async fn trusted_proxies_decide_the_client_address() {
     let env = env_with(|config| {
         config["server"]["trusted_proxies"] = serde_json::json!(["127.0.0.0/8"]);
+        config["upstreams"]["portal"]["real_ip_header"] = serde_json::json!(true);
     })
     .await;
     let seen: Value = reqwest::Client::new()

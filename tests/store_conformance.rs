@@ -125,7 +125,7 @@ fn session(sub: &str, sid: Option<&str>, lifetime: Duration) -> Session {
                 serde_json::Value::String("Siddharth K Mansour".into()),
             )])),
             extra_registrant_ids: Vec::new(),
-            verified: Claims::default(),
+            verified: Default::default(),
         },
         sub: sub.into(),
         acr: "mosip:idp:acr:generated-code".into(),

@@ -424,6 +424,11 @@ pub struct Upstream {
     pub base_url: String,
     /// The form of the signed identity this upstream reads.
     pub identity: UpstreamIdentity,
+    /// Send `X-Real-IP`, the client address the gateway decided on
+    /// (`upstreams.<name>.real_ip_header`). Off by default: it costs a header
+    /// insert on every request, and `X-Forwarded-For` carries the address.
+    /// The client's own `X-Real-IP` never passes either way.
+    pub real_ip_header: bool,
 }
 
 /// How an upstream receives the gateway's identity (`upstreams.<name>`:

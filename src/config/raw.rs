@@ -535,6 +535,8 @@ pub struct RawUpstream {
     pub insecure_plain_identity_headers: bool,
     /// The portal's own session cookies; default per identity form.
     pub portal_cookies: Option<Vec<String>>,
+    /// Also send `X-Real-IP` (the client address the gateway decided on).
+    pub real_ip_header: bool,
 }
 
 impl Default for RawUpstream {
@@ -546,6 +548,7 @@ impl Default for RawUpstream {
             identity: None,
             insecure_plain_identity_headers: false,
             portal_cookies: None,
+            real_ip_header: false,
         }
     }
 }

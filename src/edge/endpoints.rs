@@ -294,6 +294,13 @@ async fn new_session(
         .metadata()
         .await
         .is_ok_and(|m| m.end_session_endpoint.is_some());
+    let mut identity = mapped.identity;
+    // e-Signet's verified claims serve the portal-facing provider's userinfo:
+    // without a portal client nothing reads them but the session endpoint,
+    // which reads the picture. Keep no more personal data than is read.
+    if gw.config.provider.clients.is_empty() {
+        identity.keep_verified(|name| name == "picture");
+    }
     let now = now_secs();
     Ok(Session {
         sub: claim_str("sub").unwrap_or_default(),
@@ -307,7 +314,7 @@ async fn new_session(
         created_at: now,
         expires_at: now + gw.config.session.absolute_timeout.as_secs(),
         id_token: keep_id_token.then_some(login.raw_id_token),
-        identity: mapped.identity,
+        identity,
     })
 }
 

@@ -7,9 +7,10 @@
 //! `X-Original-URL`, `X-HTTP-Method-Override`, …). A client that could set
 //! them would choose what the portal believes, so every such header is
 //! removed from the client's request ([`is_client_forwarding_header`]), and
-//! the gateway sets `X-Forwarded-For`, `-Proto`, `-Host` and `X-Real-IP`
-//! itself. Values from a peer in `server.trusted_proxies` are kept (the
-//! ingress in front set them); from anyone else they are replaced.
+//! the gateway sets `X-Forwarded-For`, `-Proto`, `-Host` itself, and
+//! `X-Real-IP` for an upstream that asks for it (`real_ip_header`). Values
+//! from a peer in `server.trusted_proxies` are kept (the ingress in front set
+//! them); from anyone else they are replaced.
 
 use std::net::IpAddr;
 
@@ -64,15 +65,17 @@ pub fn is_client_forwarding_header(name: &str) -> bool {
 }
 
 /// Sets `X-Forwarded-For`, `-Proto`, `-Host` and `X-Real-IP` on the
-/// upstream request. `peer` is the connection's address, `client` the
-/// client address the gateway decided on ([`crate::decision::access::client_address`]).
+/// upstream request. `peer` is the connection's address, `real_ip` the
+/// client address the gateway decided on ([`crate::decision::access::client_address`])
+/// when the upstream asks for `X-Real-IP` (`None`: no `X-Real-IP` at all; a
+/// client's own was removed with the other client forwarding headers).
 ///
 /// A trusted peer's `X-Forwarded-For` is appended to and its `-Proto` and
 /// `-Host` kept; anyone else's are replaced. Allocates only to append.
 pub fn set_forwarding_headers(
     gw: &Gateway,
     peer: Option<IpAddr>,
-    client: Option<IpAddr>,
+    real_ip: Option<IpAddr>,
     upstream: &mut RequestHeader,
 ) -> Result<()> {
     let server = &gw.config.server;
@@ -109,7 +112,7 @@ pub fn set_forwarding_headers(
             upstream.remove_header("x-forwarded-host");
         }
     }
-    if let Some(ip) = client {
+    if let Some(ip) = real_ip {
         upstream.insert_header("x-real-ip", ip_header_value(ip))?;
     }
     Ok(())

@@ -178,10 +178,12 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let (gw, route) = route_of(ctx)?;
-        forwarded::set_forwarding_headers(gw, peer_ip(session), ctx.client_ip, upstream)?;
-        strip_gateway_cookies(gw, upstream)?;
-        let form = &gw.route_upstreams[route].identity;
+        let target = &gw.route_upstreams[route];
         let route = &gw.config.routes[route];
+        let real_ip = ctx.client_ip.filter(|_| target.real_ip_header);
+        forwarded::set_forwarding_headers(gw, peer_ip(session), real_ip, upstream)?;
+        strip_gateway_cookies(gw, upstream)?;
+        let form = &target.identity;
         let live = crate::edge::upstream::portal_cookies_allowed(
             gw,
             form,

@@ -78,7 +78,7 @@ pub fn partner_fields(identity: &MappedIdentity, with_image: bool) -> Map<String
         let picture = claims
             .get("picture")
             .cloned()
-            .or_else(|| identity.verified.get("picture"));
+            .or_else(|| identity.verified_claims().remove("picture"));
         if let Some(image) = picture
             .as_ref()
             .and_then(Value::as_str)

@@ -585,13 +585,13 @@ fn partner_fields_as_openg2p_forms_them() {
 #[test]
 fn verified_claims_are_the_merge_without_token_mechanics() {
     let id = map_identity(&defaults(), &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
-    let verified = Value::Object(id.verified.to_map());
+    let verified = Value::Object(id.verified_claims());
     let mut expected = sample_userinfo();
     expected.remove("iss");
     expected.remove("aud");
     assert_eq!(verified, Value::Object(expected));
     // The picture is kept for the portal, but never rendered for a header.
-    assert!(id.verified.get("picture").is_some());
+    assert!(id.verified_claims().contains_key("picture"));
     assert_eq!(id.value_for("picture"), None);
 }
 
@@ -924,4 +924,112 @@ fn property_odd_shapes_never_panic() {
         err_count < 1_500,
         "too few successful mappings exercised: {err_count}"
     );
+}
+
+/// `MappedIdentity` as it was derived before `Verified`: the record format
+/// sessions are stored in.
+#[derive(Serialize, Deserialize)]
+struct RecordBefore {
+    user_id: String,
+    registrant_id: RegistrantId,
+    login: String,
+    groups: Vec<String>,
+    claims: Claims,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    extra_registrant_ids: Vec<RegistrantId>,
+    #[serde(default)]
+    verified: Claims,
+}
+
+#[test]
+fn stored_records_keep_their_format() {
+    let mut settings = defaults();
+    settings
+        .token_map
+        .push(("individual_id".into(), "user_id7".into()));
+    for settings in [defaults(), settings] {
+        let id =
+            map_identity(&settings, &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
+        let text = serde_json::to_string(&id).unwrap();
+        let before = RecordBefore {
+            user_id: id.user_id.clone(),
+            registrant_id: id.registrant_id.clone(),
+            login: id.login.clone(),
+            groups: id.groups.clone(),
+            claims: id.claims.clone(),
+            extra_registrant_ids: id.extra_registrant_ids.clone(),
+            verified: Claims::from_map(id.verified_claims()),
+        };
+        // Byte for byte what the previous version wrote, so a record written
+        // by either version reads in the other (a rolling upgrade).
+        assert_eq!(text, serde_json::to_string(&before).unwrap());
+        let stored: Value = serde_json::from_str(&text).unwrap();
+        let mut expected = sample_userinfo();
+        expected.remove("iss");
+        expected.remove("aud");
+        assert_eq!(stored["verified"], Value::Object(expected));
+        let back: MappedIdentity = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, id);
+        assert_eq!(back.verified_claims(), id.verified_claims());
+        let old: RecordBefore = serde_json::from_str(&text).unwrap();
+        assert_eq!(old.verified.to_map(), id.verified_claims());
+    }
+}
+
+#[test]
+fn records_without_verified_claims_read_as_empty() {
+    let id = map_identity(&defaults(), &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
+    let mut stored = serde_json::to_value(&id).unwrap();
+    stored.as_object_mut().unwrap().remove("verified");
+    let back: MappedIdentity = serde_json::from_value(stored).unwrap();
+    assert!(back.verified.is_empty());
+    assert!(back.verified_claims().is_empty());
+    assert_eq!(back.claims, id.claims);
+    let bad = json!({"user_id": "u", "registrant_id": {"id_type": "t", "value": "u"},
+        "login": "u", "groups": [], "claims": {}, "verified": ["not", "an", "object"]});
+    assert!(serde_json::from_value::<MappedIdentity>(bad).is_err());
+}
+
+#[test]
+fn verified_claims_are_held_once() {
+    let id = map_identity(&defaults(), &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
+    let full = serde_json::to_string(&id.verified_claims()).unwrap();
+    // The picture, the birthdate as sent and the individual id are held;
+    // name, email, gender, address, phone_number and sub are references.
+    let held = id.verified.encoded();
+    for value in [
+        "Siddharth",
+        "siddharth@",
+        "Cmattey",
+        "+919427357934",
+        "mH3x0Yw2pQ-PSUT",
+        "Male",
+    ] {
+        assert!(!held.contains(value), "{value} in {held}");
+    }
+    for value in ["1987/11/25", "8267411571", "data:image/jpeg"] {
+        assert!(held.contains(value), "{value} not in {held}");
+    }
+    assert!(
+        held.len() * 2 < full.len() + 20,
+        "{} of {}",
+        held.len(),
+        full.len()
+    );
+}
+
+#[test]
+fn only_the_verified_claims_kept_remain() {
+    let mut id =
+        map_identity(&defaults(), &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
+    let claims = id.claims.clone();
+    id.keep_verified(|name| name == "picture");
+    assert_eq!(
+        Value::Object(id.verified_claims()),
+        json!({"picture": sample_userinfo()["picture"]})
+    );
+    assert_eq!(id.claims, claims);
+    id.keep_verified(|_| false);
+    assert!(id.verified.is_empty());
+    assert_eq!(id.verified.heap_len(), 0);
 }

@@ -131,6 +131,15 @@ fn plain_identity_headers_are_an_insecure_opt_in() {
 }
 
 #[test]
+fn x_real_ip_is_an_opt_in_per_upstream() {
+    let config = config_with(&[]);
+    assert!(!config.upstreams["portal"].real_ip_header, "off by default");
+    let config = config_with(&[("upstreams.portal.real_ip_header", "true")]);
+    assert!(config.upstreams["portal"].real_ip_header);
+    assert!(insecure_settings(&config).is_empty(), "not a weakening");
+}
+
+#[test]
 fn the_openg2p_demo_config_loads() {
     let path = repo_root().join("gateway-openg2p.yaml");
     let lookup = |name: &str| match name {

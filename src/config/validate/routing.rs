@@ -81,6 +81,7 @@ fn upstream_entry(
             connect_timeout: raw.connect_timeout,
             read_timeout: raw.read_timeout,
             identity,
+            real_ip_header: raw.real_ip_header,
             ..u
         })
 }
@@ -118,6 +119,7 @@ fn upstream_of(url: &Url) -> Option<Upstream> {
         read_timeout: Duration::ZERO,
         base_url: url.as_str().trim_end_matches('/').to_owned(),
         identity: Default::default(),
+        real_ip_header: false,
     })
 }
 

@@ -126,13 +126,17 @@ fn access_token(req: &RequestHeader, body: Option<&[u8]>) -> Option<String> {
 /// gateway's tokens. The provider record's `token_map`, `date_format` and
 /// validate-response mapping then read exactly what they read from e-Signet.
 ///
-/// A session stored before the verified claims were kept has only the mapped
-/// ones: each is then given back under its source name too (`phone` from
-/// `phone_number:phone`), so a record mapping e-Signet's names still finds it.
+/// A session stored before the verified claims were kept, or made while no
+/// portal client was configured (it keeps only the picture of them), has the
+/// mapped ones: each is then given back under its source name too (`phone`
+/// from `phone_number:phone`), so a record mapping e-Signet's names still
+/// finds it.
 pub fn userinfo_claims(session: &Session, mapping: &MappingSettings) -> Map<String, Value> {
-    let verified = session.identity.verified.to_map();
-    let mut claims = if verified.is_empty() {
-        reverse_mapped(session, mapping)
+    let mut verified = session.identity.verified_claims();
+    let mut claims = if verified.keys().all(|name| name == "picture") {
+        let mut mapped = reverse_mapped(session, mapping);
+        mapped.append(&mut verified);
+        mapped
     } else {
         verified
     };
@@ -233,8 +237,9 @@ mod tests {
             "sub": "PSUT-1", "name#en": "Siddharth K Mansour", "phone_number": "+91 9876543210",
             "birthdate": "1987/11/25", "individual_id": "8267411571", "nonce": "n",
         });
-        session.identity.verified =
-            crate::mapping::Claims::from_map(verified.as_object().unwrap().clone());
+        session
+            .identity
+            .set_verified(verified.as_object().unwrap().clone());
         let mapping = mapping();
         let claims = userinfo_claims(&session, &mapping);
         assert_eq!(claims["name#en"], "Siddharth K Mansour");
@@ -246,6 +251,23 @@ mod tests {
             claims.get("phone").is_none(),
             "no mapped keys beside e-Signet's"
         );
+    }
+
+    #[test]
+    fn a_session_that_kept_only_the_picture_answers_with_the_mapped_claims() {
+        let mut session = crate::session::sample_session("mosip:idp:acr:generated-code", 1);
+        let picture = "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQAAAQABAAA=";
+        session.identity.set_verified(
+            serde_json::json!({ "picture": picture })
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let claims = userinfo_claims(&session, &mapping());
+        assert_eq!(claims["picture"], picture);
+        assert_eq!(claims["email"], "a@b.c");
+        assert_eq!(claims["gender"], "Female");
+        assert_eq!(claims["sub"], "psut-1");
     }
 
     #[test]
