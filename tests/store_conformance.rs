@@ -308,6 +308,48 @@ async fn subject_and_sid_removal(s: Subject) {
     assert_eq!(store.remove_sessions_of_sid("sid-none").await.unwrap(), 0);
 }
 
+/// A later, shorter-lived session of the same person does not shorten the
+/// logout indexes under earlier, longer ones: back-channel logout still
+/// finds those after the short one has ended.
+async fn logout_indexes_outlive_every_session(s: Subject) {
+    let store = &s.store;
+    let long = Duration::from_secs(60);
+    let (by_sid, by_sub, short) = (
+        SessionId::random(),
+        SessionId::random(),
+        SessionId::random(),
+    );
+    for (id, sid, life) in [
+        (&by_sid, Some("sid-c"), long),
+        (&by_sub, None, long),
+        (&short, Some("sid-c"), Duration::from_secs(2)),
+    ] {
+        store
+            .insert_session(id, session("carol", sid, life))
+            .await
+            .unwrap();
+    }
+    // Someone else's session, a second longer than the short one: once it
+    // has ended, anything that lived only as long as the short one has too.
+    let later = SessionId::random();
+    store
+        .insert_session(&later, session("dave", None, Duration::from_secs(3)))
+        .await
+        .unwrap();
+    eventually("a session outliving the short one ends", LIMIT, || async {
+        store.session(&later).await.unwrap().is_none()
+    })
+    .await;
+    assert!(store.session(&short).await.unwrap().is_none());
+    // The counts may include the ended session still listed; what matters
+    // is that the live ones are found and ended.
+    assert!(store.remove_sessions_of_sid("sid-c").await.unwrap() >= 1);
+    assert!(store.session(&by_sid).await.unwrap().is_none());
+    assert!(store.session(&by_sub).await.unwrap().is_some());
+    assert!(store.remove_sessions_of_subject("carol").await.unwrap() >= 1);
+    assert!(store.session(&by_sub).await.unwrap().is_none());
+}
+
 async fn logout_jti_replay(s: Subject) {
     let store = &s.store;
     let ttl = Duration::from_millis(800);
@@ -394,6 +436,11 @@ macro_rules! conformance {
             #[tokio::test]
             async fn subject_and_sid_removal() {
                 super::subject_and_sid_removal(super::$kind(Limits::default())).await;
+            }
+
+            #[tokio::test]
+            async fn logout_indexes_outlive_every_session() {
+                super::logout_indexes_outlive_every_session(super::$kind(Limits::default())).await;
             }
 
             #[tokio::test]
