@@ -318,13 +318,7 @@ async fn client_forwarding_headers_never_reach_the_portal() {
         ("x-http-method-override", "DELETE"),
         ("true-client-ip", "6.6.6.6"),
     ];
-    let mut request = reqwest::Client::new()
-        .get(env.url("/public/x"))
-        .header("accept", "application/json");
-    for (name, value) in spoofed {
-        request = request.header(name, value);
-    }
-    let seen: Value = request.send().await.unwrap().json().await.unwrap();
+    let seen = public_echo(&env, &spoofed).await;
     for (name, value) in spoofed {
         assert!(
             !echoed_header(&seen, name).contains(&value),
@@ -341,17 +335,19 @@ async fn an_upstream_that_asks_gets_the_decided_client_in_x_real_ip() {
         config["upstreams"]["portal"]["real_ip_header"] = serde_json::json!(true);
     })
     .await;
-    let seen: Value = reqwest::Client::new()
-        .get(env.url("/public/x"))
-        .header("accept", "application/json")
-        .header("x-real-ip", "6.6.6.6")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let seen = public_echo(&env, &[("x-real-ip", "6.6.6.6")]).await;
     assert_eq!(echoed_header(&seen, "x-real-ip"), vec!["127.0.0.1"]);
+}
+
+/// What the portal saw of a public request sent with `headers`.
+async fn public_echo(env: &Env, headers: &[(&str, &str)]) -> Value {
+    let mut request = reqwest::Client::new()
+        .get(env.url("/public/x"))
+        .header("accept", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 #[tokio::test]
@@ -361,18 +357,15 @@ async fn trusted_proxies_decide_the_client_address() {
         config["upstreams"]["portal"]["real_ip_header"] = serde_json::json!(true);
     })
     .await;
-    let seen: Value = reqwest::Client::new()
-        .get(env.url("/public/x"))
-        .header("accept", "application/json")
-        // A client-chosen entry, then the one the trusted ingress appended.
-        .header("x-forwarded-for", "6.6.6.6, 203.0.113.9")
-        .header("x-forwarded-proto", "https")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let seen = public_echo(
+        &env,
+        &[
+            // A client-chosen entry, then the one the trusted ingress appended.
+            ("x-forwarded-for", "6.6.6.6, 203.0.113.9"),
+            ("x-forwarded-proto", "https"),
+        ],
+    )
+    .await;
     let get = |name: &str| echoed_header(&seen, name);
     assert_eq!(get("x-real-ip"), vec!["203.0.113.9"]);
     assert_eq!(
