@@ -1074,6 +1074,7 @@ fn the_docs_pages_exist_and_every_link_resolves() {
         "production-checklist.md",
         "testing.md",
         "performance.md",
+        "architecture.md",
     ] {
         assert!(docs.join(page).is_file(), "docs/{page} is missing");
     }
