@@ -11,6 +11,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use g2p_gateway::fuzzing::{self, TARGETS};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 fn fuzz_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz")
@@ -36,13 +38,8 @@ fn seeds(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 /// Small deterministic mutations: truncations, a flipped bit, a duplicated
 /// slice, an inserted CR LF / NUL / `%`.
 fn mutations(seed: &[u8], salt: u64) -> Vec<Vec<u8>> {
-    let mut state = salt.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = move |bound: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % bound.max(1) as u64) as usize
-    };
+    let mut rng = StdRng::seed_from_u64(salt);
+    let mut next = move |bound: usize| rng.gen_range(0..bound.max(1));
     let len = seed.len();
     let mut out = vec![
         seed[..len / 2].to_vec(),
