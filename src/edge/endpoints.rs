@@ -151,12 +151,7 @@ async fn store_pending(
     const ATTEMPTS: usize = 4;
     let mut given_up = 0;
     loop {
-        if gw
-            .store
-            .insert_pending(state, pending.clone())
-            .await
-            .map_err(store_error)?
-        {
+        if gw.store.insert_pending(state, pending.clone()).await? {
             return Ok(());
         }
         if given_up == ATTEMPTS {
@@ -166,13 +161,7 @@ async fn store_pending(
             break;
         };
         // A login already finished or expired frees nothing: try the next.
-        if gw
-            .store
-            .take_pending(&victim)
-            .await
-            .map_err(store_error)?
-            .is_some()
-        {
+        if gw.store.take_pending(&victim).await?.is_some() {
             given_up += 1;
             gw.metrics.refused("pending_login_evicted");
         }
@@ -227,12 +216,10 @@ async fn take_pending_login(
             "callback without state or code",
         ));
     };
-    let pending = gw
-        .store
-        .take_pending(&state)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| GatewayError::login(LoginFailure::UnknownState, "unknown or used state"))?;
+    let pending =
+        gw.store.take_pending(&state).await?.ok_or_else(|| {
+            GatewayError::login(LoginFailure::UnknownState, "unknown or used state")
+        })?;
     // The login is no longer pending, whatever happens next.
     gw.limits.login_finished(client, &state);
     let binding = gw
@@ -340,16 +327,13 @@ async fn install_session(
             id
         }
         Some((old, _)) => {
-            gw.store.remove_session(&old).await.map_err(store_error)?;
+            gw.store.remove_session(&old).await?;
             gw.minter.forget(&old);
             SessionId::random()
         }
         None => SessionId::random(),
     };
-    gw.store
-        .insert_session(&id, session)
-        .await
-        .map_err(store_error)?;
+    gw.store.insert_session(&id, session).await?;
     let portal_cookies = crate::edge::provision::after_login(gw, &id, upgraded).await?;
     gw.metrics.login_completed();
     tracing::info!(step_up = pending.required_acr.is_some(), "login completed");
@@ -373,7 +357,7 @@ async fn logout(gw: &Gateway, req: &RequestHeader, query: &str) -> Result<Reply,
         if let Ok(Some(session)) = gw.store.session(&id).await {
             id_token = session.id_token.clone();
         }
-        gw.store.remove_session(&id).await.map_err(store_error)?;
+        gw.store.remove_session(&id).await?;
         gw.minter.forget(&id);
         tracing::info!("logout");
     }
@@ -417,8 +401,7 @@ async fn session_info(gw: &Gateway, req: &RequestHeader) -> Result<Reply, Gatewa
     let session = gw
         .store
         .session(&id)
-        .await
-        .map_err(store_error)?
+        .await?
         .ok_or(GatewayError::LoginRequired)?;
     let identity = &session.identity;
     let body = serde_json::json!({
@@ -464,8 +447,7 @@ async fn end_sessions_for_logout_token(
     let fresh = gw
         .store
         .remember_logout_jti(&request.jti, request.replay_window)
-        .await
-        .map_err(store_error)?;
+        .await?;
     if !fresh {
         return Err(GatewayError::BadRequest(
             "logout token replayed (jti seen before)".into(),
@@ -475,8 +457,7 @@ async fn end_sessions_for_logout_token(
         (Some(sid), _) => gw.store.remove_sessions_of_sid(sid).await,
         (None, Some(sub)) => gw.store.remove_sessions_of_subject(sub).await,
         (None, None) => Ok(0),
-    }
-    .map_err(store_error)?;
+    }?;
     Ok(ended)
 }
 
@@ -561,12 +542,6 @@ fn logout_confirmation(
 fn refused(gw: &Gateway, refusal: Refusal) -> GatewayError {
     gw.metrics.refused(refusal.label());
     GatewayError::RateLimited(refusal.label())
-}
-
-/// Maps a session-store failure to the error clients see (503
-/// `session_store_unavailable`, decided in `error`).
-fn store_error(e: crate::session::StoreError) -> GatewayError {
-    GatewayError::from(e)
 }
 
 /// The first value of a query parameter, decoded.
