@@ -1,6 +1,7 @@
 //! Reload without downtime: SIGHUP under live traffic drops no request and no
 //! session; a bad file is rejected whole and the old routes stay; a rotated
-//! signing key verifies old and new assertions during the overlap.
+//! signing key verifies old and new assertions during the overlap; a retired
+//! cookie key ends its sessions at once.
 
 mod common;
 
@@ -399,4 +400,37 @@ async fn a_reload_does_not_wait_for_an_unreachable_provider() {
     .await;
     let browser = env.browser();
     assert_eq!(browser.login(&env.url("/portal/after")).await.status(), 302);
+}
+
+/// A reload that retires the cookie key ends the sessions sealed with it at
+/// once, also on a kept-alive connection whose requests opened the cookie
+/// before (the gateway remembers an opened cookie per connection, and only
+/// under the keys that opened it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_retires_the_cookie_key_ends_its_sessions_on_open_connections() {
+    use base64::Engine;
+    let env = Env::start(EnvOptions::default()).await;
+    let gateway = &env.gateway;
+    wait_armed(gateway).await;
+    let browser = env.browser();
+    assert_eq!(browser.login(&env.url("/portal/start")).await.status(), 302);
+    for _ in 0..3 {
+        let answer = browser.fetch_json(&env.url("/portal/x")).await;
+        assert_eq!(answer.status(), 200);
+    }
+
+    let key = gateway.config_path().with_file_name("new-cookie.key");
+    write_text(
+        &key,
+        &base64::engine::general_purpose::STANDARD.encode([9u8; 64]),
+    );
+    let mut config = read_config(gateway);
+    config["session"]["cookie_keys"] = json!([{ "file": key.to_string_lossy() }]);
+    write_config(gateway, &config);
+    hup_and_wait(gateway, "success").await;
+    assert_eq!(
+        browser.fetch_json(&env.url("/portal/x")).await.status(),
+        401,
+        "a cookie sealed with a retired key must not open"
+    );
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use crate::config::{Access, ServerSettings};
 use crate::decision::policy::{self, Decision};
 use crate::decision::routing::RouteTable;
-use crate::session::cookie::CookieCodec;
+use crate::session::cookie::{CookieCodec, CookieMemo};
 use crate::session::{Session, SessionId, SessionStore, StoreError};
 
 /// What is known about a request when access is decided.
@@ -101,6 +101,9 @@ pub struct Sessions<'a> {
     pub cookies: &'a CookieCodec,
     /// Holds the sessions.
     pub store: &'a dyn SessionStore,
+    /// The request's connection's memo of the session cookie it opened last,
+    /// where the connection has one.
+    pub memo: Option<&'a CookieMemo>,
 }
 
 /// Decides access for `facts`, with the session named by the request's
@@ -119,7 +122,10 @@ pub async fn decide<'c>(
     if route.access == Access::Public || facts.preflight {
         return Outcome::Public { route: index };
     }
-    let found = match sessions.cookies.session_id(cookies) {
+    let found = match sessions
+        .cookies
+        .session_id_remembered(cookies, sessions.memo)
+    {
         Some(id) => match sessions.store.session(&id).await {
             Ok(found) => found.map(|session| (id, session)),
             Err(error) => {

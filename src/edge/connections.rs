@@ -40,6 +40,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::decision::limits::client_key;
 use crate::edge::gateway::Gateway;
+use crate::session::cookie::CookieMemo;
 use crate::shared::metrics::Metrics;
 
 /// How long a kept-alive connection may stay idle between two requests, on
@@ -91,6 +92,7 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for GuardedApp<A> {
                         deadline: Box::pin(tokio::time::sleep(settings.header_timeout)),
                         http1,
                         metrics: gw.metrics.clone(),
+                        cookie_memo: CookieMemo::default(),
                         _permit: permit,
                     })
                 }
@@ -218,7 +220,18 @@ pub struct Guarded {
     http1: bool,
     /// Counts connections cut at the deadline.
     metrics: Arc<Metrics>,
+    /// The session cookie this connection's requests opened last.
+    cookie_memo: CookieMemo,
     _permit: Permit,
+}
+
+/// The memo of the session cookie last opened on `session`'s client
+/// connection: HTTP/1 connections admitted by [`GuardedApp`] have one.
+/// Read on every request to a protected route.
+pub fn cookie_memo(session: &pingora::proxy::Session) -> Option<&CookieMemo> {
+    let stream: &Stream = session.as_downstream().stream()?;
+    let guarded = (**stream).as_any().downcast_ref::<Guarded>()?;
+    Some(&guarded.cookie_memo)
 }
 
 impl std::fmt::Debug for Guarded {

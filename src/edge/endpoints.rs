@@ -488,7 +488,7 @@ async fn required_acr_for_target(
         path,
         preflight: false,
     };
-    match gw.decide(&facts, cookie_headers(&req.headers)).await {
+    match gw.decide(&facts, cookie_headers(&req.headers), None).await {
         access::Outcome::Login { acr, .. } => acr,
         _ => None,
     }

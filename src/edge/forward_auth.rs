@@ -75,7 +75,7 @@ pub async fn answer(
         path,
         preflight: access::is_cors_preflight(&original.method, &req.headers),
     };
-    let outcome = gw.decide(&facts, cookie_headers(&req.headers)).await;
+    let outcome = gw.decide(&facts, cookie_headers(&req.headers), None).await;
     if let Outcome::NoRoute = outcome {
         // Fail closed: a URL no route covers is not let through.
         let e = GatewayError::Forbidden("forward-auth: no route for this URL".into());

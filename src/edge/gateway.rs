@@ -17,7 +17,7 @@ use crate::edge::error::StartupError;
 use crate::edge::respond::{Reply, Requester};
 use crate::identity::{AssertionMinter, ForwardedIdentity, HeaderStripper};
 use crate::oidc::OidcClient;
-use crate::session::cookie::CookieCodec;
+use crate::session::cookie::{CookieCodec, CookieMemo};
 use crate::session::{Session, SessionId, SessionStore};
 use crate::shared::errors::Chain;
 use crate::shared::metrics::{Metrics, RouteMetrics};
@@ -135,15 +135,18 @@ impl Gateway {
 
     /// The access decision for `facts` ([`access::decide`]) with this
     /// gateway's routes and sessions. Runs for every routed request, in both
-    /// modes, and when a login starts for a target.
+    /// modes, and when a login starts for a target. `memo` is the client
+    /// connection's, where it has one ([`crate::edge::connections::cookie_memo`]).
     pub async fn decide<'c>(
         &self,
         facts: &access::Facts<'_>,
         cookies: impl Iterator<Item = &'c str>,
+        memo: Option<&CookieMemo>,
     ) -> access::Outcome {
         let sessions = access::Sessions {
             cookies: &self.cookies,
             store: self.store.as_ref(),
+            memo,
         };
         access::decide(&self.routes, sessions, facts, cookies).await
     }

@@ -19,13 +19,14 @@ use pingora::{Error, ErrorSource, ErrorType, Result};
 
 use crate::decision::access::{self, target};
 use crate::decision::routing::check_request_path;
+use crate::edge::connections;
 use crate::edge::endpoints;
 use crate::edge::error::GatewayError;
 use crate::edge::forward_auth;
 use crate::edge::forwarded;
 use crate::edge::gateway::Gateway;
 use crate::edge::respond::{Reply, Requester};
-use crate::session::cookie::cookie_headers;
+use crate::session::cookie::{cookie_headers, CookieMemo};
 use crate::session::{Session as UserSession, SessionId};
 
 /// The proxy service; holds the current gateway snapshot.
@@ -92,8 +93,9 @@ impl ProxyHttp for GatewayProxy {
 
     /// Decides the request's fate before anything reaches the upstream.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        // One reference count taken per request, moved into `ctx` below: the
+        // count is shared by every worker thread.
         let gw = self.current.load_full();
-        ctx.gateway = Some(gw.clone());
         let peer = peer_ip(session);
         let reply = match target::normalise_request(session.req_header_mut()) {
             Err(rejection) => {
@@ -122,10 +124,12 @@ impl ProxyHttp for GatewayProxy {
                     let (req, cid, ip) = (session.req_header(), &ctx.correlation_id, ctx.client_ip);
                     Some(crate::edge::provider::handle(&gw, req, body.as_deref(), cid, ip).await)
                 } else {
-                    decide(&gw, session.req_header(), ctx).await
+                    let memo = connections::cookie_memo(session);
+                    decide(&gw, session.req_header(), memo, ctx).await
                 }
             }
         };
+        ctx.gateway = Some(gw);
         match reply {
             Some(reply) => {
                 write_reply(session, reply).await?;
@@ -273,7 +277,12 @@ impl ProxyHttp for GatewayProxy {
 ///
 /// Runs after [`target::normalise_request`]: the `Host` header is present
 /// and canonical, and the target is origin-form.
-async fn decide(gw: &Gateway, req: &RequestHeader, ctx: &mut RequestCtx) -> Option<Reply> {
+async fn decide(
+    gw: &Gateway,
+    req: &RequestHeader,
+    memo: Option<&CookieMemo>,
+    ctx: &mut RequestCtx,
+) -> Option<Reply> {
     let path = req.uri.path();
     let kind = || Requester::of(&req.method, &req.headers);
     if let Some(too_large) = oversized(gw, req) {
@@ -303,7 +312,7 @@ async fn decide(gw: &Gateway, req: &RequestHeader, ctx: &mut RequestCtx) -> Opti
         path,
         preflight: access::is_cors_preflight(&req.method, &req.headers),
     };
-    let outcome = gw.decide(&facts, cookie_headers(&req.headers)).await;
+    let outcome = gw.decide(&facts, cookie_headers(&req.headers), memo).await;
     ctx.route = outcome.route();
     if let Some(refusal) = gw.refusal(&outcome) {
         return Some(gw.reject(&refusal, kind(), &ctx.correlation_id, None));

@@ -7,6 +7,9 @@
 //! binding cookie holds a random value whose hash is stored with each pending
 //! login, tying the callback to the browser that started it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use base64::engine::general_purpose::STANDARD;
@@ -17,6 +20,7 @@ use sha2::{Digest, Sha256};
 use super::SessionId;
 use super::SetupError;
 use crate::config::SessionSettings;
+use crate::shared::secret::constant_time_eq;
 
 /// Encodes and decodes the gateway's cookies.
 pub struct CookieCodec {
@@ -26,6 +30,10 @@ pub struct CookieCodec {
     /// The keys' AES-256-GCM ciphers, expanded once: opening the session
     /// cookie runs on every request to a protected route.
     openers: Vec<Aes256Gcm>,
+    /// Tells this codec's keys apart from any other codec's in a
+    /// [`CookieMemo`]: a reload that drops a key must stop its cookies
+    /// opening, remembered or not.
+    generation: u64,
     secure: bool,
     session_max_age: i64,
     binding_max_age: i64,
@@ -57,6 +65,7 @@ impl CookieCodec {
                 })
                 .collect::<Result<Vec<_>, _>>()?,
             keys,
+            generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
             secure: !settings.insecure_cookie_without_secure,
             session_max_age: settings.absolute_timeout.as_secs() as i64,
             binding_max_age: login_timeout_secs as i64,
@@ -69,14 +78,32 @@ impl CookieCodec {
     }
 
     /// Opens the session cookie among the request's `Cookie` headers.
-    ///
-    /// Runs on every request to a protected route.
     pub fn session_id<'a>(
         &self,
         cookie_headers: impl Iterator<Item = &'a str>,
     ) -> Option<SessionId> {
+        self.session_id_remembered(cookie_headers, None)
+    }
+
+    /// Opens the session cookie among the request's `Cookie` headers, first
+    /// asking `memo` whether its connection opened the very same value
+    /// under this codec's keys (then no decryption runs), and telling it
+    /// what opened.
+    ///
+    /// Runs on every request to a protected route.
+    pub fn session_id_remembered<'a>(
+        &self,
+        cookie_headers: impl Iterator<Item = &'a str>,
+        memo: Option<&CookieMemo>,
+    ) -> Option<SessionId> {
         for raw in find_cookies(cookie_headers, &self.session_name) {
+            if let Some(id) = memo.and_then(|m| m.recall(self.generation, raw)) {
+                return Some(id);
+            }
             if let Some(id) = self.open_session_id(&self.session_name, raw) {
+                if let Some(memo) = memo {
+                    memo.remember(self.generation, raw, id);
+                }
                 return Some(id);
             }
         }
@@ -185,6 +212,64 @@ impl CookieCodec {
         cookie.set_path("/");
         cookie.set_max_age(cookie::time::Duration::seconds(max_age));
         cookie.to_string()
+    }
+}
+
+/// Source of [`CookieCodec::generation`]: every codec built in this process
+/// gets its own.
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// The session cookie last opened on one client connection.
+///
+/// A browser sends the same cookie on every request of a kept-alive
+/// connection; with this memo the connection's first request decrypts it
+/// and the others compare it (in constant time, since a proxy in front may
+/// carry several people's requests on one connection) with what opened.
+/// It holds only what opened under a codec still serving
+/// ([`CookieCodec::generation`]); a session ended since is still refused by
+/// the store, which is asked on every request.
+#[derive(Default)]
+pub struct CookieMemo(Mutex<Option<Opened>>);
+
+/// A sealed value that opened, and what it opened to.
+struct Opened {
+    generation: u64,
+    sealed: [u8; MAX_SEALED_LEN],
+    len: usize,
+    id: SessionId,
+}
+
+impl CookieMemo {
+    /// The id `raw` opened to before under codec `generation`, if it did.
+    fn recall(&self, generation: u64, raw: &str) -> Option<SessionId> {
+        let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let opened = held.as_ref()?;
+        (opened.generation == generation
+            && constant_time_eq(&opened.sealed[..opened.len], raw.as_bytes()))
+        .then_some(opened.id)
+    }
+
+    /// Notes that `raw` opened to `id` under codec `generation`.
+    fn remember(&self, generation: u64, raw: &str, id: SessionId) {
+        let text = raw.as_bytes();
+        if text.len() > MAX_SEALED_LEN {
+            return;
+        }
+        let mut sealed = [0u8; MAX_SEALED_LEN];
+        sealed[..text.len()].copy_from_slice(text);
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(Opened {
+            generation,
+            sealed,
+            len: text.len(),
+            id,
+        });
+    }
+}
+
+impl std::fmt::Debug for CookieMemo {
+    /// Never shows the sealed value: it is a bearer credential.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CookieMemo")
     }
 }
 
@@ -300,6 +385,40 @@ mod tests {
         let id = SessionId::random();
         let header = format!("__Host-g2p-session={}", cookie_value(&old.set_session(&id)));
         assert_eq!(rotated.session_id([header.as_str()].into_iter()), Some(id));
+    }
+
+    #[test]
+    fn a_connection_memo_never_opens_what_the_keys_would_not() {
+        let codec = CookieCodec::new(&settings(&[[7; 64]]), 600).unwrap();
+        let memo = CookieMemo::default();
+        let (id, other) = (SessionId::random(), SessionId::random());
+        let value = cookie_value(&codec.set_session(&id)).to_string();
+        let header = format!("__Host-g2p-session={value}");
+        let open = |codec: &CookieCodec, header: &str| {
+            codec.session_id_remembered([header].into_iter(), Some(&memo))
+        };
+        assert_eq!(open(&codec, &header), Some(id));
+        assert_eq!(open(&codec, &header), Some(id), "remembered");
+        // Another person's cookie on the same connection opens as theirs.
+        let second = format!(
+            "__Host-g2p-session={}",
+            cookie_value(&codec.set_session(&other))
+        );
+        assert_eq!(open(&codec, &second), Some(other));
+        assert_eq!(open(&codec, &header), Some(id));
+        // A changed byte is not the remembered value, and does not open.
+        let mut tampered = value.clone().into_bytes();
+        tampered[20] = if tampered[20] == b'A' { b'B' } else { b'A' };
+        let tampered = format!(
+            "__Host-g2p-session={}",
+            String::from_utf8(tampered).unwrap()
+        );
+        assert_eq!(open(&codec, &tampered), None);
+        // A reload that drops the key: the remembered value no longer opens.
+        let reloaded = CookieCodec::new(&settings(&[[8; 64]]), 600).unwrap();
+        assert_eq!(open(&codec, &header), Some(id));
+        assert_eq!(open(&reloaded, &header), None);
+        assert_eq!(format!("{memo:?}"), "CookieMemo", "never shows the value");
     }
 
     #[test]

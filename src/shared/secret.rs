@@ -4,8 +4,6 @@
 //! [`Secret`] as soon as they are read, so they cannot end up in a log line
 //! by accident.
 
-use subtle::ConstantTimeEq;
-
 /// A secret value. `Debug` prints `Secret([redacted])`; there is no `Display`.
 #[derive(Clone, Default)]
 pub struct Secret<T>(T);
@@ -57,7 +55,7 @@ impl PartialEq for Secret<Vec<String>> {
 
 /// Compares two byte strings in time that depends only on their lengths.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.ct_eq(b).into()
+    constant_time_eq::constant_time_eq(a, b)
 }
 
 #[cfg(test)]
