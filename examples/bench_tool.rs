@@ -468,6 +468,8 @@ fn realistic_session(n: usize, key: &jsonwebtoken::EncodingKey) -> Result<Sessio
         &["en".to_string()],
     )
     .map_err(|e| e.to_string())?;
+    // As `endpoints::new_session` keeps it: one allocation with the user id.
+    let sub = identity.shared_user_id(sub);
     Ok(Session {
         identity,
         sub,
@@ -476,7 +478,7 @@ fn realistic_session(n: usize, key: &jsonwebtoken::EncodingKey) -> Result<Sessio
         sid: None,
         created_at: now,
         expires_at: now + 8 * 3600,
-        id_token: Some(id_token),
+        id_token: Some(id_token.into()),
     })
 }
 
@@ -490,7 +492,7 @@ async fn sessions(
         .map_err(|e| format!("certs/demo/esignet-signing.pem: {e}"))?;
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem).map_err(|e| e.to_string())?;
     let mut template = realistic_session(0, &key)?;
-    let id_token_bytes = template.id_token.as_ref().map_or(0, String::len);
+    let id_token_bytes = template.id_token.as_ref().map_or(0, |t| t.len());
     if !with_id_token {
         template.id_token = None;
     }
@@ -517,7 +519,7 @@ async fn sessions(
         while inserted < target {
             // Sign once, vary the strings: RSA signing 100k tokens would take minutes.
             let mut session = template.clone();
-            session.sub = esignet_emulator::emulator::psut(&inserted.to_string(), "rp");
+            session.sub = esignet_emulator::emulator::psut(&inserted.to_string(), "rp").into();
             session.identity.user_id = session.sub.clone();
             session.identity.registrant_id.value = session.sub.clone();
             session.identity.login = format!("user{inserted}@example.org");

@@ -538,7 +538,7 @@ fn mapping_settings(spec: &Map<String, Value>) -> MappingSettings {
             "userinfo_map",
             "name:name email:email phone_number:phone birthdate:birthdate gender:gender address:address",
         ),
-        registrant_id_type: text("registrant_id_type", "MOSIP PSUT"),
+        registrant_id_type: text("registrant_id_type", "MOSIP PSUT").into(),
         default_group: text("default_group", "portal"),
         login_attribute: text("login_attribute", "email"),
         birthdate_format: crate::config::BirthdateFormat::default(),
@@ -615,7 +615,7 @@ pub fn claim_mapper(data: &[u8]) {
     let session = Session {
         identity,
         sub: SUB.into(),
-        acr,
+        acr: acr.into(),
         auth_time: 0,
         sid: None,
         created_at: 0,

@@ -324,8 +324,8 @@ pub fn assertion_claims(
     // reg_ids[0] is `registrant_id` with `sub` as its value.
     if let Some(Value::Array(ids)) = partner.get_mut("reg_ids") {
         ids.retain(|id| {
-            id["id_type"] != identity.registrant_id.id_type.as_str()
-                || id["value"] != identity.registrant_id.value.as_str()
+            id["id_type"] != *identity.registrant_id.id_type
+                || id["value"] != *identity.registrant_id.value
         });
         if ids.is_empty() {
             partner.remove("reg_ids");
@@ -364,7 +364,7 @@ const PARTNER_AS_CLAIMS: &[&str] = &["gender", "birthdate", "email", "phone"];
 /// header framing; portals decode with any URL decoder.
 pub fn plain_header_value(session: &Session, key: &str) -> Option<String> {
     let raw = match key {
-        "acr" => Some(session.acr.clone()),
+        "acr" => Some(session.acr.to_string()),
         "auth_time" => Some(session.auth_time.to_string()),
         _ => session.identity.value_for(key),
     }?;

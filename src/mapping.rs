@@ -47,6 +47,7 @@ pub use partner::{partner_fields, split_name};
 pub use verified::Verified;
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -73,10 +74,12 @@ const MAX_USER_ID_LEN: usize = 1024;
 /// `Debug` prints the type only; the value identifies a person.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistrantId {
-    /// The ID type, e.g. `MOSIP PSUT` (from `registrant_id_type`).
-    pub id_type: String,
-    /// The ID value: the user id.
-    pub value: String,
+    /// The ID type, e.g. `MOSIP PSUT` (from `registrant_id_type`): every
+    /// session holds the configuration's one copy.
+    pub id_type: Arc<str>,
+    /// The ID value: the user id, the same allocation as
+    /// [`MappedIdentity::user_id`] when it is the same text.
+    pub value: Arc<str>,
 }
 
 impl fmt::Debug for RegistrantId {
@@ -101,7 +104,7 @@ impl fmt::Debug for RegistrantId {
 pub struct MappedIdentity {
     /// The user id (Odoo `oauth_uid`): the token-map `user_id` target,
     /// falling back to the ID token's `sub`.
-    pub user_id: String,
+    pub user_id: Arc<str>,
     /// The registrant ID OpenG2P looks the person up by.
     pub registrant_id: RegistrantId,
     /// The login: the claim named by `login_attribute`, else the user id.
@@ -134,7 +137,7 @@ pub struct MappedIdentity {
 /// The field order and names are the record format: keep them.
 #[derive(Serialize)]
 struct StoredRef<'a> {
-    user_id: &'a String,
+    user_id: &'a str,
     registrant_id: &'a RegistrantId,
     login: &'a String,
     groups: &'a Vec<String>,
@@ -152,7 +155,7 @@ fn no_registrant_ids(ids: &&Vec<RegistrantId>) -> bool {
 /// A [`MappedIdentity`] as stored records hold it, for reading.
 #[derive(Deserialize)]
 struct Stored {
-    user_id: String,
+    user_id: Arc<str>,
     registrant_id: RegistrantId,
     login: String,
     groups: Vec<String>,
@@ -185,9 +188,13 @@ impl<'de> Deserialize<'de> for MappedIdentity {
     /// this or an earlier version). Runs on a store read.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let stored = Stored::deserialize(deserializer)?;
+        let mut registrant_id = stored.registrant_id;
+        if registrant_id.value == stored.user_id {
+            registrant_id.value = stored.user_id.clone();
+        }
         let mut identity = MappedIdentity {
             user_id: stored.user_id,
-            registrant_id: stored.registrant_id,
+            registrant_id,
             login: stored.login,
             groups: stored.groups,
             claims: stored.claims,
@@ -223,6 +230,17 @@ impl fmt::Debug for Redacted {
 }
 
 impl MappedIdentity {
+    /// `sub` as a session keeps it: this identity's `user_id` allocation when
+    /// it is the same text (the default token map), else its own. Runs once
+    /// per login.
+    pub fn shared_user_id(&self, sub: String) -> Arc<str> {
+        if *self.user_id == *sub {
+            self.user_id.clone()
+        } else {
+            sub.into()
+        }
+    }
+
     /// e-Signet's verified claims in full ([`MappedIdentity::verified`]).
     /// Runs for the provider's userinfo and the session endpoint.
     pub fn verified_claims(&self) -> Map<String, Value> {
@@ -266,9 +284,9 @@ impl MappedIdentity {
     /// valid header value (claims may hold non-ASCII text).
     pub fn value_for(&self, key: &str) -> Option<String> {
         match key {
-            USER_ID_KEY => Some(self.user_id.clone()),
-            "registrant_id" => Some(self.registrant_id.value.clone()),
-            "registrant_id_type" => Some(self.registrant_id.id_type.clone()),
+            USER_ID_KEY => Some(self.user_id.to_string()),
+            "registrant_id" => Some(self.registrant_id.value.to_string()),
+            "registrant_id_type" => Some(self.registrant_id.id_type.to_string()),
             "login" => Some(self.login.clone()),
             "groups" => (!self.groups.is_empty()).then(|| self.groups.join(",")),
             "picture" => None,
@@ -457,6 +475,7 @@ pub fn map_identity_with_warnings(
         vec![settings.default_group.clone()]
     };
     let verified = Verified::encode(without_token_mechanics(merged), &claims, &user_id);
+    let user_id: Arc<str> = user_id.into();
     let identity = MappedIdentity {
         registrant_id: RegistrantId {
             id_type: settings.registrant_id_type.clone(),
@@ -573,7 +592,7 @@ fn extra_registrant_ids(
         let Some(id_type) = extra_id_type(to) else {
             continue;
         };
-        if ids.iter().any(|id| id.id_type == id_type) {
+        if ids.iter().any(|id| *id.id_type == *id_type) {
             continue;
         }
         let from = last_source(settings, to).unwrap_or_default();
@@ -584,8 +603,8 @@ fn extra_registrant_ids(
             }
         })?;
         ids.push(RegistrantId {
-            id_type: id_type.to_string(),
-            value: user_id_text(value)?,
+            id_type: id_type.into(),
+            value: user_id_text(value)?.into(),
         });
     }
     Ok(ids)

@@ -130,7 +130,7 @@ fn session(sub: &str, sid: Option<&str>, lifetime: Duration) -> Session {
         sub: sub.into(),
         acr: "mosip:idp:acr:generated-code".into(),
         auth_time: now,
-        sid: sid.map(str::to_owned),
+        sid: sid.map(Into::into),
         created_at: now,
         expires_at: now + lifetime.as_secs(),
         id_token: Some("eyJ.id.token".into()),
@@ -171,7 +171,7 @@ async fn insert_get_remove(s: Subject) {
         .await
         .unwrap();
     let got = store.session(&id).await.unwrap().expect("stored");
-    assert_eq!(got.sub, "psut-1");
+    assert_eq!(&*got.sub, "psut-1");
     assert_eq!(
         got.identity.claims.get("name").unwrap(),
         "Siddharth K Mansour"

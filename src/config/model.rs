@@ -303,7 +303,7 @@ pub struct MappingSettings {
     /// "Partner Creation Validate Response" mapping: userinfo claim → mapped key.
     pub userinfo_map: Vec<(String, String)>,
     /// The registrant ID type for the user_id, default `MOSIP PSUT`.
-    pub registrant_id_type: String,
+    pub registrant_id_type: std::sync::Arc<str>,
     /// Group given to every user, default `portal`.
     pub default_group: String,
     /// Mapped key used as the login, default `email`, falling back to user_id.

@@ -262,7 +262,7 @@ fn minimal_config_gets_the_documented_defaults() {
         [("sub".to_string(), "user_id".to_string())]
     );
     assert_eq!(config.mapping.userinfo_map.len(), 6);
-    assert_eq!(config.mapping.registrant_id_type, "MOSIP PSUT");
+    assert_eq!(&*config.mapping.registrant_id_type, "MOSIP PSUT");
     assert_eq!(config.session.cookie_name, "__Host-g2p-session");
     assert_eq!(config.session.cookie_keys[0].expose().len(), 64);
     assert_eq!(config.identity.header, "X-G2P-Identity");

@@ -47,7 +47,7 @@ pub(crate) fn validate(raw: &RawConfig, source: &Path, cx: &mut Checker<'_>) -> 
     let policy_context = mapping.settings.as_ref().map(|m| policy::PolicyContext {
         claims: mapping.targets.clone(),
         groups: vec![m.default_group.clone()],
-        registrant_id_type: m.registrant_id_type.clone(),
+        registrant_id_type: m.registrant_id_type.to_string(),
     });
     let routes = routing::routes(
         cx,

@@ -64,7 +64,7 @@ fn passes(policy: &Policy, session: &Session, assume_acr: bool) -> bool {
         Policy::Any(rules) => rules.iter().any(|r| passes(r, session, assume_acr)),
         Policy::Acr(wanted) => assume_acr || acr_satisfies(&session.acr, wanted),
         Policy::Groups(groups) => groups.iter().all(|g| session.identity.groups.contains(g)),
-        Policy::RegistrantIdType(t) => session.identity.registrant_id.id_type == *t,
+        Policy::RegistrantIdType(t) => *session.identity.registrant_id.id_type == **t,
         Policy::Claim { name, test } => claim_passes(session, name, test),
     }
 }
@@ -82,7 +82,7 @@ fn claim_passes(session: &Session, name: &str, test: &ClaimTest) -> bool {
 fn claim_value(session: &Session, name: &str) -> Option<Value> {
     let identity = &session.identity;
     match name {
-        "user_id" => Some(Value::from(identity.user_id.as_str())),
+        "user_id" => Some(Value::from(&*identity.user_id)),
         "login" => Some(Value::from(identity.login.as_str())),
         _ => identity.claims.get(name),
     }

@@ -289,18 +289,19 @@ async fn new_session(
         identity.keep_verified(|name| name == "picture");
     }
     let now = now_secs();
+    let sub = claim_str("sub").unwrap_or_default();
     Ok(Session {
-        sub: claim_str("sub").unwrap_or_default(),
-        acr,
+        sub: identity.shared_user_id(sub),
+        acr: acr.into(),
         auth_time: login
             .id_token
             .get("auth_time")
             .and_then(|v| v.as_u64())
             .unwrap_or(now),
-        sid: claim_str("sid"),
+        sid: claim_str("sid").map(String::into_boxed_str),
         created_at: now,
         expires_at: now + gw.config.session.absolute_timeout.as_secs(),
-        id_token: keep_id_token.then_some(login.raw_id_token),
+        id_token: keep_id_token.then(|| login.raw_id_token.into_boxed_str()),
         identity,
     })
 }

@@ -22,7 +22,7 @@ fn defaults() -> MappingSettings {
         userinfo_map: pairs(
             "name:name email:email phone_number:phone birthdate:birthdate gender:gender address:address",
         ),
-        registrant_id_type: "MOSIP PSUT".to_string(),
+        registrant_id_type: "MOSIP PSUT".into(),
         default_group: "portal".to_string(),
         login_attribute: "email".to_string(),
         birthdate_format: BirthdateFormat::default(),
@@ -102,7 +102,7 @@ fn default_maps_on_the_sample() {
     .expect("maps");
     assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
     let id = outcome.identity;
-    assert_eq!(id.user_id, "mH3x0Yw2pQ-PSUT");
+    assert_eq!(&*id.user_id, "mH3x0Yw2pQ-PSUT");
     assert_eq!(
         id.registrant_id,
         RegistrantId {
@@ -451,10 +451,10 @@ fn userinfo_for_another_subject_fails() {
 fn numeric_sub_is_converted() {
     let id =
         map_identity(&defaults(), &obj(json!({"sub": 12345})), &Map::new(), &[]).expect("maps");
-    assert_eq!(id.user_id, "12345");
-    assert_eq!(id.registrant_id.value, "12345");
+    assert_eq!(&*id.user_id, "12345");
+    assert_eq!(&*id.registrant_id.value, "12345");
     let id = map_identity(&defaults(), &obj(json!({"sub": -7})), &Map::new(), &[]).expect("maps");
-    assert_eq!(id.user_id, "-7");
+    assert_eq!(&*id.user_id, "-7");
 }
 
 /// Issue 13 item 1: `individual_id:user_id` on a real-shaped token pair
@@ -470,9 +470,9 @@ fn individual_id_user_id_comes_from_userinfo_of_a_real_token_pair() {
         "real ID tokens carry no user claims"
     );
     let id = map_identity(&settings, &id_token, &sample_userinfo(), &[]).expect("maps");
-    assert_eq!(id.user_id, "8267411571");
-    assert_eq!(id.registrant_id.id_type, "NATIONAL ID");
-    assert_eq!(id.registrant_id.value, "8267411571");
+    assert_eq!(&*id.user_id, "8267411571");
+    assert_eq!(&*id.registrant_id.id_type, "NATIONAL ID");
+    assert_eq!(&*id.registrant_id.value, "8267411571");
 }
 
 #[test]
@@ -503,10 +503,10 @@ fn repeated_targets_take_the_last_entry_as_openg2p_17() {
     // even when its source is missing (no fallback to an earlier entry).
     settings.token_map = pairs("sub:user_id individual_id:user_id");
     let id = map_identity(&settings, &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
-    assert_eq!(id.user_id, "8267411571");
+    assert_eq!(&*id.user_id, "8267411571");
     settings.token_map = pairs("individual_id:user_id sub:user_id");
     let id = map_identity(&settings, &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
-    assert_eq!(id.user_id, "mH3x0Yw2pQ-PSUT");
+    assert_eq!(&*id.user_id, "mH3x0Yw2pQ-PSUT");
     settings.token_map = pairs("sub:user_id email:contact name:contact nope:nick email:nick");
     let id = map_identity(&settings, &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
     assert_eq!(id.claims.get("contact"), Some(json!("Siddharth K Mansour")));
@@ -521,7 +521,7 @@ fn user_id_n_targets_become_extra_registrant_ids() {
     let mut settings = defaults();
     settings.token_map = pairs("sub:user_id individual_id:user_id4 phone_number:user_id7");
     let id = map_identity(&settings, &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
-    assert_eq!(id.user_id, "mH3x0Yw2pQ-PSUT");
+    assert_eq!(&*id.user_id, "mH3x0Yw2pQ-PSUT");
     assert_eq!(
         id.extra_registrant_ids,
         vec![
@@ -643,7 +643,7 @@ fn reserved_targets_are_ignored_with_warnings() {
     )
     .expect("maps");
     let id = outcome.identity;
-    assert_eq!(id.user_id, "mH3x0Yw2pQ-PSUT");
+    assert_eq!(&*id.user_id, "mH3x0Yw2pQ-PSUT");
     assert_eq!(id.login, "e@x");
     assert_eq!(id.groups, vec!["portal".to_string()]);
     assert_eq!(Value::Object(id.claims.to_map()), json!({"email": "e@x"}));
@@ -943,7 +943,7 @@ fn stored_records_keep_their_format() {
             map_identity(&settings, &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
         let text = serde_json::to_string(&id).unwrap();
         let before = RecordBefore {
-            user_id: id.user_id.clone(),
+            user_id: id.user_id.to_string(),
             registrant_id: id.registrant_id.clone(),
             login: id.login.clone(),
             groups: id.groups.clone(),
@@ -1023,4 +1023,21 @@ fn only_the_verified_claims_kept_remain() {
     id.keep_verified(|_| false);
     assert!(id.verified.is_empty());
     assert_eq!(id.verified.heap_len(), 0);
+}
+
+#[test]
+fn the_user_id_is_held_once_however_the_identity_was_made() {
+    let id = map_identity(&defaults(), &sample_id_token(), &sample_userinfo(), &[]).expect("maps");
+    assert!(std::sync::Arc::ptr_eq(&id.user_id, &id.registrant_id.value));
+    let sub = id.shared_user_id(id.user_id.to_string());
+    assert!(std::sync::Arc::ptr_eq(&id.user_id, &sub), "sub:user_id");
+    let other = id.shared_user_id("another-sub".into());
+    assert_eq!(&*other, "another-sub");
+    // Read back from a stored record (the Redis store), still once.
+    let read: MappedIdentity = serde_json::from_str(&serde_json::to_string(&id).unwrap()).unwrap();
+    assert!(std::sync::Arc::ptr_eq(
+        &read.user_id,
+        &read.registrant_id.value
+    ));
+    assert_eq!(read, id);
 }

@@ -130,7 +130,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn remove_sessions_of_subject(&self, sub: &str) -> Result<u64, StoreError> {
-        Ok(self.remove_where(|s| s.sub == sub).await)
+        Ok(self.remove_where(|s| *s.sub == *sub).await)
     }
 
     async fn remove_sessions_of_sid(&self, sid: &str) -> Result<u64, StoreError> {

@@ -55,7 +55,7 @@ pub(super) fn check(cx: &mut Checker<'_>, raw: &RawMapping) -> MappingCheck {
         ) => Some(MappingSettings {
             token_map: token_map.clone(),
             userinfo_map: userinfo_map.clone(),
-            registrant_id_type,
+            registrant_id_type: registrant_id_type.into(),
             default_group,
             login_attribute,
             birthdate_format,

@@ -146,7 +146,7 @@ pub fn userinfo_claims(session: &Session, mapping: &MappingSettings) -> Map<Stri
     if let Some(Value::String(date)) = claims.get_mut("birthdate") {
         *date = esignet_date(date);
     }
-    claims.insert("sub".into(), session.identity.user_id.clone().into());
+    claims.insert("sub".into(), Value::from(&*session.identity.user_id));
     claims
 }
 
@@ -226,7 +226,7 @@ mod tests {
         let claims = userinfo_claims(&with_phone, &mapping);
         assert_eq!(claims["phone_number"], "+212600000000");
         assert_eq!(claims["phone"], "+212600000000");
-        assert_eq!(claims["sub"], session.identity.user_id.as_str());
+        assert_eq!(claims["sub"], &*session.identity.user_id);
         assert!(claims.get("nonce").is_none() && claims.get("aud").is_none());
     }
 
@@ -245,7 +245,7 @@ mod tests {
         assert_eq!(claims["name#en"], "Siddharth K Mansour");
         assert_eq!(claims["individual_id"], "8267411571");
         assert_eq!(claims["birthdate"], "1987/11/25");
-        assert_eq!(claims["sub"], session.identity.user_id.as_str());
+        assert_eq!(claims["sub"], &*session.identity.user_id);
         assert!(claims.get("nonce").is_none());
         assert!(
             claims.get("phone").is_none(),
