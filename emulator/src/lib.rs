@@ -11,7 +11,6 @@
 //! `127.0.0.1:0`). The two binaries (`esignet-emulator`, `demo-upstream`) wrap them for the demo.
 
 pub mod emulator;
-mod html;
 mod serve;
 pub mod upstream;
 

@@ -203,7 +203,10 @@ pub fn logout_page(lang: Lang, action: &str, correlation_id: &str) -> String {
 fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = template.to_string();
     for (name, value) in values {
-        out = out.replace(&format!("{{{{{name}}}}}"), &escape_html(value));
+        out = out.replace(
+            &format!("{{{{{name}}}}}"),
+            &html_escape::encode_quoted_attribute(value),
+        );
     }
     out
 }
@@ -274,22 +277,6 @@ h1{font-size:1.5rem;margin-top:0}.button{display:inline-block;background:#0b6e4f
 <h1>{{title}}</h1><p>{{message}}</p><p><a class="button" href="{{action_url}}">{{action_label}}</a></p>
 <p class="ref">{{reference_label}}: <code>{{correlation_id}}</code></p></main></body></html>
 "#;
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 //! no scripts, and a form that is easy to drive from tests: the hidden input is exactly
 //! `<input type="hidden" name="transaction_id" value="...">`.
 
-use crate::html::escape;
+use html_escape::encode_quoted_attribute as escape;
 
 use super::config::{ACR_BIOMETRICS, ACR_GENERATED_CODE, ACR_STATIC_CODE};
 
@@ -109,7 +109,7 @@ pub(crate) fn login_page(page: &LoginPage<'_>) -> String {
          formnovalidate>Cancel</button></form>",
     );
     if !page.claims.is_empty() {
-        let claims: Vec<String> = page.claims.iter().map(|c| escape(c)).collect();
+        let claims: Vec<String> = page.claims.iter().map(|c| escape(c).into_owned()).collect();
         body.push_str(&format!(
             "<p class=\"claims\">On success, these details are shared: {}.</p>",
             claims.join(", ")

@@ -6,7 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::identity::IdentityCheck;
-use crate::html::escape;
+use html_escape::encode_quoted_attribute as escape;
 
 /// One received request, body read.
 pub(crate) struct Received<'a> {
@@ -146,7 +146,7 @@ fn claim_cell(value: &Value) -> String {
                 escape(s)
             )
         }
-        Value::String(s) => escape(s),
+        Value::String(s) => escape(s).into_owned(),
         other => format!("<code>{}</code>", escape(&other.to_string())),
     }
 }
@@ -172,11 +172,12 @@ mod tests {
         let identity = IdentityCheck {
             verified: true,
             error: None,
-            claims: Some(json!({"name": "<Aïcha>", "sub": "s"})),
+            claims: Some(json!({"name": "<Aïcha>", "sub": "s", "note": "\"'&"})),
         };
         let html = page(&received(&method, &uri, &headers), &identity);
         assert!(html.contains("Welcome, &lt;Aïcha&gt;"));
         assert!(!html.contains("<Aïcha>"));
+        assert!(html.contains("&quot;&#x27;&amp;"), "quotes escaped too");
         let invalid = IdentityCheck {
             error: Some("bad <sig>".into()),
             ..Default::default()
