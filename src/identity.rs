@@ -9,8 +9,10 @@
 
 pub mod access_token;
 pub mod codes;
+pub mod memo;
 pub mod portal;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +23,7 @@ use serde_json::{Map, Value};
 
 use crate::config::{IdentityForm, IdentitySettings, UpstreamIdentity};
 use crate::mapping::MappedIdentity;
-use crate::session::{Session, SessionId};
+use crate::session::{IdHasher, Session, SessionId};
 use crate::shared::clock::now_secs;
 use crate::shared::keys::SigningKey;
 
@@ -83,7 +85,7 @@ const RESERVED: &[&str] = &[
 type IdentityKey = (SessionId, u64);
 
 /// The forwarded identities of one audience.
-type IdentityCache = moka::sync::Cache<IdentityKey, Arc<ForwardedIdentity>>;
+type IdentityCache = moka::sync::Cache<IdentityKey, Arc<ForwardedIdentity>, IdHasher>;
 
 /// What a request on a protected route carries upstream for one session and
 /// audience, in every form an upstream may read, as ready header values.
@@ -100,6 +102,9 @@ pub struct ForwardedIdentity {
     /// The plain identity headers (`identity.headers`), sent only to
     /// upstreams with `insecure_plain_identity_headers`.
     pub plain: Vec<(Bytes, HeaderValue)>,
+    /// Until when (Unix seconds) it is forwarded: half the assertion's
+    /// lifetime after it was signed, as long as the minter's cache keeps it.
+    pub fresh_until: u64,
 }
 
 impl ForwardedIdentity {
@@ -137,7 +142,16 @@ pub struct AssertionMinter {
     /// looking one up is a short scan over a handful of strings, and keeps
     /// the audience out of the per-request key.
     caches: Vec<(Box<str>, IdentityCache)>,
+    /// This minter among all built in the process (each reload builds one):
+    /// a connection's [`memo::IdentityMemo`] holds only its own minter's.
+    generation: u64,
+    /// Advanced by every [`Self::forget`], so connection memos taken before
+    /// it are not used after it.
+    forgotten: AtomicU64,
 }
+
+/// Source of [`AssertionMinter`] generations.
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 impl AssertionMinter {
     /// Builds the minter from the configured keys (newest first) and every
@@ -176,7 +190,7 @@ impl AssertionMinter {
                     .max_capacity(max_sessions)
                     .time_to_live(settings.lifetime / 2)
                     .support_invalidation_closures()
-                    .build();
+                    .build_with_hasher(IdHasher::default());
                 caches.push((audience, cache));
             }
         }
@@ -187,6 +201,8 @@ impl AssertionMinter {
             header: header_name(&settings.header)?,
             plain_headers,
             caches,
+            generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
+            forgotten: AtomicU64::new(0),
         })
     }
 
@@ -203,19 +219,49 @@ impl AssertionMinter {
         session: &Session,
         audience: &str,
     ) -> Result<(Arc<ForwardedIdentity>, bool), Error> {
-        let cache = self
+        self.identity_remembered(session_id, session, audience, None)
+    }
+
+    /// [`Self::identity`], first asking the request's connection's memo of
+    /// the identity it forwarded last, and leaving the answer there.
+    pub fn identity_remembered(
+        &self,
+        session_id: &SessionId,
+        session: &Session,
+        audience: &str,
+        memo: Option<&memo::IdentityMemo>,
+    ) -> Result<(Arc<ForwardedIdentity>, bool), Error> {
+        let (slot, cache) = self
             .caches
             .iter()
-            .find(|(known, _)| &**known == audience)
-            .map(|(_, cache)| cache)
+            .enumerate()
+            .find(|(_, (known, _))| &**known == audience)
+            .map(|(slot, (_, cache))| (slot, cache))
             .ok_or_else(|| Error::UnknownAudience(audience.to_owned()))?;
         let key = (*session_id, session.auth_time);
-        if let Some(found) = cache.get(&key) {
+        let asked = memo::Asked {
+            minter: self.generation,
+            // Read before the cache: a `forget` from here on makes what is
+            // found now unusable for the memo's next request.
+            forgotten: self.forgotten.load(Ordering::Acquire),
+            audience: slot,
+            key,
+        };
+        if let Some(found) = memo.and_then(|m| m.recall(&asked, now_secs())) {
             return Ok((found, false));
         }
-        let forwarded = Arc::new(self.forwarded_identity(session, audience)?);
-        cache.insert(key, forwarded.clone());
-        Ok((forwarded, true))
+        let (found, minted) = match cache.get(&key) {
+            Some(found) => (found, false),
+            None => {
+                let forwarded = Arc::new(self.forwarded_identity(session, audience)?);
+                cache.insert(key, forwarded.clone());
+                (forwarded, true)
+            }
+        };
+        if let Some(memo) = memo {
+            memo.remember(asked, found.clone());
+        }
+        Ok((found, minted))
     }
 
     /// Signs an assertion and renders the plain headers.
@@ -239,15 +285,20 @@ impl AssertionMinter {
             headers: vec![(self.header.clone(), assertion)],
             bearer: (Bytes::from_static(b"Authorization"), bearer),
             plain,
+            fresh_until: now_secs() + self.lifetime.as_secs() / 2,
         })
     }
 
-    /// Drops cached identities of a session (at logout and step-up).
+    /// Drops cached identities of a session (at logout and step-up), here
+    /// and in every connection's memo.
     pub fn forget(&self, session_id: &SessionId) {
         let id = *session_id;
         for (_, cache) in &self.caches {
             let _ = cache.invalidate_entries_if(move |(sid, _), _| *sid == id);
         }
+        // After the caches: a lookup that read the old count may still have
+        // found the identity, and the new count keeps it out of the memo.
+        self.forgotten.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Signs a fresh assertion with the newest key.
@@ -601,6 +652,67 @@ mod minter_tests {
         minter.forget(&id);
         let (_, minted) = minter.identity(&id, &session(1), "g2p-portal").unwrap();
         assert!(minted, "forgotten at logout");
+    }
+
+    /// A connection's memo answers only for the same minter, audience,
+    /// session and `auth_time`, with no `forget` since, while fresh.
+    #[test]
+    fn a_connection_memo_answers_only_for_what_it_was_filled_for() {
+        let memo = memo::IdentityMemo::default();
+        let ask = |minter: &AssertionMinter, id: &SessionId, auth_time, audience| {
+            minter
+                .identity_remembered(id, &session(auth_time), audience, Some(&memo))
+                .unwrap()
+        };
+        let minter = minter();
+        let (id, other) = (SessionId::random(), SessionId::random());
+        let (first, minted) = ask(&minter, &id, 1, "g2p-portal");
+        assert!(minted);
+        let (again, minted) = ask(&minter, &id, 1, "g2p-portal");
+        assert!(!minted && Arc::ptr_eq(&first, &again), "remembered");
+        for (sid, auth_time, audience) in [
+            (id, 1, "admin-portal"),
+            (other, 1, "g2p-portal"),
+            (id, 2, "g2p-portal"),
+        ] {
+            let (fresh, minted) = ask(&minter, &sid, auth_time, audience);
+            assert!(minted, "{audience} {auth_time}: not the memo's answer");
+            assert!(!Arc::ptr_eq(&fresh, &first));
+        }
+
+        let (first, _) = ask(&minter, &id, 1, "g2p-portal");
+        let reloaded = self::minter();
+        let (from_reloaded, minted) = ask(&reloaded, &id, 1, "g2p-portal");
+        assert!(minted, "a reload's minter never uses the old one's memo");
+        assert!(!Arc::ptr_eq(&from_reloaded, &first));
+
+        let (first, _) = ask(&minter, &id, 1, "g2p-portal");
+        minter.forget(&other);
+        let (after_forget, minted) = ask(&minter, &id, 1, "g2p-portal");
+        assert!(
+            !minted && Arc::ptr_eq(&after_forget, &first),
+            "from the cache"
+        );
+        minter.forget(&id);
+        let (after_forget, minted) = ask(&minter, &id, 1, "g2p-portal");
+        assert!(minted, "a forget reaches the memo");
+        assert!(!Arc::ptr_eq(&after_forget, &first));
+
+        let asked = |forgotten| memo::Asked {
+            minter: minter.generation,
+            forgotten,
+            audience: 0,
+            key: (id, 1),
+        };
+        let until = after_forget.fresh_until;
+        let half_lifetime_from_now = now_secs() + 30;
+        assert!(
+            (half_lifetime_from_now - 1..=half_lifetime_from_now).contains(&until),
+            "fresh for half of identity.lifetime"
+        );
+        assert!(memo.recall(&asked(2), until - 1).is_some());
+        assert!(memo.recall(&asked(2), until).is_none(), "stale");
+        assert!(memo.recall(&asked(3), until - 1).is_none(), "forgotten");
     }
 
     #[test]

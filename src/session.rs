@@ -21,6 +21,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::mapping::MappedIdentity;
 
+/// The hasher of the caches keyed by session ids (the session store's, the
+/// Redis store's local copies, the forwarded identities'), looked up on
+/// every request to a protected route.
+///
+/// foldhash, seeded at random, in place of std's SipHash
+/// (~0.7k instructions a request less, `docs/performance.md`). Flooding a
+/// cache's buckets needs chosen keys, and these keys are never chosen by a
+/// client: a session id is the gateway's own random value (a client can name
+/// one only through a cookie the gateway sealed), and the local copies are
+/// keyed by a digest of it.
+pub type IdHasher = foldhash::fast::RandomState;
+
 /// A session id: 256 random bits, base64url. Unguessable, never reused.
 ///
 /// Kept inline (43 ASCII bytes, no heap): it is copied into the request

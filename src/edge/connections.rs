@@ -40,6 +40,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::decision::limits::client_key;
 use crate::edge::gateway::Gateway;
+use crate::identity::memo::IdentityMemo;
 use crate::session::cookie::CookieMemo;
 use crate::shared::metrics::Metrics;
 
@@ -92,7 +93,7 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for GuardedApp<A> {
                         deadline: Box::pin(tokio::time::sleep(settings.header_timeout)),
                         http1,
                         metrics: gw.metrics.clone(),
-                        cookie_memo: CookieMemo::default(),
+                        memos: Memos::default(),
                         _permit: permit,
                     })
                 }
@@ -220,18 +221,27 @@ pub struct Guarded {
     http1: bool,
     /// Counts connections cut at the deadline.
     metrics: Arc<Metrics>,
-    /// The session cookie this connection's requests opened last.
-    cookie_memo: CookieMemo,
+    /// What this connection's requests worked out last.
+    memos: Memos,
     _permit: Permit,
 }
 
-/// The memo of the session cookie last opened on `session`'s client
-/// connection: HTTP/1 connections admitted by [`GuardedApp`] have one.
-/// Read on every request to a protected route.
-pub fn cookie_memo(session: &pingora::proxy::Session) -> Option<&CookieMemo> {
+/// What one client connection's requests worked out last, to skip the work
+/// when the next request on it is the same person's.
+#[derive(Debug, Default)]
+pub struct Memos {
+    /// The session cookie opened last.
+    pub cookie: CookieMemo,
+    /// The identity forwarded last.
+    pub identity: IdentityMemo,
+}
+
+/// The memos of `session`'s client connection: HTTP/1 connections admitted
+/// by [`GuardedApp`] have them. Read on every request to a protected route.
+pub fn memos(session: &pingora::proxy::Session) -> Option<&Memos> {
     let stream: &Stream = session.as_downstream().stream()?;
     let guarded = (**stream).as_any().downcast_ref::<Guarded>()?;
-    Some(&guarded.cookie_memo)
+    Some(&guarded.memos)
 }
 
 impl std::fmt::Debug for Guarded {

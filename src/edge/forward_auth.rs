@@ -87,7 +87,7 @@ pub async fn answer(
     match outcome {
         Outcome::Allow { route, id, session } => {
             let upstream = &gw.route_upstreams[route];
-            let identity = gw.forwarded_identity(&gw.config.routes[route], &id, &session);
+            let identity = gw.forwarded_identity(&gw.config.routes[route], &id, &session, None);
             match identity {
                 Ok(identity) => {
                     let mut reply = Reply::empty(http::StatusCode::OK);

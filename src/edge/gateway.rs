@@ -15,6 +15,7 @@ use crate::decision::routing::RouteTable;
 use crate::edge::error::GatewayError;
 use crate::edge::error::StartupError;
 use crate::edge::respond::{Reply, Requester};
+use crate::identity::memo::IdentityMemo;
 use crate::identity::{AssertionMinter, ForwardedIdentity, HeaderStripper};
 use crate::oidc::OidcClient;
 use crate::session::cookie::{CookieCodec, CookieMemo};
@@ -167,18 +168,22 @@ impl Gateway {
 
     /// The identity to send for an allowed session on `route`: the signed
     /// assertion and the configured plain headers, cached per session and
-    /// audience. Runs on every allowed request, in both modes.
+    /// audience, and in the request's connection's `memo` where it has one.
+    /// Runs on every allowed request, in both modes.
     pub fn forwarded_identity(
         &self,
         route: &Route,
         id: &SessionId,
         session: &Session,
+        memo: Option<&IdentityMemo>,
     ) -> Result<Arc<ForwardedIdentity>, GatewayError> {
         let audience = route
             .audience
             .as_deref()
             .unwrap_or(&self.config.identity.audience);
-        let (identity, minted) = self.minter.identity(id, session, audience)?;
+        let (identity, minted) = self
+            .minter
+            .identity_remembered(id, session, audience, memo)?;
         if minted {
             self.metrics.assertion_minted();
         }

@@ -124,7 +124,7 @@ impl ProxyHttp for GatewayProxy {
                     let (req, cid, ip) = (session.req_header(), &ctx.correlation_id, ctx.client_ip);
                     Some(crate::edge::provider::handle(&gw, req, body.as_deref(), cid, ip).await)
                 } else {
-                    let memo = connections::cookie_memo(session);
+                    let memo = connections::memos(session).map(|m| &m.cookie);
                     decide(&gw, session.req_header(), memo, ctx).await
                 }
             }
@@ -199,7 +199,8 @@ impl ProxyHttp for GatewayProxy {
         if let Some((id, user)) = &ctx.session {
             // The GatewayError rides along as the cause, so `fail_to_proxy`
             // answers and logs it through the one mapping, chain intact.
-            let identity = gw.forwarded_identity(route, id, user).map_err(|e| {
+            let memo = connections::memos(session).map(|m| &m.identity);
+            let identity = gw.forwarded_identity(route, id, user, memo).map_err(|e| {
                 Error::because(
                     ErrorType::InternalError,
                     "cannot mint the forwarded identity",

@@ -19,12 +19,12 @@ use moka::future::Cache;
 use tokio::sync::watch;
 
 use super::redis::wire::Wire;
-use super::Session;
+use super::{IdHasher, Session};
 use crate::shared::clock::now_secs;
 
 /// Sessions this replica read recently, keyed by their hashed Redis key.
 pub struct LocalCache {
-    sessions: Option<Cache<String, Arc<Session>>>,
+    sessions: Option<Cache<String, Arc<Session>, IdHasher>>,
     generation: AtomicU64,
     subscribed: AtomicBool,
 }
@@ -36,7 +36,7 @@ impl LocalCache {
             Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(ttl)
-                .build()
+                .build_with_hasher(IdHasher::default())
         });
         LocalCache {
             sessions,

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use moka::future::Cache;
 use moka::Expiry;
 
-use super::{PendingLogin, Session, SessionId, SessionStore, StoreError};
+use super::{IdHasher, PendingLogin, Session, SessionId, SessionStore, StoreError};
 use crate::shared::clock::now_secs;
 
 /// Expires a session at its absolute end.
@@ -32,7 +32,7 @@ impl Expiry<SessionId, Arc<Session>> for AbsoluteExpiry {
 
 /// Sessions and pending logins in this process's memory.
 pub struct MemoryStore {
-    sessions: Cache<SessionId, Arc<Session>>,
+    sessions: Cache<SessionId, Arc<Session>, IdHasher>,
     pending: Cache<String, PendingLogin>,
     logout_jtis: Cache<String, Duration>,
     max_pending: u64,
@@ -51,7 +51,7 @@ impl MemoryStore {
                 .max_capacity(max_sessions)
                 .time_to_idle(idle_timeout)
                 .expire_after(AbsoluteExpiry)
-                .build(),
+                .build_with_hasher(IdHasher::default()),
             pending: Cache::builder()
                 .max_capacity(max_pending.saturating_mul(2))
                 .time_to_live(login_timeout)
