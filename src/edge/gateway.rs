@@ -137,7 +137,7 @@ impl Gateway {
     /// The access decision for `facts` ([`access::decide`]) with this
     /// gateway's routes and sessions. Runs for every routed request, in both
     /// modes, and when a login starts for a target. `memo` is the client
-    /// connection's, where it has one ([`crate::edge::connections::cookie_memo`]).
+    /// connection's, where it has one ([`crate::edge::connections::memos`]).
     pub async fn decide<'c>(
         &self,
         facts: &access::Facts<'_>,

@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex};
 
 use super::{ForwardedIdentity, IdentityKey};
 
-/// What a request asks the minter for, with the minter's state when it asked.
+/// What a request asks the minter for, with the minter's state when it
+/// asked. The memo answers only a request equal in every field.
+#[derive(PartialEq, Eq)]
 pub(super) struct Asked {
     /// [`super::AssertionMinter`]'s generation.
     pub minter: u64,
@@ -26,15 +28,6 @@ pub(super) struct Asked {
     pub audience: usize,
     /// The session and its `auth_time`.
     pub key: IdentityKey,
-}
-
-impl Asked {
-    fn same(&self, other: &Asked) -> bool {
-        self.minter == other.minter
-            && self.forgotten == other.forgotten
-            && self.audience == other.audience
-            && self.key == other.key
-    }
 }
 
 /// One connection's last forwarded identity. Held by the connection wrapper
@@ -47,7 +40,7 @@ impl IdentityMemo {
     pub(super) fn recall(&self, asked: &Asked, now: u64) -> Option<Arc<ForwardedIdentity>> {
         let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let (remembered, identity) = held.as_ref()?;
-        (remembered.same(asked) && now < identity.fresh_until).then(|| identity.clone())
+        (remembered == asked && now < identity.fresh_until).then(|| identity.clone())
     }
 
     /// Remembers `identity` as the answer to `asked`.
