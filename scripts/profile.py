@@ -17,6 +17,9 @@ gateway's upstream headers, as bench row 7), gateway-public,
 gateway-session (the header form, RS256), gateway-bearer, gateway-es256,
 gateway-session-real-ip (gateway-session with `real_ip_header: true`, the
 cost of `X-Real-IP`).
+With --cache-sim, callgrind also simulates the caches and the misses per
+request are printed next to the instructions (L1 instruction, L1 data read and
+write, last level).
 The callgrind files stay in the printed directory for callgrind_annotate.
 """
 
@@ -51,18 +54,23 @@ def requests(url, cookie, n):
     conn.close()
 
 
-def under_callgrind(out):
-    return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+def under_callgrind(out, cache_sim=False):
+    sim = ["--cache-sim=yes"] if cache_sim else []
+    return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + sim
 
 
 def control(pid, *args):
     subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True)
 
 
-def total_ir(path):
+def totals(path):
+    """Every event's total in a callgrind dump: {"Ir": …, and with --cache-sim "D1mr": …}."""
+    events = None
     for line in Path(path).read_text().splitlines():
+        if line.startswith("events:"):
+            events = line.split()[1:]
         if line.startswith("summary:") or line.startswith("totals:"):
-            return int(line.split()[1])
+            return dict(zip(events, map(int, line.split()[1:])))
     raise RuntimeError(f"no totals in {path}")
 
 
@@ -71,17 +79,19 @@ def main():
     ap.add_argument("--targets", default=",".join(TARGETS))
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--cache-sim", action="store_true",
+                    help="also simulate the caches (callgrind --cache-sim=yes): misses per request, L1 and last level")
     args = ap.parse_args()
     bench_args = argparse.Namespace(threads=2, work_stealing=True)
     stack = bench.Stack(bench_args)
-    results = {}
+    results, misses = {}, {}
     try:
         stack.nginx()
         stack.emulator()
         plain_gw, _ = stack.gateway("gateway-plain")
         for target in args.targets.split(","):
             out = stack.dir / f"callgrind.{target}.out"
-            prefix = under_callgrind(out)
+            prefix = under_callgrind(out, args.cache_sim)
             cookie = None
             if target.startswith("passthrough"):
                 headers = bench.gateway_headers(plain_gw) if target == "passthrough-headers" else ()
@@ -100,14 +110,21 @@ def main():
             control(proc.pid, "-d")
             time.sleep(1)
             dumps = sorted(stack.dir.glob(f"callgrind.{target}.out*"))
-            ir = sum(total_ir(d) for d in dumps if d.stat().st_size and d.suffix == ".1")
-            results[target] = ir / args.requests
+            counted = [totals(d) for d in dumps if d.stat().st_size and d.suffix == ".1"]
+            per_request = {e: sum(c.get(e, 0) for c in counted) / args.requests for e in counted[0]}
+            results[target] = per_request["Ir"]
             bench.log(f"{target}: {results[target] / 1000:.1f}k instructions per request ({[d.name for d in dumps]})")
+            if args.cache_sim:
+                misses[target] = {e: round(v, 1) for e, v in per_request.items() if e.endswith(("mr", "mw"))}
+                bench.log(f"{target}: misses per request {misses[target]}")
             proc.stop()
     finally:
         for p in stack.procs:
             p.stop()
-    print(json.dumps({"requests": args.requests, "instructions_per_request": results, "dir": str(stack.dir)}, indent=2))
+    report = {"requests": args.requests, "instructions_per_request": results, "dir": str(stack.dir)}
+    if args.cache_sim:
+        report["misses_per_request"] = misses
+    print(json.dumps(report, indent=2))
 
 
 def passthrough_under(stack, prefix, name, headers):

@@ -460,7 +460,7 @@ impl HeaderStripper {
     /// Runs for every header of every request: compares in place, without
     /// building the normalised name.
     pub fn is_identity_header(&self, name: &str) -> bool {
-        let name = name.trim().as_bytes();
+        let name = name.trim_ascii().as_bytes();
         let prefixed = !self.prefix.is_empty()
             && name.len() >= self.prefix.len()
             && same_normalized(&name[..self.prefix.len()], self.prefix.as_bytes());

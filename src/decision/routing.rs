@@ -150,7 +150,7 @@ fn prefix_matches(prefix: &str, path: &str) -> bool {
 /// A value with several `:` and no brackets is not a valid `Host`; it is
 /// kept whole, so it can only match a route written the same way.
 fn host_key(raw: &str) -> Option<&str> {
-    let raw = raw.trim();
+    let raw = raw.trim_ascii();
     let host = if let Some(rest) = raw.strip_prefix('[') {
         match rest.find(']') {
             Some(end) => &rest[..end],

@@ -39,6 +39,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 use crate::decision::limits::client_key;
+use crate::edge::forwarded::AddressValue;
 use crate::edge::gateway::Gateway;
 use crate::identity::memo::IdentityMemo;
 use crate::session::cookie::CookieMemo;
@@ -87,10 +88,10 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for GuardedApp<A> {
                     let http1 = !matches!(stream.selected_alpn_proto(), Some(ALPN::H2));
                     Box::new(Guarded {
                         inner: stream,
-                        phase: Phase::Headers { started: false },
-                        window: 0,
+                        phase: Phase::Headers(HeaderEnd::default()),
                         header_timeout: settings.header_timeout,
-                        deadline: Box::pin(tokio::time::sleep(settings.header_timeout)),
+                        due: Instant::now() + settings.header_timeout,
+                        timer: Box::pin(tokio::time::sleep(settings.header_timeout)),
                         http1,
                         metrics: gw.metrics.clone(),
                         memos: Memos::default(),
@@ -197,8 +198,7 @@ impl Drop for Permit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Waiting for (the rest of) a request's headers, under the deadline.
-    /// `started`: a byte of this request other than a blank line was read.
-    Headers { started: bool },
+    Headers(HeaderEnd),
     /// Headers complete: reading a body or waiting for the response.
     Message,
     /// The deadline passed; every further read fails.
@@ -210,14 +210,19 @@ enum Phase {
 /// Reads watch for the blank line that ends a request's headers; a final
 /// (non-`1xx`) response status line written back starts the next request's
 /// deadline. HTTP/2 connections (`http1 == false`) are only counted.
+///
+/// The deadline is a plain instant, `due`, moved on every request; the timer
+/// is only touched when a read has to wait, and only when it would wake the
+/// read late. A keep-alive request then costs a clock read, not a timer reset.
 pub struct Guarded {
     inner: Stream,
     phase: Phase,
-    /// The last three bytes read (the latest lowest), to spot the blank line
-    /// (`\n\n` or `\n\r\n`) across reads.
-    window: u32,
     header_timeout: Duration,
-    deadline: Pin<Box<Sleep>>,
+    /// When the current wait for headers ends.
+    due: Instant,
+    /// Wakes a waiting read no later than `due`; may fire early (then it is
+    /// set to `due` again), never late.
+    timer: Pin<Box<Sleep>>,
     http1: bool,
     /// Counts connections cut at the deadline.
     metrics: Arc<Metrics>,
@@ -227,13 +232,16 @@ pub struct Guarded {
 }
 
 /// What one client connection's requests worked out last, to skip the work
-/// when the next request on it is the same person's.
+/// when the next request on it is the same person's, or comes from the same
+/// address.
 #[derive(Debug, Default)]
 pub struct Memos {
     /// The session cookie opened last.
     pub cookie: CookieMemo,
     /// The identity forwarded last.
     pub identity: IdentityMemo,
+    /// The client's address, as `X-Forwarded-For` writes it.
+    pub address: AddressValue,
 }
 
 /// The memos of `session`'s client connection: HTTP/1 connections admitted
@@ -255,22 +263,87 @@ impl std::fmt::Debug for Guarded {
 
 impl Guarded {
     /// Advances the header scan over bytes just read. Runs on every read of
-    /// a request's headers; looks only at line feeds.
+    /// a request's headers.
     fn scan(&mut self, bytes: &[u8]) {
-        let Phase::Headers { started } = self.phase else {
+        let Phase::Headers(end) = &mut self.phase else {
             return;
         };
-        let mut bytes = bytes;
-        let first_byte_here = !started;
-        if !started {
+        match end.advance(bytes) {
+            Seen::End => self.phase = Phase::Message,
+            // A request arriving in pieces: its deadline counts from its
+            // first byte.
+            Seen::FirstByte => self.due = Instant::now() + self.header_timeout,
+            Seen::Nothing => {}
+        }
+    }
+
+    /// Notes a response written: a final status line starts the wait for
+    /// the next request (idle allowance plus the header deadline).
+    fn saw_write(&mut self, bytes: &[u8]) {
+        let final_status = bytes.len() > 9 && bytes.starts_with(b"HTTP/1.") && bytes[9] != b'1';
+        if self.http1 && final_status && self.phase == Phase::Message {
+            self.phase = Phase::Headers(HeaderEnd::default());
+            self.due = Instant::now() + self.header_timeout + KEEPALIVE_IDLE;
+        }
+    }
+
+    /// Whether the wait for headers is over; if not, the timer will wake
+    /// this read by `due`. Runs when a read of headers has to wait.
+    fn past_due(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.timer.deadline() > self.due {
+            // `due` moved earlier (a request arriving in pieces).
+            self.timer.as_mut().reset(self.due);
+        }
+        while self.timer.as_mut().poll(cx).is_ready() {
+            if Instant::now() >= self.due {
+                return true;
+            }
+            // Set for an earlier wait: wait on for this one.
+            self.timer.as_mut().reset(self.due);
+        }
+        false
+    }
+}
+
+/// Finds the blank line (`\n\n` or `\n\r\n`) that ends a request's
+/// headers, across reads. Looks only at line feeds.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct HeaderEnd {
+    /// A byte of this request other than a blank line was read.
+    started: bool,
+    /// The last three bytes read (the latest lowest).
+    window: u32,
+}
+
+/// What one read showed of a request's headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// Their end.
+    End,
+    /// Their first byte, but not their end.
+    FirstByte,
+    /// More of them, or blank lines before them.
+    Nothing,
+}
+
+impl HeaderEnd {
+    fn advance(&mut self, mut bytes: &[u8]) -> Seen {
+        let first_byte_here = !self.started;
+        if first_byte_here {
             // Blank lines before a request line are skipped by parsers; they
             // neither start nor end a request.
             let Some(first) = bytes.iter().position(|&b| b != b'\r' && b != b'\n') else {
-                return;
+                return Seen::Nothing;
             };
             bytes = &bytes[first..];
-            self.phase = Phase::Headers { started: true };
-            self.window = 0;
+            *self = HeaderEnd {
+                started: true,
+                window: 0,
+            };
+        }
+        if bytes.ends_with(b"\n\n") || bytes.ends_with(b"\n\r\n") {
+            // The usual case: a whole request in one read.
+            return Seen::End;
         }
         // The byte `back` places before `i`, reaching into earlier reads.
         let window = self.window;
@@ -281,35 +354,16 @@ impl Guarded {
         for i in memchr::memchr_iter(b'\n', bytes) {
             let previous = before(i, 1);
             if previous == b'\n' || (previous == b'\r' && before(i, 2) == b'\n') {
-                // The usual case: a whole request in one read. The timer is
-                // left alone (moving it earlier takes the timer driver's lock).
-                self.phase = Phase::Message;
-                return;
+                return Seen::End;
             }
         }
         for &b in &bytes[bytes.len().saturating_sub(3)..] {
             self.window = (self.window << 8) | u32::from(b);
         }
         if first_byte_here {
-            // A request arriving in pieces: its deadline counts from its
-            // first byte.
-            self.deadline
-                .as_mut()
-                .reset(Instant::now() + self.header_timeout);
-        }
-    }
-
-    /// Notes a response written: a final status line starts the wait for
-    /// the next request (idle allowance plus the header deadline).
-    fn saw_write(&mut self, bytes: &[u8]) {
-        let final_status = bytes.len() > 9 && bytes.starts_with(b"HTTP/1.") && bytes[9] != b'1';
-        if self.http1 && final_status && self.phase == Phase::Message {
-            self.phase = Phase::Headers { started: false };
-            // Later than the timer's last deadline: tokio extends a timer
-            // without taking the driver's lock.
-            self.deadline
-                .as_mut()
-                .reset(Instant::now() + self.header_timeout + KEEPALIVE_IDLE);
+            Seen::FirstByte
+        } else {
+            Seen::Nothing
         }
     }
 }
@@ -321,26 +375,31 @@ impl AsyncRead for Guarded {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
-        let watching = this.http1 && matches!(this.phase, Phase::Headers { .. } | Phase::TimedOut);
-        if watching && this.deadline.as_mut().poll(cx).is_ready() {
-            if this.phase != Phase::TimedOut {
-                this.phase = Phase::TimedOut;
-                this.metrics.refused("header_timeout");
-            }
-            return Poll::Ready(Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "request headers not complete within server.header_timeout",
-            )));
+        if this.phase == Phase::TimedOut {
+            return Poll::Ready(Err(headers_timed_out()));
         }
         let before = buf.filled().len();
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = &result {
-            if this.http1 {
-                this.scan(&buf.filled()[before..]);
+        match &result {
+            Poll::Ready(Ok(())) if this.http1 => this.scan(&buf.filled()[before..]),
+            Poll::Pending
+                if this.http1 && matches!(this.phase, Phase::Headers(_)) && this.past_due(cx) =>
+            {
+                this.phase = Phase::TimedOut;
+                this.metrics.refused("header_timeout");
+                return Poll::Ready(Err(headers_timed_out()));
             }
+            _ => {}
         }
         result
     }
+}
+
+fn headers_timed_out() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "request headers not complete within server.header_timeout",
+    )
 }
 
 impl AsyncWrite for Guarded {
@@ -448,5 +507,62 @@ impl GetSocketDigest for Guarded {
 impl Peek for Guarded {
     async fn try_peek(&mut self, buf: &mut [u8]) -> std::io::Result<bool> {
         self.inner.try_peek(buf).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the scan saw in the read that completed the headers, and in which read.
+    fn end_of(reads: &[&[u8]]) -> Option<(usize, Seen)> {
+        let mut end = HeaderEnd::default();
+        reads
+            .iter()
+            .map(|read| end.advance(read))
+            .enumerate()
+            .find(|(_, seen)| *seen == Seen::End)
+    }
+
+    #[test]
+    fn the_blank_line_ends_the_headers_wherever_the_reads_split_it() {
+        for request in [
+            &b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+            b"GET / HTTP/1.1\nHost: a\n\n",
+            b"GET / HTTP/1.1\r\nHost: a\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody",
+        ] {
+            assert_eq!(end_of(&[request]), Some((0, Seen::End)));
+            for cut in 1..request.len() {
+                let (head, tail) = request.split_at(cut);
+                let blank = request.windows(2).position(|w| w == b"\n\n").map(|i| i + 1);
+                let crlf = request
+                    .windows(3)
+                    .position(|w| w == b"\n\r\n")
+                    .map(|i| i + 2);
+                let last_byte_of_end = blank.or(crlf).unwrap();
+                let read = if cut > last_byte_of_end { 0 } else { 1 };
+                assert_eq!(
+                    end_of(&[head, tail]).map(|(i, _)| i),
+                    Some(read),
+                    "cut at {cut}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn header_lines_and_leading_blank_lines_are_not_the_end() {
+        let mut end = HeaderEnd::default();
+        assert_eq!(end.advance(b"\r\n\r\n"), Seen::Nothing);
+        assert_eq!(end.advance(b"\nGET / HTTP/1.1\r\n"), Seen::FirstByte);
+        assert_eq!(end.advance(b"Host: a\r\n"), Seen::Nothing);
+        assert_eq!(end.advance(b"X-A: b\r"), Seen::Nothing);
+        assert_eq!(end.advance(b"\n"), Seen::Nothing);
+        assert_eq!(end.advance(b"\r"), Seen::Nothing);
+        assert_eq!(end.advance(b"\n"), Seen::End);
+        let mut one_line = HeaderEnd::default();
+        assert_eq!(one_line.advance(b"GET / HTTP/1.1\r\n"), Seen::FirstByte);
+        assert_eq!(one_line.advance(b"Host: a\r\nX: \r\n"), Seen::Nothing);
     }
 }

@@ -13,6 +13,7 @@
 //! them); from anyone else they are replaced.
 
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use http::HeaderValue;
 use pingora::http::RequestHeader;
@@ -71,11 +72,13 @@ pub fn is_client_forwarding_header(name: &str) -> bool {
 /// client's own was removed with the other client forwarding headers).
 ///
 /// A trusted peer's `X-Forwarded-For` is appended to and its `-Proto` and
-/// `-Host` kept; anyone else's are replaced. Allocates only to append.
+/// `-Host` kept; anyone else's are replaced. `written` keeps the peer's
+/// address as text for the connection's next requests.
 pub fn set_forwarding_headers(
     gw: &Gateway,
     peer: Option<IpAddr>,
     real_ip: Option<IpAddr>,
+    written: &AddressValue,
     upstream: &mut RequestHeader,
 ) -> Result<()> {
     let server = &gw.config.server;
@@ -93,7 +96,7 @@ pub fn set_forwarding_headers(
             let prior = prior.to_str().unwrap_or_default();
             HeaderValue::from_str(&format!("{prior}, {ip}")).map_err(bad_forwarded)?
         }
-        (_, Some(ip)) => ip_header_value(ip),
+        (_, Some(ip)) => written.of(ip),
         (_, None) => HeaderValue::from_static("unknown"),
     };
     let proto = match trusted("x-forwarded-proto") {
@@ -113,7 +116,7 @@ pub fn set_forwarding_headers(
         }
     }
     if let Some(ip) = real_ip {
-        upstream.insert_header("x-real-ip", ip_header_value(ip))?;
+        upstream.insert_header("x-real-ip", written.of(ip))?;
     }
     Ok(())
 }
@@ -137,32 +140,29 @@ pub fn remove_headers(req: &mut RequestHeader, doomed: impl Fn(&str) -> bool) {
     }
 }
 
-/// A client address as a header value. IPv4 is written digit by digit: the
-/// standard `Display` of an address costs more than the rest of the
-/// forwarding headers together, and this runs on every forwarded request.
-fn ip_header_value(ip: IpAddr) -> HeaderValue {
-    let IpAddr::V4(v4) = ip else {
-        return HeaderValue::from_str(&ip.to_string()).expect("an address is a header value");
-    };
-    let mut text = [0u8; 15];
-    let mut len = 0;
-    for (i, octet) in v4.octets().into_iter().enumerate() {
-        if i > 0 {
-            text[len] = b'.';
-            len += 1;
-        }
-        let digits = [octet / 100, octet / 10 % 10, octet % 10];
-        let skip = match octet {
-            0..=9 => 2,
-            10..=99 => 1,
-            _ => 0,
-        };
-        for d in &digits[skip..] {
-            text[len] = b'0' + d;
-            len += 1;
+/// An address as a header value, written once per client connection: the
+/// connection's requests all come from the same peer, and writing an
+/// address out costs more than the rest of the forwarding headers together.
+/// Kept in [`crate::edge::connections::Memos`]; a request without them
+/// (HTTP/2) uses a fresh one.
+#[derive(Debug, Default)]
+pub struct AddressValue(OnceLock<(IpAddr, HeaderValue)>);
+
+impl AddressValue {
+    /// `ip` as a header value: the one written before when it is the same
+    /// address, else written now (and kept, the first time).
+    pub fn of(&self, ip: IpAddr) -> HeaderValue {
+        let (written, value) = self.0.get_or_init(|| (ip, address_value(ip)));
+        if *written == ip {
+            value.clone()
+        } else {
+            address_value(ip)
         }
     }
-    HeaderValue::from_bytes(&text[..len]).expect("digits and dots are a header value")
+}
+
+fn address_value(ip: IpAddr) -> HeaderValue {
+    HeaderValue::from_str(&ip.to_string()).expect("an address is a header value")
 }
 
 fn bad_forwarded(e: http::header::InvalidHeaderValue) -> Box<Error> {
@@ -176,15 +176,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn client_addresses_format_like_display() {
-        for a in [0u8, 1, 9, 10, 42, 99, 100, 127, 199, 200, 255] {
-            for b in [0u8, 7, 10, 100, 255] {
-                let ip = IpAddr::V4(Ipv4Addr::new(a, b, b.wrapping_add(a), 255 - a));
-                assert_eq!(ip_header_value(ip), ip.to_string().as_str(), "{ip}");
-            }
-        }
-        let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
-        assert_eq!(ip_header_value(v6), "::1");
+    fn an_address_is_written_once_and_only_for_itself() {
+        let written = AddressValue::default();
+        let (first, second) = (
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7)),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        );
+        assert_eq!(written.of(first), "10.0.0.7");
+        assert_eq!(written.of(second), "::1");
+        assert_eq!(written.of(first), "10.0.0.7");
     }
 
     #[test]

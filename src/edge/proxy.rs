@@ -92,6 +92,11 @@ impl ProxyHttp for GatewayProxy {
     }
 
     /// Decides the request's fate before anything reaches the upstream.
+    ///
+    /// `async_trait` moves this future into a fresh heap box on every
+    /// request, so the answers the gateway writes itself (its endpoints, a
+    /// login redirect, a refusal) are boxed where they are awaited: the
+    /// proxied request, the common case, then carries only its own state.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         // One reference count taken per request, moved into `ctx` below: the
         // count is shared by every worker thread.
@@ -114,15 +119,9 @@ impl ProxyHttp for GatewayProxy {
                     access::client_address(&gw.config.server, peer, &session.req_header().headers);
                 strip_identity_headers(&gw, session.req_header_mut());
                 if is_backchannel_logout(&gw, session.req_header()) {
-                    let body = read_body_limited(session, MAX_FORM_BODY).await;
-                    Some(
-                        endpoints::backchannel_logout(&gw, body.as_deref(), &ctx.correlation_id)
-                            .await,
-                    )
+                    Some(Box::pin(backchannel_logout(&gw, session, &ctx.correlation_id)).await)
                 } else if crate::edge::provider::is_provider_request(&gw, session.req_header()) {
-                    let body = read_body_limited(session, MAX_FORM_BODY).await;
-                    let (req, cid, ip) = (session.req_header(), &ctx.correlation_id, ctx.client_ip);
-                    Some(crate::edge::provider::handle(&gw, req, body.as_deref(), cid, ip).await)
+                    Some(Box::pin(provider_request(&gw, session, ctx)).await)
                 } else {
                     let memo = connections::memos(session).map(|m| &m.cookie);
                     decide(&gw, session.req_header(), memo, ctx).await
@@ -132,7 +131,7 @@ impl ProxyHttp for GatewayProxy {
         ctx.gateway = Some(gw);
         match reply {
             Some(reply) => {
-                write_reply(session, reply).await?;
+                Box::pin(write_reply(session, reply)).await?;
                 Ok(true)
             }
             None => Ok(false),
@@ -185,7 +184,10 @@ impl ProxyHttp for GatewayProxy {
         let target = &gw.route_upstreams[route];
         let route = &gw.config.routes[route];
         let real_ip = ctx.client_ip.filter(|_| target.real_ip_header);
-        forwarded::set_forwarding_headers(gw, peer_ip(session), real_ip, upstream)?;
+        let memos = connections::memos(session);
+        let fresh = forwarded::AddressValue::default();
+        let written = memos.map_or(&fresh, |m| &m.address);
+        forwarded::set_forwarding_headers(gw, peer_ip(session), real_ip, written, upstream)?;
         strip_gateway_cookies(gw, upstream)?;
         let form = &target.identity;
         let live = crate::edge::upstream::portal_cookies_allowed(
@@ -199,7 +201,7 @@ impl ProxyHttp for GatewayProxy {
         if let Some((id, user)) = &ctx.session {
             // The GatewayError rides along as the cause, so `fail_to_proxy`
             // answers and logs it through the one mapping, chain intact.
-            let memo = connections::memos(session).map(|m| &m.identity);
+            let memo = memos.map(|m| &m.identity);
             let identity = gw.forwarded_identity(route, id, user, memo).map_err(|e| {
                 Error::because(
                     ErrorType::InternalError,
@@ -299,12 +301,11 @@ async fn decide(
     if let Some(rest) = path.strip_prefix(prefix) {
         if rest == "/auth" {
             let (cid, ip) = (&ctx.correlation_id, ctx.client_ip);
-            return Some(forward_auth::answer(gw, req, cid, ip).await);
+            return Some(Box::pin(forward_auth::answer(gw, req, cid, ip)).await);
         }
         if rest.is_empty() || rest.starts_with('/') {
-            return Some(
-                endpoints::handle(gw, req, rest, &ctx.correlation_id, ctx.client_ip).await,
-            );
+            let (cid, ip) = (&ctx.correlation_id, ctx.client_ip);
+            return Some(Box::pin(endpoints::handle(gw, req, rest, cid, ip)).await);
         }
     }
     let facts = access::Facts {
@@ -325,7 +326,8 @@ async fn decide(
             None
         }
         access::Outcome::Login { acr, .. } => {
-            Some(endpoints::login_required(gw, req, &ctx.correlation_id, acr, ctx.client_ip).await)
+            let (cid, ip) = (&ctx.correlation_id, ctx.client_ip);
+            Some(Box::pin(endpoints::login_required(gw, req, cid, acr, ip)).await)
         }
         // Refusals were answered above.
         _ => None,
@@ -388,6 +390,19 @@ fn is_backchannel_logout(gw: &Gateway, req: &RequestHeader) -> bool {
             .path()
             .strip_prefix(gw.config.server.prefix.as_str())
             == Some("/backchannel-logout")
+}
+
+/// Answers an e-Signet back-channel logout (a form POST).
+async fn backchannel_logout(gw: &Gateway, session: &mut Session, cid: &str) -> Reply {
+    let body = read_body_limited(session, MAX_FORM_BODY).await;
+    endpoints::backchannel_logout(gw, body.as_deref(), cid).await
+}
+
+/// Answers the portal's calls to the gateway as its login provider.
+async fn provider_request(gw: &Gateway, session: &mut Session, ctx: &RequestCtx) -> Reply {
+    let body = read_body_limited(session, MAX_FORM_BODY).await;
+    let (req, cid, ip) = (session.req_header(), &ctx.correlation_id, ctx.client_ip);
+    crate::edge::provider::handle(gw, req, body.as_deref(), cid, ip).await
 }
 
 /// Reads the request body, giving up (`None`) past `limit` bytes or on error.

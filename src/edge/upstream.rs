@@ -17,7 +17,7 @@ use pingora::http::RequestHeader;
 
 use crate::config::{IdentityForm, UpstreamIdentity};
 use crate::edge::gateway::Gateway;
-use crate::session::cookie::cookie_headers;
+use crate::session::cookie::{cookie_headers, cookie_pairs, without_cookies};
 
 /// Headers a `bearer` upstream reads an identity from.
 const BEARER_IDENTITY_HEADERS: &[&str] = &["x-access-token", "x-id-token"];
@@ -69,23 +69,6 @@ pub fn strip_client_identity(
     Ok(())
 }
 
-/// The `Cookie` header value without the pairs whose name is `doomed`.
-/// Names compare exactly: cookie names are case-sensitive.
-fn without_cookies(header: &str, doomed: impl Fn(&str) -> bool) -> String {
-    let mut kept = String::with_capacity(header.len());
-    for pair in header.split(';').map(str::trim) {
-        let name = pair.split('=').next().unwrap_or("").trim();
-        if name.is_empty() || doomed(name) {
-            continue;
-        }
-        if !kept.is_empty() {
-            kept.push_str("; ");
-        }
-        kept.push_str(pair);
-    }
-    kept
-}
-
 /// Whether the portal's own session cookies may pass on this request: on a
 /// protected route the proxy already knows (`known`: the session it
 /// checked); on a public route, only a request that carries one of them
@@ -108,9 +91,8 @@ pub async fn portal_cookies_allowed(
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.split('=').next())
-        .any(|name| upstream.portal_cookies.iter().any(|c| c == name.trim()));
+        .flat_map(cookie_pairs)
+        .any(|pair| upstream.portal_cookies.iter().any(|c| c == pair.name));
     if !carries_one {
         return false;
     }

@@ -143,20 +143,10 @@ impl CookieCodec {
     /// The request's `Cookie` header without the gateway's own cookies, so
     /// the session id never reaches the upstream. `None` when nothing is left.
     ///
-    /// Runs on every forwarded request that has cookies: one string built,
-    /// no intermediate list.
+    /// Runs on every forwarded request that has cookies.
     pub fn strip_own_cookies(&self, header: &str) -> Option<String> {
-        let mut kept = String::new();
-        for pair in header.split(';').map(str::trim) {
-            let name = pair.split('=').next().unwrap_or("").trim();
-            if name.is_empty() || name == self.session_name || name == self.binding_name {
-                continue;
-            }
-            if !kept.is_empty() {
-                kept.push_str("; ");
-            }
-            kept.push_str(pair);
-        }
+        let own = |name: &str| name == self.session_name || name == self.binding_name;
+        let kept = without_cookies(header, own);
         (!kept.is_empty()).then_some(kept)
     }
 
@@ -288,10 +278,63 @@ fn find_cookies<'a: 'n, 'n>(
     headers: impl Iterator<Item = &'a str> + 'n,
     name: &'n str,
 ) -> impl Iterator<Item = &'a str> + 'n {
-    headers.flat_map(|h| h.split(';')).filter_map(move |pair| {
-        let (k, v) = pair.trim().split_once('=')?;
-        (k.trim() == name).then(|| v.trim())
-    })
+    headers
+        .flat_map(cookie_pairs)
+        .filter(move |pair| pair.name == name)
+        .filter_map(|pair| pair.value)
+}
+
+/// One `name=value` pair of a `Cookie` header, trimmed.
+pub struct CookiePair<'a> {
+    /// The whole pair.
+    pub text: &'a str,
+    /// Before the `=`; the whole pair when it has none.
+    pub name: &'a str,
+    /// After the `=`, if there is one.
+    pub value: Option<&'a str>,
+}
+
+/// The pairs of one `Cookie` header value. Runs twice on every request with
+/// cookies (to find the session, to strip the gateway's cookies), so it
+/// looks for `;` and `=` with `memchr`. The value is visible ASCII
+/// ([`cookie_headers`]): spaces and tabs are the only blanks.
+pub fn cookie_pairs(header: &str) -> impl Iterator<Item = CookiePair<'_>> {
+    let mut start = 0;
+    memchr::memchr_iter(b';', header.as_bytes())
+        .chain(std::iter::once(header.len()))
+        .map(move |end| {
+            let text = header[start..end].trim_ascii();
+            start = end + 1;
+            match memchr::memchr(b'=', text.as_bytes()) {
+                Some(eq) => CookiePair {
+                    text,
+                    name: text[..eq].trim_ascii(),
+                    value: Some(text[eq + 1..].trim_ascii()),
+                },
+                None => CookiePair {
+                    text,
+                    name: text,
+                    value: None,
+                },
+            }
+        })
+}
+
+/// A `Cookie` header value without the pairs whose name is `doomed` (nor
+/// nameless ones). Names compare exactly: cookie names are case-sensitive.
+/// One string built, no intermediate list.
+pub fn without_cookies(header: &str, doomed: impl Fn(&str) -> bool) -> String {
+    let mut kept = String::new();
+    for pair in cookie_pairs(header) {
+        if pair.name.is_empty() || doomed(pair.name) {
+            continue;
+        }
+        if !kept.is_empty() {
+            kept.push_str("; ");
+        }
+        kept.push_str(pair.text);
+    }
+    kept
 }
 
 /// Every `Cookie` header value of a request, for [`CookieCodec::session_id`]
@@ -419,6 +462,26 @@ mod tests {
         assert_eq!(open(&codec, &header), Some(id));
         assert_eq!(open(&reloaded, &header), None);
         assert_eq!(format!("{memo:?}"), "CookieMemo", "never shows the value");
+    }
+
+    #[test]
+    fn cookie_pairs_are_split_at_semicolons_and_trimmed() {
+        let headers = [
+            "a=1;\t__Host-g2p-session = first ;flag; =x;",
+            "__Host-g2p-session=second",
+        ];
+        let found: Vec<&str> = find_cookies(headers.into_iter(), "__Host-g2p-session").collect();
+        assert_eq!(found, ["first", "second"]);
+        assert_eq!(
+            find_cookies(headers.into_iter(), "flag").count(),
+            0,
+            "no value"
+        );
+        let codec = CookieCodec::new(&settings(&[[7; 64]]), 600).unwrap();
+        assert_eq!(
+            codec.strip_own_cookies(headers[0]).as_deref(),
+            Some("a=1; flag")
+        );
     }
 
     #[test]
