@@ -16,7 +16,8 @@ Targets: passthrough, passthrough-headers (the pass-through adding the
 gateway's upstream headers, as bench row 7), gateway-public,
 gateway-session (the header form, RS256), gateway-bearer, gateway-es256,
 gateway-session-real-ip (gateway-session with `real_ip_header: true`, the
-cost of `X-Real-IP`).
+cost of `X-Real-IP`), gateway-redis (gateway-session with the Redis store,
+bench row 5; a local redis-server).
 With --cache-sim, callgrind also simulates the caches and the misses per
 request are printed next to the instructions (L1 instruction, L1 data read and
 write, last level).
@@ -26,6 +27,7 @@ The callgrind files stay in the printed directory for callgrind_annotate.
 import argparse
 import http.client
 import json
+import os
 import re
 import subprocess
 import sys
@@ -36,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402
 
 TARGETS = ["passthrough", "passthrough-headers", "gateway-public", "gateway-session", "gateway-bearer", "gateway-es256",
-           "gateway-session-real-ip"]
+           "gateway-session-real-ip", "gateway-redis"]
 
 
 def requests(url, cookie, n):
@@ -100,6 +102,8 @@ def main():
             else:
                 kw = {"gateway-bearer": {"form": "bearer"}, "gateway-es256": {"signing_key": stack.ec_key()},
                       "gateway-session-real-ip": {"real_ip": True}}.get(target, {})
+                if target == "gateway-redis":
+                    kw = redis_store(stack)
                 url, proc = gateway_under(stack, prefix, target, **kw)
                 url = url + ("/public/" if target == "gateway-public" else "/")
                 if target != "gateway-public":
@@ -137,15 +141,23 @@ def passthrough_under(stack, prefix, name, headers):
     return f"http://127.0.0.1:{port}", p
 
 
-def gateway_under(stack, prefix, name, signing_key=None, form=None, real_ip=False):
+def redis_store(stack):
+    """The Redis store of bench row 5, on a fresh local redis-server."""
+    port, _ = stack.redis()
+    store = {"redis": {"url": {"env": "G2P_BENCH_REDIS_URL"}, "record_keys": [{"file": str(stack.certs / "record.key")}]}}
+    return {"store": store, "env": {"G2P_BENCH_REDIS_URL": f"redis://127.0.0.1:{port}/0"}}
+
+
+def gateway_under(stack, prefix, name, signing_key=None, form=None, real_ip=False, store=None, env=None):
     port = bench.free_port()
-    cfg = stack.gateway_config(port, signing_key=signing_key, form=form)
+    cfg = stack.gateway_config(port, store, signing_key=signing_key, form=form)
     if real_ip:
         cfg["upstreams"]["portal"]["real_ip_header"] = True
     path = stack.dir / f"{name}.yaml"
     path.write_text(json.dumps(cfg))
     p = stack.start(name, prefix + [str(bench.GATEWAY), "run", "--config", str(path), "--upgrade-sock",
-                                    str(stack.dir / f"{name}.sock")], stdout_pipe=True)
+                                    str(stack.dir / f"{name}.sock")], env=dict(os.environ, **(env or {})),
+                    stdout_pipe=True)
     line = p.first_line(timeout=120)
     admin = re.findall(r"http://[0-9.:]+", line)[1]
     deadline = time.time() + 120
