@@ -99,7 +99,7 @@ async fn sigquit_hands_the_listener_to_the_new_process() {
                         .lock()
                         .unwrap()
                         .push(format!("HTTP {}", r.status())),
-                    Err(e) => failures.lock().unwrap().push(e.to_string()),
+                    Err(e) => failures.lock().unwrap().push(format!("{e:?}")),
                 }
             }
         }));
