@@ -533,14 +533,14 @@ mod tests {
             b"POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody",
         ] {
             assert_eq!(end_of(&[request]), Some((0, Seen::End)));
+            let blank = request.windows(2).position(|w| w == b"\n\n").map(|i| i + 1);
+            let crlf = request
+                .windows(3)
+                .position(|w| w == b"\n\r\n")
+                .map(|i| i + 2);
+            let last_byte_of_end = blank.or(crlf).unwrap();
             for cut in 1..request.len() {
                 let (head, tail) = request.split_at(cut);
-                let blank = request.windows(2).position(|w| w == b"\n\n").map(|i| i + 1);
-                let crlf = request
-                    .windows(3)
-                    .position(|w| w == b"\n\r\n")
-                    .map(|i| i + 2);
-                let last_byte_of_end = blank.or(crlf).unwrap();
                 let read = if cut > last_byte_of_end { 0 } else { 1 };
                 assert_eq!(
                     end_of(&[head, tail]).map(|(i, _)| i),

@@ -86,11 +86,7 @@ pub async fn portal_cookies_allowed(
     if known || upstream.portal_cookies.is_empty() {
         return known;
     }
-    let carries_one = downstream
-        .headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+    let carries_one = cookie_headers(&downstream.headers)
         .flat_map(cookie_pairs)
         .any(|pair| upstream.portal_cookies.iter().any(|c| c == pair.name));
     if !carries_one {
