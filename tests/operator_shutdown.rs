@@ -82,3 +82,79 @@ async fn sigterm_lets_an_in_flight_response_complete() {
     );
     assert!(exit.success() || exit.code().is_none(), "{exit:?}");
 }
+
+/// Reads one HTTP/1.1 response with a `Content-Length` body from `stream`;
+/// `None` if the connection ends first.
+async fn read_response(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("a Content-Length");
+            if response.len() >= end + 4 + length {
+                return Some(String::from_utf8_lossy(&response).into_owned());
+            }
+        }
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => response.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// A connection that was accepted before SIGTERM but had not yet sent its
+/// request (a client between `connect` and `write`, a browser's preconnect)
+/// still gets that request answered: shutting down closes idle kept-alive
+/// connections, never one whose first request is still on its way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_accepted_before_sigterm_gets_its_first_request_answered() {
+    let env = Env::start(EnvOptions {
+        edit: Box::new(|config| config["server"]["grace_period"] = json!("10s")),
+        ..Default::default()
+    })
+    .await;
+    let addr = env
+        .gateway
+        .base_url
+        .trim_start_matches("http://")
+        .to_owned();
+    let request = format!("GET /public/drain HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+
+    // `quiet` connects first; `idle` connects after it and completes a
+    // request, so the listener has accepted `quiet` (accepts are in order).
+    let mut quiet = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(request.as_bytes()).await.unwrap();
+    let first = read_response(&mut idle)
+        .await
+        .expect("an answer before SIGTERM");
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+
+    env.gateway.signal("TERM");
+    // The gateway closes idle kept-alive connections once it has stopped
+    // listening: from then on, the shutdown is under way.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(20), idle.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the idle kept-alive connection is closed at shutdown"
+    );
+
+    quiet.write_all(request.as_bytes()).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(20), read_response(&mut quiet))
+        .await
+        .expect("an answer within the grace period")
+        .expect("an answer, not a closed connection");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("\r\nconnection: close\r\n"),
+        "the last answer on this connection says so: {answer}"
+    );
+}

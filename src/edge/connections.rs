@@ -12,7 +12,10 @@
 //! - gives each request `server.header_timeout` from its first byte (the
 //!   first request: from the accept) to complete its headers, and an idle
 //!   connection between requests [`KEEPALIVE_IDLE`] more, after which the
-//!   connection is closed ([`Guarded`]).
+//!   connection is closed ([`Guarded`]);
+//! - reads an HTTP/1 connection's first request headers before pingora sees
+//!   the connection ([`Guarded::read_first_headers`]), so a graceful shutdown
+//!   or binary upgrade never drops a request that was on its way.
 //!
 //! The limits are read from the current configuration snapshot at each
 //! accept, so a reload changes them for new connections.
@@ -28,6 +31,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
+use bytes::{Buf, Bytes, BytesMut};
 use pingora::apps::ServerApp;
 use pingora::protocols::raw_connect::ProxyDigest;
 use pingora::protocols::{
@@ -35,7 +39,7 @@ use pingora::protocols::{
     TimingDigest, UniqueID, UniqueIDType, ALPN,
 };
 use pingora::server::ShutdownWatch;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 use crate::decision::limits::client_key;
@@ -48,6 +52,10 @@ use crate::shared::metrics::Metrics;
 /// How long a kept-alive connection may stay idle between two requests, on
 /// top of `header_timeout`.
 pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+
+/// How much [`Guarded::read_first_headers`] asks for per read: a typical
+/// request's headers in one read.
+const FIRST_READ: usize = 4096;
 
 /// The proxy application, behind the connection limits.
 pub struct GuardedApp<A> {
@@ -83,7 +91,7 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for GuardedApp<A> {
             let gw = self.current.load();
             let settings = &gw.config.server;
             let peer = peer_ip(&stream);
-            match self.open.admit(peer, settings) {
+            let mut guarded = match self.open.admit(peer, settings) {
                 Ok(permit) => {
                     let http1 = !matches!(stream.selected_alpn_proto(), Some(ALPN::H2));
                     Box::new(Guarded {
@@ -93,6 +101,7 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for GuardedApp<A> {
                         due: Instant::now() + settings.header_timeout,
                         timer: Box::pin(tokio::time::sleep(settings.header_timeout)),
                         http1,
+                        ahead: Bytes::new(),
                         metrics: gw.metrics.clone(),
                         memos: Memos::default(),
                         _permit: permit,
@@ -103,7 +112,20 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for GuardedApp<A> {
                     refuse(stream).await;
                     return None;
                 }
+            };
+            let limit = settings.max_header_bytes;
+            drop(gw);
+            if guarded.http1 {
+                match guarded.read_first_headers(limit).await {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "connection closed before its first request");
+                        return None;
+                    }
+                }
             }
+            guarded
         };
         self.inner.process_new(stream, shutdown).await
     }
@@ -224,6 +246,9 @@ pub struct Guarded {
     /// set to `due` again), never late.
     timer: Pin<Box<Sleep>>,
     http1: bool,
+    /// Bytes read ahead of pingora ([`Guarded::read_first_headers`]), handed
+    /// to its first reads.
+    ahead: Bytes,
     /// Counts connections cut at the deadline.
     metrics: Arc<Metrics>,
     /// What this connection's requests worked out last.
@@ -262,6 +287,31 @@ impl std::fmt::Debug for Guarded {
 }
 
 impl Guarded {
+    /// Reads the first request's headers (all of them, or `limit` bytes of
+    /// them) into `ahead`, under the header deadline. Runs once per HTTP/1
+    /// connection, right after it is admitted; `false` if the client closed
+    /// it without sending a request.
+    ///
+    /// Why: when the server shuts down (SIGTERM, or SIGQUIT for a binary
+    /// upgrade), pingora drops every connection waiting in its read of a
+    /// request, to close idle kept-alive connections. A connection accepted
+    /// just before, whose first request is still on its way, was dropped
+    /// with them, and its client got no answer and nothing it could safely
+    /// retry. pingora reads buffered bytes before it looks at the shutdown,
+    /// so a connection that reaches it with its first request's headers
+    /// already read is answered (with `Connection: close`).
+    async fn read_first_headers(&mut self, limit: usize) -> std::io::Result<bool> {
+        let mut ahead = BytesMut::new();
+        while matches!(self.phase, Phase::Headers(_)) && ahead.len() < limit {
+            ahead.reserve(FIRST_READ);
+            if self.read_buf(&mut ahead).await? == 0 {
+                break;
+            }
+        }
+        self.ahead = ahead.freeze();
+        Ok(!self.ahead.is_empty())
+    }
+
     /// Advances the header scan over bytes just read. Runs on every read of
     /// a request's headers.
     fn scan(&mut self, bytes: &[u8]) {
@@ -375,6 +425,16 @@ impl AsyncRead for Guarded {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
+        if !this.ahead.is_empty() {
+            // Scanned when it was read ahead.
+            let n = this.ahead.len().min(buf.remaining());
+            buf.put_slice(&this.ahead[..n]);
+            this.ahead.advance(n);
+            if this.ahead.is_empty() {
+                this.ahead = Bytes::new();
+            }
+            return Poll::Ready(Ok(()));
+        }
         if this.phase == Phase::TimedOut {
             return Poll::Ready(Err(headers_timed_out()));
         }
@@ -506,7 +566,16 @@ impl GetSocketDigest for Guarded {
 #[async_trait]
 impl Peek for Guarded {
     async fn try_peek(&mut self, buf: &mut [u8]) -> std::io::Result<bool> {
-        self.inner.try_peek(buf).await
+        if self.ahead.len() >= buf.len() {
+            buf.copy_from_slice(&self.ahead[..buf.len()]);
+            return Ok(true);
+        }
+        if self.ahead.is_empty() {
+            return self.inner.try_peek(buf).await;
+        }
+        // Part of what pingora wants to see was read ahead; the rest would
+        // come from the socket, whose peek cannot skip what was consumed.
+        Ok(false)
     }
 }
 
