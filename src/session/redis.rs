@@ -181,7 +181,9 @@ impl RedisStore {
         Ok(RedisStore {
             wire: Wire::new(redis)?,
             sealer: Sealer::new(&redis.record_keys)?,
-            cache: LocalCache::new(redis.local_cache_ttl, bounds.max_sessions),
+            cache: LocalCache::new(redis.local_cache_ttl, bounds.max_sessions, |id| {
+                digest(id.as_str())
+            }),
             metrics,
             up: AtomicBool::new(false),
             channel: format!("{}invalidate", redis.key_prefix),
@@ -338,10 +340,10 @@ impl SessionStore for RedisStore {
     }
 
     async fn session(&self, id: &SessionId) -> Result<Option<Arc<Session>>, StoreError> {
-        let hash = digest(id.as_str());
-        if let Some(hit) = self.cache.get(&hash).await {
+        if let Some(hit) = self.cache.get(id).await {
             return Ok(Some(hit));
         }
+        let hash = digest(id.as_str());
         let generation = self.cache.generation();
         let key = self.key("s", &hash);
         let mut pipe = ::redis::pipe();
@@ -371,7 +373,9 @@ impl SessionStore for RedisStore {
             self.refresh(&key, &hash, ttl_ms).await;
         }
         let session = Arc::new(session);
-        self.cache.insert(&hash, session.clone(), generation).await;
+        self.cache
+            .insert(id, &hash, session.clone(), generation)
+            .await;
         Ok(Some(session))
     }
 
