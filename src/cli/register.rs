@@ -47,6 +47,8 @@ pub struct RegisterArgs {
     /// Which API: e-Signet oidc-client (V1), e-Signet oauth-client (V2, OpenG2P's choice) or MOSIP PMS.
     #[arg(long, value_enum, default_value = "oauth-client")]
     pub target: Target,
+    // The doc comment is clap's help text, printed as written.
+    #[allow(rustdoc::bare_urls)]
     /// Base URL of the API, e.g. https://esignet.example.org or https://api-internal.example.org (PMS).
     #[arg(long, value_name = "URL")]
     pub api_url: Option<url::Url>,
@@ -77,6 +79,7 @@ pub struct RegisterArgs {
     /// Client id to register or update (default: esignet.client_id).
     #[arg(long)]
     pub client_id: Option<String>,
+    #[allow(rustdoc::invalid_html_tags)]
     /// More redirect URIs besides <public_url><prefix>/callback (at most 5 in all).
     #[arg(long = "redirect-uri", value_name = "URL")]
     pub extra_redirect_uris: Vec<url::Url>,

@@ -14,7 +14,7 @@
 //!   connection between requests [`KEEPALIVE_IDLE`] more, after which the
 //!   connection is closed ([`Guarded`]);
 //! - reads an HTTP/1 connection's first request headers before pingora sees
-//!   the connection ([`Guarded::read_first_headers`]), so a graceful shutdown
+//!   the connection (`Guarded::read_first_headers`), so a graceful shutdown
 //!   or binary upgrade never drops a request that was on its way.
 //!
 //! The limits are read from the current configuration snapshot at each

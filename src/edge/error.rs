@@ -6,7 +6,7 @@
 //! is the only place that decides the status code, the public code and the
 //! login-failure metric label. `respond` renders the result as a page or
 //! JSON (RFC 6749 JSON for the provider and back-channel endpoints), and
-//! `Gateway::reject` logs it. Details (the cause chain, see [`Chain`]) go
+//! `Gateway::reject` logs it. Details (the cause chain, see `Chain`) go
 //! to the log with the correlation id, never to the client.
 //! [`StartupError`] does the same for building a gateway.
 
@@ -161,7 +161,7 @@ pub enum GatewayError {
     /// A bug or an unexpected local failure.
     #[error("internal error: {0}")]
     Internal(String),
-    /// The OpenID Connect relying party failed; [`rp_class`] decides what
+    /// The OpenID Connect relying party failed; `rp_class` decides what
     /// the client sees.
     #[error(transparent)]
     Oidc(#[from] oidc::Error),

@@ -3,7 +3,7 @@
 //!
 //! A cached session is served without a round trip for at most
 //! `local_cache_ttl`. Every replica publishes the hashed key of each session it
-//! ends on `<prefix>invalidate`; every replica's [`listen`] loop drops its copy
+//! ends on `<prefix>invalidate`; every replica's `listen` loop drops its copy
 //! on receipt (milliseconds). If the subscription breaks, the loop reconnects
 //! with backoff and clears the whole cache when it is back, since messages may
 //! have been missed meanwhile; the cache lifetime bounds staleness in any case.

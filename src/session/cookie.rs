@@ -216,7 +216,7 @@ static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 /// and the others compare it (in constant time, since a proxy in front may
 /// carry several people's requests on one connection) with what opened.
 /// It holds only what opened under a codec still serving
-/// ([`CookieCodec::generation`]); a session ended since is still refused by
+/// (`CookieCodec::generation`); a session ended since is still refused by
 /// the store, which is asked on every request.
 #[derive(Default)]
 pub struct CookieMemo(Mutex<Option<Opened>>);
