@@ -566,12 +566,12 @@ impl GetSocketDigest for Guarded {
 #[async_trait]
 impl Peek for Guarded {
     async fn try_peek(&mut self, buf: &mut [u8]) -> std::io::Result<bool> {
+        if self.ahead.is_empty() {
+            return self.inner.try_peek(buf).await;
+        }
         if self.ahead.len() >= buf.len() {
             buf.copy_from_slice(&self.ahead[..buf.len()]);
             return Ok(true);
-        }
-        if self.ahead.is_empty() {
-            return self.inner.try_peek(buf).await;
         }
         // Part of what pingora wants to see was read ahead; the rest would
         // come from the socket, whose peek cannot skip what was consumed.
