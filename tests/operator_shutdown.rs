@@ -5,6 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::wait::eventually;
 use common::*;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -107,12 +108,18 @@ async fn read_response(stream: &mut tokio::net::TcpStream) -> Option<String> {
     }
 }
 
-/// A connection that was accepted before SIGTERM but had not yet sent its
-/// request (a client between `connect` and `write`, a browser's preconnect)
-/// still gets that request answered: shutting down closes idle kept-alive
-/// connections, never one whose first request is still on its way.
+/// Connections open when SIGTERM arrives get their next request answered,
+/// with `Connection: close`, so their clients see a clean end and never a
+/// connection closed under a request:
+/// - one accepted that had not yet sent its first request (a client between
+///   `connect` and `write`, a browser's preconnect);
+/// - one kept alive after a first request (a browser's, an ingress's).
+///
+/// pingora's shutdown drops every connection waiting for a request; the
+/// gateway reads first requests ahead of it, and delays that drop by half the
+/// grace period, while pingora answers with keep-alive off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_connection_accepted_before_sigterm_gets_its_first_request_answered() {
+async fn connections_open_at_sigterm_get_their_next_request_answered() {
     let env = Env::start(EnvOptions {
         edit: Box::new(|config| config["server"]["grace_period"] = json!("10s")),
         ..Default::default()
@@ -125,36 +132,40 @@ async fn a_connection_accepted_before_sigterm_gets_its_first_request_answered() 
         .to_owned();
     let request = format!("GET /public/drain HTTP/1.1\r\nHost: {addr}\r\n\r\n");
 
-    // `quiet` connects first; `idle` connects after it and completes a
+    // `quiet` connects first; `kept` connects after it and completes a
     // request, so the listener has accepted `quiet` (accepts are in order).
     let mut quiet = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    idle.write_all(request.as_bytes()).await.unwrap();
-    let first = read_response(&mut idle)
+    let mut kept = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    kept.write_all(request.as_bytes()).await.unwrap();
+    let first = read_response(&mut kept)
         .await
         .expect("an answer before SIGTERM");
     assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(!first
+        .to_ascii_lowercase()
+        .contains("\r\nconnection: close\r\n"));
 
     env.gateway.signal("TERM");
-    // The gateway closes idle kept-alive connections once it has stopped
-    // listening: from then on, the shutdown is under way.
-    let mut rest = Vec::new();
-    let closed = tokio::time::timeout(Duration::from_secs(20), idle.read_to_end(&mut rest)).await;
-    assert!(
-        closed.is_ok(),
-        "the idle kept-alive connection is closed at shutdown"
-    );
+    // New connections are refused once the gateway has stopped listening;
+    // pingora's shutdown of waiting connections follows at once.
+    eventually("the listener closes", Duration::from_secs(20), || {
+        let addr = addr.clone();
+        async move { tokio::net::TcpStream::connect(&addr).await.is_err() }
+    })
+    .await;
 
-    quiet.write_all(request.as_bytes()).await.unwrap();
-    let answer = tokio::time::timeout(Duration::from_secs(20), read_response(&mut quiet))
-        .await
-        .expect("an answer within the grace period")
-        .expect("an answer, not a closed connection");
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(
-        answer
-            .to_ascii_lowercase()
-            .contains("\r\nconnection: close\r\n"),
-        "the last answer on this connection says so: {answer}"
-    );
+    for (name, stream) in [("quiet", &mut quiet), ("kept alive", &mut kept)] {
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(20), read_response(stream))
+            .await
+            .unwrap_or_else(|_| panic!("{name}: an answer within the grace period"))
+            .unwrap_or_else(|| panic!("{name}: an answer, not a closed connection"));
+        assert!(answer.starts_with("HTTP/1.1 200"), "{name}: {answer}");
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("\r\nconnection: close\r\n"),
+            "{name}: the last answer on this connection says so: {answer}"
+        );
+    }
 }

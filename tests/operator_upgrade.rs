@@ -1,6 +1,7 @@
 //! Zero-downtime binary upgrade: a second process started with `--upgrade`
 //! takes over the listening socket when the first gets SIGQUIT, while
-//! clients keep connecting; no request fails.
+//! clients keep connecting and sending on kept-alive connections; no
+//! request fails.
 
 mod common;
 
@@ -74,19 +75,23 @@ async fn sigquit_hands_the_listener_to_the_new_process() {
     })
     .await;
 
-    // Clients keep opening new connections the whole time.
+    // Clients keep sending the whole time: two open a new connection for
+    // every request, two keep their connections alive (as browsers and
+    // ingresses do) and reconnect when the gateway closes one.
     let url = format!("http://127.0.0.1:{port}/public/upgrade");
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicU64::new(0));
     let failures = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut workers = Vec::new();
-    for _ in 0..3 {
+    for worker in 0..4 {
         let (stop, ok, failures, url) = (stop.clone(), ok.clone(), failures.clone(), url.clone());
+        let keep_alive = worker % 2 == 1;
         workers.push(tokio::spawn(async move {
-            let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(0)
-                .build()
-                .unwrap();
+            let mut client = reqwest::Client::builder();
+            if !keep_alive {
+                client = client.pool_max_idle_per_host(0);
+            }
+            let client = client.build().unwrap();
             while !stop.load(Ordering::Relaxed) {
                 match client.get(&url).send().await {
                     Ok(r) if r.status() == 200 => match r.bytes().await {

@@ -123,8 +123,8 @@ pub struct ProcessSettings {
     /// pingora's work-stealing runtime (`true`, the default), or one
     /// single-threaded runtime per worker thread (`false`): each connection
     /// then stays on the thread that accepted it, which saves cross-thread
-    /// wake-ups and measured faster, but dropped an occasional request during
-    /// binary upgrades under CPU load (see docs/performance.md).
+    /// wake-ups and measured faster, but lets a few busy connections load one
+    /// thread while another idles (see docs/performance.md).
     pub work_stealing: bool,
     /// How long in-flight requests may take to finish on SIGTERM.
     pub grace_period: Duration,

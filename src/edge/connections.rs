@@ -130,7 +130,17 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for GuardedApp<A> {
         self.inner.process_new(stream, shutdown).await
     }
 
+    /// Runs once, when the service has stopped listening (SIGTERM, or
+    /// SIGQUIT once the listeners were handed over). pingora's cleanup drops
+    /// every connection waiting for its next request; the gateway lets half
+    /// of `server.grace_period` pass first. pingora has turned keep-alive off
+    /// by then, so meanwhile a kept-alive connection's next request is
+    /// answered with `Connection: close` and the connection ends cleanly,
+    /// instead of being closed under a request its client may be sending.
+    /// Only connections idle all that time are dropped.
     async fn cleanup(&self) {
+        let grace = self.current.load().config.start.server.grace_period;
+        tokio::time::sleep(grace / 2).await;
         self.inner.cleanup().await
     }
 }
