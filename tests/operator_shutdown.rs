@@ -146,8 +146,9 @@ async fn connections_open_at_sigterm_get_their_next_request_answered() {
         .contains("\r\nconnection: close\r\n"));
 
     env.gateway.signal("TERM");
-    // New connections are refused once the gateway has stopped listening;
-    // pingora's shutdown of waiting connections follows at once.
+    // New connections are refused once the gateway has stopped listening.
+    // pingora would drop the connections waiting for a request right then;
+    // the gateway lets half the grace period pass first.
     eventually("the listener closes", Duration::from_secs(20), || {
         let addr = addr.clone();
         async move { tokio::net::TcpStream::connect(&addr).await.is_err() }
