@@ -9,10 +9,21 @@ use std::time::Duration;
 
 use common::wait::eventually;
 use common::*;
+use esignet_emulator::{DemoUpstream, Emulator};
 use serde_json::{json, Value};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_listener_serves_https_and_says_so_upstream() {
+/// A gateway terminating TLS with the demo certificate, `edit`ed; ready.
+struct TlsGateway {
+    _process: KillOnDrop,
+    port: u16,
+    https: String,
+    admin: String,
+    certs: std::path::PathBuf,
+    _upstreams: (Emulator, DemoUpstream),
+    _dir: tempfile::TempDir,
+}
+
+async fn start_tls_gateway(edit: impl FnOnce(&mut Value)) -> TlsGateway {
     let root = repo_root();
     let (emulator, upstream) = demo_idp_and_upstream().await;
     let port = free_port();
@@ -23,6 +34,7 @@ async fn tls_listener_serves_https_and_says_so_upstream() {
         "key": certs.join("tls.key").to_string_lossy(),
     });
     config["server"]["public_url"] = json!(format!("https://127.0.0.1:{port}"));
+    edit(&mut config);
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), "gateway.yaml", &config);
     let mut child = Command::new(env!("CARGO_BIN_EXE_g2p-gateway"))
@@ -33,7 +45,7 @@ async fn tls_listener_serves_https_and_says_so_upstream() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let _child = KillOnDrop(child);
+    let process = KillOnDrop(child);
     let line = tokio::task::spawn_blocking(move || {
         let mut reader = BufReader::new(stdout);
         let mut line = String::new();
@@ -60,13 +72,34 @@ async fn tls_listener_serves_https_and_says_so_upstream() {
             .is_ok_and(|r| r.status() == 200)
     })
     .await;
+    TlsGateway {
+        _process: process,
+        port,
+        https,
+        admin,
+        certs,
+        _upstreams: (emulator, upstream),
+        _dir: dir,
+    }
+}
 
-    let ca =
-        reqwest::Certificate::from_pem(&std::fs::read(certs.join("tls-ca.crt")).unwrap()).unwrap();
-    let client = reqwest::Client::builder()
-        .add_root_certificate(ca)
-        .build()
-        .unwrap();
+impl TlsGateway {
+    /// An HTTPS client trusting the demo CA.
+    fn client(&self) -> reqwest::Client {
+        let ca = std::fs::read(self.certs.join("tls-ca.crt")).unwrap();
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .build()
+            .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_listener_serves_https_and_says_so_upstream() {
+    let gateway = start_tls_gateway(|_| {}).await;
+    let (https, port) = (gateway.https.clone(), gateway.port);
+    let plain = reqwest::Client::new();
+    let client = gateway.client();
     let response = client
         .get(format!("{https}/public/tls"))
         .header("accept", "application/json")
@@ -103,4 +136,68 @@ async fn tls_listener_serves_https_and_says_so_upstream() {
         .send()
         .await;
     assert!(refused.is_err() || refused.unwrap().status() != 200);
+}
+
+/// Whether the gateway closes `stream` within `limit` (reads end or fail).
+async fn closed_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 256];
+    loop {
+        match tokio::time::timeout(limit, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// With TLS at the gateway, a connection counts against the connection caps
+/// and the header deadline from its accept, handshake included: a client that
+/// opens connections and never finishes a handshake (a TLS slowloris) is
+/// capped and cut off like one that never finishes its headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_handshakes_count_against_the_caps_and_the_header_deadline() {
+    let gateway = start_tls_gateway(|config| {
+        config["server"]["max_connections_per_client"] = json!(2);
+        config["server"]["header_timeout"] = json!("1s");
+    })
+    .await;
+    let addr = format!("127.0.0.1:{}", gateway.port);
+
+    // Three silent connections: one is beyond this client's share of two
+    // and is closed at once, the other two at the 1 s header deadline, not
+    // after pingora's 60 s for a handshake.
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    for stream in &mut silent {
+        assert!(
+            closed_within(stream, Duration::from_secs(20)).await,
+            "a connection that never finishes its handshake is closed"
+        );
+    }
+    let metrics = reqwest::get(format!("{}/metrics", gateway.admin))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let refused = |reason: &str| {
+        sample(
+            &metrics,
+            &format!("g2p_gateway_requests_refused_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    assert_eq!(refused("max_connections_per_client"), 1.0, "{metrics}");
+    assert_eq!(refused("header_timeout"), 2.0, "{metrics}");
+
+    // Real clients are served as before.
+    let response = gateway
+        .client()
+        .get(format!("{}/public/tls", gateway.https))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
 }

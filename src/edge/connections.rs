@@ -8,9 +8,11 @@
 //! - admits it only while fewer than `server.max_connections` are open, and
 //!   fewer than `server.max_connections_per_client` from its client
 //!   (an IPv4 address or IPv6 /64; peers in `server.trusted_proxies`, which
-//!   carry many clients, are exempt); a refused one gets a `503` and is closed;
-//! - gives each request `server.header_timeout` from its first byte (the
-//!   first request: from the accept) to complete its headers, and an idle
+//!   carry many clients, are exempt); a refused one gets a `503` (on a TLS
+//!   listener: nothing, it is refused before its handshake) and is closed;
+//! - gives each request `server.header_timeout` from its first byte to
+//!   complete its headers, the first from the accept, TLS handshake included
+//!   (the gateway runs the handshake itself, after admission), and an idle
 //!   connection between requests [`KEEPALIVE_IDLE`] more, after which the
 //!   connection is closed ([`Guarded`]);
 //! - reads an HTTP/1 connection's first request headers before pingora sees
@@ -33,6 +35,8 @@ use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::{Buf, Bytes, BytesMut};
 use pingora::apps::ServerApp;
+use pingora::listeners::tls::Acceptor;
+use pingora::protocols::l4::stream::Stream as L4Stream;
 use pingora::protocols::raw_connect::ProxyDigest;
 use pingora::protocols::{
     GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, SocketDigest, Ssl, Stream,
@@ -62,16 +66,89 @@ pub struct GuardedApp<A> {
     inner: Arc<A>,
     current: Arc<ArcSwap<Gateway>>,
     open: Arc<OpenConnections>,
+    tls: Option<Acceptor>,
 }
 
 impl<A> GuardedApp<A> {
     /// Wraps `inner`; limits come from the current snapshot at each accept.
-    pub fn new(inner: A, current: Arc<ArcSwap<Gateway>>) -> GuardedApp<A> {
+    /// `tls`: the listener's TLS, whose handshakes run here, after admission
+    /// and under the header deadline (the listener itself is plain TCP).
+    pub fn new(inner: A, current: Arc<ArcSwap<Gateway>>, tls: Option<Acceptor>) -> GuardedApp<A> {
         GuardedApp {
             inner: Arc::new(inner),
             current,
             open: Arc::new(OpenConnections::default()),
+            tls,
         }
+    }
+
+    /// Admits a new connection, completes its TLS handshake (on a TLS
+    /// listener) and reads its first request's headers, all within the
+    /// header deadline; `None` when the connection ends there. Runs once per
+    /// accepted connection.
+    ///
+    /// pingora's own TLS listener would run the handshake before the gateway
+    /// sees the connection, uncounted by the connection caps and under
+    /// pingora's fixed 60 s: a client could hold any number of connections
+    /// by never finishing handshakes.
+    async fn open_connection(&self, stream: Stream) -> Option<Box<Guarded>> {
+        let gw = self.current.load();
+        let settings = &gw.config.server;
+        let (header_timeout, max_header_bytes) =
+            (settings.header_timeout, settings.max_header_bytes);
+        let metrics = gw.metrics.clone();
+        let admitted = self.open.admit(peer_ip(&stream), settings);
+        drop(gw);
+        let permit = match admitted {
+            Ok(permit) => permit,
+            Err(limit) => {
+                metrics.refused(limit);
+                // Before a TLS handshake there is no way to answer: close.
+                if self.tls.is_none() {
+                    refuse(stream).await;
+                }
+                return None;
+            }
+        };
+        let due = Instant::now() + header_timeout;
+        let stream = match &self.tls {
+            None => stream,
+            Some(acceptor) => match tls_handshake(acceptor, stream, due).await {
+                Ok(stream) => stream,
+                Err(HandshakeEnd::TimedOut) => {
+                    metrics.refused("header_timeout");
+                    return None;
+                }
+                Err(HandshakeEnd::Failed(reason)) => {
+                    tracing::debug!(%reason, "TLS handshake failed");
+                    return None;
+                }
+            },
+        };
+        let http1 = !matches!(stream.selected_alpn_proto(), Some(ALPN::H2));
+        let mut guarded = Box::new(Guarded {
+            inner: stream,
+            phase: Phase::Headers(HeaderEnd::default()),
+            header_timeout,
+            due,
+            timer: Box::pin(tokio::time::sleep_until(due)),
+            http1,
+            ahead: Bytes::new(),
+            metrics,
+            memos: Memos::default(),
+            _permit: permit,
+        });
+        if http1 {
+            match guarded.read_first_headers(max_header_bytes).await {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    tracing::debug!(error = %e, "connection closed before its first request");
+                    return None;
+                }
+            }
+        }
+        Some(guarded)
     }
 }
 
@@ -88,44 +165,7 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for GuardedApp<A> {
         let stream: Stream = if stream.as_any().is::<Guarded>() {
             stream
         } else {
-            let gw = self.current.load();
-            let settings = &gw.config.server;
-            let peer = peer_ip(&stream);
-            let mut guarded = match self.open.admit(peer, settings) {
-                Ok(permit) => {
-                    let http1 = !matches!(stream.selected_alpn_proto(), Some(ALPN::H2));
-                    Box::new(Guarded {
-                        inner: stream,
-                        phase: Phase::Headers(HeaderEnd::default()),
-                        header_timeout: settings.header_timeout,
-                        due: Instant::now() + settings.header_timeout,
-                        timer: Box::pin(tokio::time::sleep(settings.header_timeout)),
-                        http1,
-                        ahead: Bytes::new(),
-                        metrics: gw.metrics.clone(),
-                        memos: Memos::default(),
-                        _permit: permit,
-                    })
-                }
-                Err(limit) => {
-                    gw.metrics.refused(limit);
-                    refuse(stream).await;
-                    return None;
-                }
-            };
-            let limit = settings.max_header_bytes;
-            drop(gw);
-            if guarded.http1 {
-                match guarded.read_first_headers(limit).await {
-                    Ok(true) => {}
-                    Ok(false) => return None,
-                    Err(e) => {
-                        tracing::debug!(error = %e, "connection closed before its first request");
-                        return None;
-                    }
-                }
-            }
-            guarded
+            self.open_connection(stream).await?
         };
         self.inner.process_new(stream, shutdown).await
     }
@@ -154,6 +194,33 @@ async fn refuse(mut stream: Stream) {
         Shutdown::shutdown(&mut *stream).await;
     })
     .await;
+}
+
+/// How a TLS handshake ended without a connection.
+enum HandshakeEnd {
+    /// Not finished by the header deadline.
+    TimedOut,
+    /// Refused or broken (not TLS, no shared cipher, closed).
+    Failed(String),
+}
+
+/// The TLS handshake of a connection accepted on a TLS listener, finished by
+/// `due`, as pingora's listener would run it (the same acceptor, on the same
+/// plain TCP stream).
+async fn tls_handshake(
+    acceptor: &Acceptor,
+    stream: Stream,
+    due: Instant,
+) -> Result<Stream, HandshakeEnd> {
+    let tcp = stream
+        .into_any()
+        .downcast::<L4Stream>()
+        .map_err(|_| HandshakeEnd::Failed("not a TCP connection".into()))?;
+    match tokio::time::timeout_at(due, acceptor.tls_handshake(*tcp)).await {
+        Ok(Ok(tls)) => Ok(Box::new(tls)),
+        Ok(Err(e)) => Err(HandshakeEnd::Failed(e.to_string())),
+        Err(_) => Err(HandshakeEnd::TimedOut),
+    }
 }
 
 fn peer_ip(stream: &Stream) -> Option<IpAddr> {

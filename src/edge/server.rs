@@ -11,6 +11,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use pingora::apps::http_app::HttpServer;
+use pingora::listeners::tls::TlsSettings;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{Server, ShutdownWatch};
 use pingora::services::background::{background_service, BackgroundService};
@@ -76,23 +77,22 @@ pub fn run_with(config: Config, options: RunOptions) -> Result<(), StartupError>
 
     let proxy_app =
         pingora::proxy::http_proxy(&server.configuration, GatewayProxy::new(current.clone()));
-    let mut proxy = Service::new(
-        "g2p-gateway proxy".to_string(),
-        GuardedApp::new(proxy_app, current.clone()),
-    );
-    let scheme = match &process.tls {
+    // With TLS the listener stays plain TCP: the gateway runs the handshake
+    // after admitting the connection, under the header deadline.
+    let tls = match &process.tls {
         Some(files) => {
             let (cert, key) = (files.cert.to_string_lossy(), files.key.to_string_lossy());
-            proxy
-                .add_tls(&listen.to_string(), &cert, &key)
-                .map_err(StartupError::Tls)?;
-            "https"
+            let settings = TlsSettings::intermediate(&cert, &key).map_err(StartupError::Tls)?;
+            Some(settings.build())
         }
-        None => {
-            proxy.add_tcp(&listen.to_string());
-            "http"
-        }
+        None => None,
     };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut proxy = Service::new(
+        "g2p-gateway proxy".to_string(),
+        GuardedApp::new(proxy_app, current.clone(), tls),
+    );
+    proxy.add_tcp(&listen.to_string());
     let mut admin_service = Service::new(
         "g2p-gateway admin".to_string(),
         HttpServer::new_app(AdminApp::new(current.clone())),
