@@ -582,3 +582,41 @@ async fn a_502_says_connection_close() {
         "the connection is closed after this answer"
     );
 }
+
+/// The proxy port already in use: the gateway refuses to start, exit 1,
+/// naming the address. (pingora alone retries for 30 s, then leaves a
+/// process serving only its admin port.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listen_address_in_use_stops_the_start_with_exit_1() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let (emulator, upstream) = demo_idp_and_upstream().await;
+    let config = gateway_config(&repo_root(), port, &emulator, &upstream);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), "gateway.yaml", &config);
+    let log = dir.path().join("gateway.log");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_g2p-gateway"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut child = KillOnDrop(child);
+    let exited = tokio::task::block_in_place(|| {
+        common::wait::within_blocking(Duration::from_secs(20), || {
+            matches!(child.0.try_wait(), Ok(Some(_)))
+        })
+    });
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        exited.is_some(),
+        "the gateway exits at once, not after pingora's 30 s of retries:\n{text}"
+    );
+    assert_eq!(child.0.wait().unwrap().code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("cannot bind 127.0.0.1:{port}")),
+        "{text}"
+    );
+    drop(busy);
+}

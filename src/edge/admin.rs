@@ -1,5 +1,6 @@
 //! The admin listener: `/metrics`, `/healthz` and `/readyz` (ready once the
-//! identity provider's metadata and keys are loaded).
+//! proxy listener accepts and the identity provider's metadata and keys are
+//! loaded).
 //!
 //! The session store does not decide readiness: every replica shares the same
 //! Redis, so a Redis blip would take every replica out of the Service at once,
@@ -20,17 +21,20 @@ use http::{Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 
+use crate::edge::connections::Listening;
 use crate::edge::gateway::Gateway;
 
 /// Serves the admin endpoints for the current gateway snapshot.
 pub struct AdminApp {
     current: Arc<ArcSwap<Gateway>>,
+    /// Whether the proxy listener has accepted a connection yet.
+    listening: Arc<Listening>,
 }
 
 impl AdminApp {
     /// Wraps the shared gateway state.
-    pub fn new(current: Arc<ArcSwap<Gateway>>) -> AdminApp {
-        AdminApp { current }
+    pub fn new(current: Arc<ArcSwap<Gateway>>, listening: Arc<Listening>) -> AdminApp {
+        AdminApp { current, listening }
     }
 }
 
@@ -53,7 +57,13 @@ impl ServeHttp for AdminApp {
             }
             "/healthz" => text(StatusCode::OK, "text/plain", "ok\n".into()),
             "/readyz" => {
-                if !gw.oidc.provider().is_ready() {
+                if !self.listening.is_listening() {
+                    text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "text/plain",
+                        "not ready: the proxy listener does not accept yet\n".into(),
+                    )
+                } else if !gw.oidc.provider().is_ready() {
                     text(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "text/plain",

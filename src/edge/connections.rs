@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -67,18 +67,54 @@ pub struct GuardedApp<A> {
     current: Arc<ArcSwap<Gateway>>,
     open: Arc<OpenConnections>,
     tls: Option<Acceptor>,
+    listening: Arc<Listening>,
+}
+
+/// Whether the proxy listener has accepted a connection yet: pingora binds
+/// it in its own time after startup (retrying a port in use for 30 s), so
+/// `/readyz` and the startup check wait for the first accept.
+#[derive(Debug, Default)]
+pub struct Listening(AtomicBool);
+
+impl Listening {
+    /// Whether a connection was accepted.
+    pub fn is_listening(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn accepted(&self) {
+        if !self.is_listening() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Marks [`Listening`] when dropped.
+struct MarkAccepted<'a>(&'a Listening);
+
+impl Drop for MarkAccepted<'_> {
+    fn drop(&mut self) {
+        self.0.accepted();
+    }
 }
 
 impl<A> GuardedApp<A> {
     /// Wraps `inner`; limits come from the current snapshot at each accept.
     /// `tls`: the listener's TLS, whose handshakes run here, after admission
     /// and under the header deadline (the listener itself is plain TCP).
-    pub fn new(inner: A, current: Arc<ArcSwap<Gateway>>, tls: Option<Acceptor>) -> GuardedApp<A> {
+    /// `listening` is marked at the first accepted connection.
+    pub fn new(
+        inner: A,
+        current: Arc<ArcSwap<Gateway>>,
+        tls: Option<Acceptor>,
+        listening: Arc<Listening>,
+    ) -> GuardedApp<A> {
         GuardedApp {
             inner: Arc::new(inner),
             current,
             open: Arc::new(OpenConnections::default()),
             tls,
+            listening,
         }
     }
 
@@ -92,6 +128,9 @@ impl<A> GuardedApp<A> {
     /// pingora's fixed 60 s: a client could hold any number of connections
     /// by never finishing handshakes.
     async fn open_connection(&self, stream: Stream) -> Option<Box<Guarded>> {
+        // Marked when this returns, after a connection that ends here (the
+        // startup check's own) has given its permit back.
+        let _accepted = MarkAccepted(&self.listening);
         let gw = self.current.load();
         let settings = &gw.config.server;
         let (header_timeout, max_header_bytes) =

@@ -4,7 +4,7 @@
 //! port first and printed, so tests and scripts can run many gateways side by
 //! side without fixed ports.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,11 +16,12 @@ use pingora::server::configuration::ServerConf;
 use pingora::server::{Server, ShutdownWatch};
 use pingora::services::background::{background_service, BackgroundService};
 use pingora::services::listening::Service;
+use tokio::net::TcpStream;
 
 use crate::config::Config;
 use crate::config::StoreSettings;
 use crate::edge::admin::AdminApp;
-use crate::edge::connections::GuardedApp;
+use crate::edge::connections::{GuardedApp, Listening};
 use crate::edge::error::StartupError;
 use crate::edge::gateway::Gateway;
 use crate::edge::proxy::GatewayProxy;
@@ -52,6 +53,12 @@ pub fn run_with(config: Config, options: RunOptions) -> Result<(), StartupError>
     let process = config.start.server.clone();
     let listen = resolve_port(process.listen)?;
     let admin = resolve_port(process.admin_listen)?;
+    if !options.upgrade {
+        // pingora retries a bind for 30 s and then fails only the service
+        // it belongs to, leaving a process without a proxy: fail here.
+        ensure_free(listen)?;
+        ensure_free(admin)?;
+    }
     let metrics = Arc::new(Metrics::new());
     let (store, invalidation) = build_store(&config, &metrics)?;
     let grace = process.grace_period.as_secs().max(1);
@@ -88,14 +95,15 @@ pub fn run_with(config: Config, options: RunOptions) -> Result<(), StartupError>
         None => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let listening = Arc::new(Listening::default());
     let mut proxy = Service::new(
         "g2p-gateway proxy".to_string(),
-        GuardedApp::new(proxy_app, current.clone(), tls),
+        GuardedApp::new(proxy_app, current.clone(), tls, listening.clone()),
     );
     proxy.add_tcp(&listen.to_string());
     let mut admin_service = Service::new(
         "g2p-gateway admin".to_string(),
-        HttpServer::new_app(AdminApp::new(current.clone())),
+        HttpServer::new_app(AdminApp::new(current.clone(), listening.clone())),
     );
     admin_service.add_tcp(&admin.to_string());
     let reload = background_service(
@@ -107,6 +115,10 @@ pub fn run_with(config: Config, options: RunOptions) -> Result<(), StartupError>
     server.add_service(proxy);
     server.add_service(admin_service);
     server.add_service(warm_up);
+    server.add_service(background_service(
+        "g2p-gateway listener check",
+        ListenerCheck { listen, listening },
+    ));
     if let Some(redis) = invalidation {
         server.add_service(background_service(
             "g2p-gateway session invalidation",
@@ -172,6 +184,68 @@ fn resolve_port(addr: SocketAddr) -> Result<SocketAddr, StartupError> {
     probe.local_addr().map_err(bind)
 }
 
+/// Fails if something already listens on `addr` (bound the way pingora
+/// binds, with `SO_REUSEADDR`, so a port left in `TIME_WAIT` by a previous
+/// run is not refused). Runs once at startup, except for a binary upgrade,
+/// where the old process holds the sockets.
+fn ensure_free(addr: SocketAddr) -> Result<(), StartupError> {
+    let bind = |source| StartupError::Bind { addr, source };
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }
+    .map_err(bind)?;
+    socket.set_reuseaddr(true).map_err(bind)?;
+    socket.bind(addr).map_err(bind)
+}
+
+/// How long the proxy listener may take to accept after startup: pingora
+/// retries a bind once a second, 30 times, then gives up on that service.
+const LISTEN_DEADLINE: Duration = Duration::from_secs(40);
+
+/// Connects to the proxy listener until the proxy has accepted a connection
+/// (`/readyz` waits for that). If it has not within [`LISTEN_DEADLINE`], the
+/// process exits with status 1: the admin listener alone would keep alive a
+/// gateway that serves nobody. A connection some other process accepts on
+/// the port does not count. Runs once at startup.
+struct ListenerCheck {
+    listen: SocketAddr,
+    listening: Arc<Listening>,
+}
+
+#[async_trait]
+impl BackgroundService for ListenerCheck {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let target = loopback_for(self.listen);
+        let started = tokio::time::Instant::now();
+        let mut delay = Duration::from_millis(5);
+        while !self.listening.is_listening() {
+            if started.elapsed() >= LISTEN_DEADLINE {
+                tracing::error!(listen = %self.listen, "the proxy listener never accepted a connection; exiting");
+                std::process::exit(1);
+            }
+            // Its accept is what counts; the connection itself is dropped.
+            let _ = tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(target)).await;
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.changed() => return,
+            }
+            delay = (delay * 2).min(Duration::from_millis(500));
+        }
+    }
+}
+
+/// Where a local client reaches a listener on `addr` (the loopback address
+/// for a wildcard one).
+fn loopback_for(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
+
 /// Fetches the provider's discovery document and JWKS at startup, retrying
 /// with backoff until it works, so the first login does not pay for it and
 /// `/readyz` turns true as soon as the provider is known.
@@ -220,5 +294,25 @@ mod tests {
             .starts_with("cannot bind 192.0.2.1:0: "));
         let fixed: SocketAddr = "127.0.0.1:8080".parse().unwrap();
         assert_eq!(resolve_port(fixed).unwrap(), fixed);
+    }
+
+    #[test]
+    fn an_address_something_listens_on_is_a_startup_error() {
+        let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = busy.local_addr().unwrap();
+        let err = ensure_free(addr).unwrap_err();
+        assert!(Chain(&err)
+            .to_string()
+            .starts_with(&format!("cannot bind {addr}: ")));
+        drop(busy);
+        ensure_free(addr).expect("free once the listener is gone");
+    }
+
+    #[test]
+    fn a_wildcard_listener_is_checked_on_loopback() {
+        let at = |s: &str| loopback_for(s.parse().unwrap()).to_string();
+        assert_eq!(at("0.0.0.0:8080"), "127.0.0.1:8080");
+        assert_eq!(at("[::]:8080"), "[::1]:8080");
+        assert_eq!(at("10.1.2.3:8080"), "10.1.2.3:8080");
     }
 }
