@@ -430,19 +430,6 @@ async fn a_flood_of_pending_logins_from_many_addresses_does_not_lock_citizens_ou
     );
 }
 
-/// Reads until the server closes the connection; `true` if it did within `limit`.
-async fn closed_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> bool {
-    let mut buf = [0u8; 1024];
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
-            Ok(Ok(_)) => continue,
-            Err(_) => return false,
-        }
-    }
-}
-
 #[tokio::test]
 async fn slow_headers_are_cut_off_at_the_deadline() {
     let env = env_with(|config| {

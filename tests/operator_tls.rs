@@ -144,19 +144,6 @@ async fn tls_listener_serves_https_and_says_so_upstream() {
     assert!(refused.is_err() || refused.unwrap().status() != 200);
 }
 
-/// Whether the gateway closes `stream` within `limit` (reads end or fail).
-async fn closed_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> bool {
-    use tokio::io::AsyncReadExt;
-    let mut buf = [0u8; 256];
-    loop {
-        match tokio::time::timeout(limit, stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
-            Ok(Ok(_)) => continue,
-            Err(_) => return false,
-        }
-    }
-}
-
 /// With TLS at the gateway, a connection counts against the connection caps
 /// and the header deadline from its accept, handshake included: a client that
 /// opens connections and never finishes a handshake (a TLS slowloris) is

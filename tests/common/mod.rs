@@ -566,3 +566,17 @@ pub async fn raw_request(base_url: &str, request: &str) -> (u16, String) {
         .unwrap_or(0);
     (status, text)
 }
+
+/// Reads until the server closes the connection; `true` if it did within `limit`.
+pub async fn closed_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
